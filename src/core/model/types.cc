@@ -1,0 +1,56 @@
+#include "core/model/types.h"
+
+#include <string>
+
+namespace stockwatch::core {
+
+std::string RowIssue::Format(std::string_view file_name) const {
+  std::string out(file_name);
+  if (line > 0) {
+    out += ':';
+    out += std::to_string(line);
+    if (column > 0) {
+      out += ':';
+      out += std::to_string(column);
+    }
+  }
+  out += ": ";
+  out += reason;
+  return out;
+}
+
+std::string_view LoadStatusName(LoadStatus status) {
+  switch (status) {
+    case LoadStatus::kPending:
+      return "pending";
+    case LoadStatus::kLoaded:
+      return "loaded";
+    case LoadStatus::kRejected:
+      return "rejected";
+  }
+  return "unknown";
+}
+
+std::string_view ProtocolName(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::kWebhook:
+      return "webhook";
+    case Protocol::kEmail:
+      return "email";
+  }
+  return "unknown";
+}
+
+std::string_view DeliveryStateName(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kPending:
+      return "pending";
+    case DeliveryState::kDelivered:
+      return "delivered";
+    case DeliveryState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+}  // namespace stockwatch::core

@@ -1,0 +1,161 @@
+// The value types that flow through the pipeline: objects and their ObjectCreated events,
+// inventory items, change records (modelled on DynamoDB Streams), load reports, messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace stockwatch::core {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Largest count a row may carry.
+inline constexpr int64_t kMaxCount = 2147483647;
+// Longest store or item name, in bytes.
+inline constexpr size_t kMaxNameBytes = 256;
+
+// An object (an uploaded inventory file) as stored by an ObjectStore.
+struct ObjectInfo {
+  int64_t id = 0;            // assigned by the store, > 0
+  std::string bucket;        // "inventory" for the upload API
+  std::string key;           // the name the uploader gave; never used as a path
+  uint64_t size = 0;         // bytes
+  std::string sha256_hex;    // lower-case hex SHA-256 of the content
+  std::string etag;          // lower-case hex MD5 of the content, as S3 computes it
+  std::string uploader;      // principal that uploaded it (token name or access key)
+  TimePoint created_at;
+};
+
+// One ObjectCreated event, shaped like an S3 event notification record. Events are
+// totally ordered by `sequence` (> 0), which is also the upload id used by the API.
+struct ObjectCreatedEvent {
+  int64_t sequence = 0;
+  std::string event_name = "ObjectCreated:Put";
+  ObjectInfo object;
+};
+
+// A row of the inventory table.
+struct InventoryItem {
+  std::string store;
+  std::string item;
+  int64_t count = 0;
+  TimePoint updated_at;
+  bool operator==(const InventoryItem&) const = default;
+};
+
+// DynamoDB Streams eventName. Items are never removed by uploads, so there is no kRemove.
+enum class ChangeKind { kInsert, kModify };
+
+// One change stream record: one item whose count changed or that is new, with its old and
+// new image. Sequence numbers strictly increase along the stream, so records are ordered
+// per item (and globally).
+struct ChangeRecord {
+  uint64_t sequence = 0;
+  ChangeKind kind = ChangeKind::kInsert;
+  std::string store;
+  std::string item;
+  std::optional<int64_t> old_count;  // old image; empty for kInsert
+  int64_t new_count = 0;             // new image
+  int64_t upload_id = 0;             // the event that caused the change
+  TimePoint at;
+  bool operator==(const ChangeRecord&) const = default;
+};
+
+enum class Severity { kError, kWarning };
+
+// A problem with one row or with the whole file, located as file:line:column.
+struct RowIssue {
+  Severity severity = Severity::kError;
+  int64_t line = 0;    // 1-based physical line; 0 when the issue is about the whole file
+  int64_t column = 0;  // 1-based byte column; 0 when not about one field
+  std::string reason;  // lower case, e.g. `count "1O" is not a whole number`
+  // "file:line:column: reason" (line and column left out when 0).
+  std::string Format(std::string_view file_name) const;
+  bool operator==(const RowIssue&) const = default;
+};
+
+enum class LoadStatus { kPending, kLoaded, kRejected };
+std::string_view LoadStatusName(LoadStatus status);
+
+// Maximum number of issues of each severity kept in a report; the counts stay exact.
+inline constexpr size_t kMaxReportedIssues = 100;
+
+// What loading one file did.
+struct LoadReport {
+  int64_t upload_id = 0;
+  std::string file_name;
+  LoadStatus status = LoadStatus::kPending;
+  int64_t rows_read = 0;        // data rows in the file
+  int64_t rows_loaded = 0;      // rows that inserted or changed an item
+  int64_t rows_unchanged = 0;   // rows equal to what the table held
+  int64_t rows_rejected = 0;    // bad rows, not loaded
+  int64_t rows_superseded = 0;  // earlier duplicates of a (store, item), last row wins
+  int64_t error_count = 0;      // all errors, including those not kept in `errors`
+  int64_t warning_count = 0;
+  std::vector<RowIssue> errors;    // first kMaxReportedIssues
+  std::vector<RowIssue> warnings;  // first kMaxReportedIssues
+  std::vector<std::string> ignored_columns;
+  std::string reject_reason;  // set when status is kRejected
+  int64_t duration_us = 0;    // load time, from start of read to commit
+  TimePoint loaded_at;
+};
+
+// A threshold for the LowStock topic. Empty store/item are wildcards: (store, item) beats
+// (any, item) beats (store, any) beats (any, any).
+struct Threshold {
+  std::optional<std::string> store;
+  std::optional<std::string> item;
+  int64_t value = 0;
+  bool operator==(const Threshold&) const = default;
+};
+
+// Built-in topics.
+inline constexpr std::string_view kTopicNoStock = "NoStock";
+inline constexpr std::string_view kTopicLowStock = "LowStock";
+inline constexpr std::string_view kTopicBackInStock = "BackInStock";
+
+// A message published to a topic by the stock checker.
+struct Message {
+  std::string id;  // stable: derived from the change sequence and topic
+  std::string topic;
+  std::string subject;
+  std::string body;
+  std::string store;
+  std::string item;
+  std::optional<int64_t> old_count;
+  int64_t new_count = 0;
+  uint64_t change_sequence = 0;
+  TimePoint at;
+  bool operator==(const Message&) const = default;
+};
+
+enum class Protocol { kWebhook, kEmail };
+std::string_view ProtocolName(Protocol protocol);
+
+struct Subscription {
+  int64_t id = 0;
+  std::string topic;
+  Protocol protocol = Protocol::kWebhook;
+  std::string endpoint;  // URL for webhooks, address for email
+  TimePoint created_at;
+};
+
+enum class DeliveryState { kPending, kDelivered, kFailed };
+std::string_view DeliveryStateName(DeliveryState state);
+
+// One (message, subscription) pair in the outbox.
+struct Delivery {
+  int64_t id = 0;
+  Message message;
+  Subscription subscription;
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  TimePoint next_attempt_at;
+  std::string last_error;
+  TimePoint updated_at;
+};
+
+}  // namespace stockwatch::core

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/model/types.h"
+
+namespace stockwatch::core {
+
+// Collects the rows of one upload and applies them in one transaction. Not thread-safe.
+class UploadWriter {
+ public:
+  virtual ~UploadWriter() = default;
+  // Stages a row; a later row for the same (store, item) replaces an earlier one. Returns
+  // the `line` of the row it replaced, or 0. Nothing is visible before Commit().
+  // REQUIRES: store and item valid (non-empty, trimmed, UTF-8, <= kMaxNameBytes), count in
+  // 0..kMaxCount.
+  virtual int64_t Upsert(std::string_view store, std::string_view item, int64_t count,
+                         int64_t line) = 0;
+  // Atomically: writes every staged row whose count differs from the table (or is new),
+  // appends one ChangeRecord per such item to the change stream, fills the row counters
+  // `rows_loaded` and `rows_unchanged` of `report`, stores `report` and marks the upload
+  // done. For a rejected file, call with no rows staged and `report.status == kRejected`.
+  // Returns kAlreadyExists, changing nothing, if this upload was already applied.
+  // REQUIRES: called at most once.
+  virtual absl::Status Commit(LoadReport& report) = 0;
+};
+
+// Query over the inventory table.
+struct InventoryQuery {
+  std::optional<std::string> store;        // exact store name
+  std::optional<std::string> item_prefix;  // items starting with this
+  std::optional<int64_t> max_count;        // count <= max_count
+  size_t limit = 100;                      // 1..10000
+  std::string cursor;                      // opaque, from a previous page; empty = first
+};
+
+struct InventoryPage {
+  std::vector<InventoryItem> items;  // ordered by (store, item) bytewise
+  std::string next_cursor;           // empty when this is the last page
+};
+
+struct StoreSummary {
+  std::string store;
+  int64_t items = 0;
+  int64_t out_of_stock = 0;
+  TimePoint last_updated;
+};
+
+// The inventory table (modelled on a DynamoDB table keyed by store and item), the load
+// reports, and the thresholds. The table writes its own change stream, as DynamoDB does.
+// Thread-safe.
+class InventoryStore {
+ public:
+  virtual ~InventoryStore() = default;
+
+  // Starts applying upload `upload_id` (an ObjectCreated event sequence).
+  virtual absl::StatusOr<std::unique_ptr<UploadWriter>> BeginUpload(int64_t upload_id,
+                                                                   TimePoint at) = 0;
+  // The highest upload id whose report is stored, 0 if none. Uploads are applied in order.
+  virtual absl::StatusOr<int64_t> LastAppliedUpload() = 0;
+  // The stored report of `upload_id`; kNotFound if the upload is not applied yet.
+  virtual absl::StatusOr<LoadReport> GetReport(int64_t upload_id) = 0;
+
+  virtual absl::StatusOr<InventoryPage> Query(const InventoryQuery& query) = 0;
+  // kNotFound if the item does not exist.
+  virtual absl::StatusOr<InventoryItem> Get(std::string_view store, std::string_view item) = 0;
+  virtual absl::StatusOr<std::vector<StoreSummary>> Stores() = 0;
+
+  // Sets (or with an empty value, removes) the threshold of one scope.
+  virtual absl::Status SetThreshold(const Threshold& scope, std::optional<int64_t> value) = 0;
+  virtual absl::StatusOr<std::vector<Threshold>> Thresholds() = 0;
+};
+
+}  // namespace stockwatch::core

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/model/types.h"
+
+namespace stockwatch::core {
+
+// Result of one delivery attempt, recorded by the dispatcher.
+struct AttemptOutcome {
+  bool delivered = false;
+  bool permanent_failure = false;  // stop retrying: the delivery is kept as failed
+  std::string error;               // empty when delivered
+  TimePoint next_attempt_at;       // when to retry, if neither delivered nor permanent
+};
+
+// Topics, subscriptions and a durable outbox, modelled on an SNS topic. Publish writes one
+// delivery per (message, subscription) together with the stock checker's checkpoint, so a
+// message is neither lost nor published twice. Thread-safe.
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+
+  // Atomically: stores `messages`, one pending delivery per subscription of each message's
+  // topic (due at `message.at`), and sets the checker checkpoint to `checkpoint`.
+  // Returns kAborted, writing nothing, if the stored checkpoint is not `expected` (another
+  // checker ran).
+  virtual absl::Status Publish(const std::vector<Message>& messages, uint64_t expected,
+                               uint64_t checkpoint) = 0;
+  // The checker checkpoint: the last change sequence it has handled, 0 at first.
+  virtual absl::StatusOr<uint64_t> Checkpoint() = 0;
+
+  // Messages newest first, of one topic when `topic` is set, at most `limit`.
+  virtual absl::StatusOr<std::vector<Message>> RecentMessages(std::optional<std::string> topic,
+                                                              size_t limit) = 0;
+
+  // kInvalidArgument for an unknown topic. Subscribing the same endpoint twice to a topic
+  // returns the existing subscription.
+  virtual absl::StatusOr<Subscription> Subscribe(std::string_view topic, Protocol protocol,
+                                                 std::string_view endpoint, TimePoint at) = 0;
+  // kNotFound if absent. Pending deliveries of it are failed with "unsubscribed".
+  virtual absl::Status Unsubscribe(int64_t subscription_id) = 0;
+  virtual absl::StatusOr<std::vector<Subscription>> Subscriptions() = 0;
+  virtual absl::StatusOr<std::vector<std::string>> Topics() = 0;
+
+  // Pending deliveries due at or before `now`, oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<Delivery>> DueDeliveries(TimePoint now, size_t limit) = 0;
+  // The earliest next_attempt_at among pending deliveries, if any.
+  virtual absl::StatusOr<std::optional<TimePoint>> NextDue() = 0;
+  virtual absl::Status RecordAttempt(int64_t delivery_id, const AttemptOutcome& outcome,
+                                     TimePoint at) = 0;
+  // Deliveries newest first; `state` filters when set.
+  virtual absl::StatusOr<std::vector<Delivery>> Deliveries(std::optional<DeliveryState> state,
+                                                           size_t limit) = 0;
+};
+
+}  // namespace stockwatch::core

@@ -1,0 +1,74 @@
+// The HTTP listener of `stockwatch serve`: the JSON API under /api/v1, the upload route,
+// /healthz and /metrics. See docs/API.md for the routes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "base/work_signal.h"
+#include "core/csv/inventory_csv.h"
+#include "core/ports/change_stream.h"
+#include "core/ports/clock.h"
+#include "core/ports/credential_store.h"
+#include "core/ports/inventory_store.h"
+#include "core/ports/notifier.h"
+#include "core/ports/object_store.h"
+
+namespace stockwatch::server {
+
+// The ports and wake-ups the handlers use. All referenced objects outlive the server.
+struct Services {
+  core::ObjectStore& objects;
+  core::InventoryStore& inventory;
+  core::ChangeStream& changes;
+  core::Notifier& notifier;
+  core::CredentialStore& credentials;
+  core::Clock& clock;
+  base::WorkSignal& loader_wakeup;  // notified after each upload is committed
+};
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free port. Default 127.0.0.1:8080.
+  std::string listen = "127.0.0.1:8080";
+  // Largest upload body accepted, in bytes. Default 1 GiB.
+  uint64_t max_upload_bytes = uint64_t{1} << 30;
+  // Largest body of any other request, in bytes. Default 1 MiB.
+  uint64_t max_body_bytes = uint64_t{1} << 20;
+  // Largest request header block, in bytes. Default 16 KiB.
+  uint32_t max_header_bytes = 16 * 1024;
+  // Connections served at once; more wait in the accept queue. Default 256.
+  size_t max_connections = 256;
+  // A connection idle this long between requests is closed. Default 60 s.
+  std::chrono::seconds idle_timeout{60};
+  // Bad-row policy applied while an upload arrives (the loader applies the same one).
+  // Default kSkip.
+  core::BadRowPolicy bad_row_policy = core::BadRowPolicy::kSkip;
+  // Bucket that API uploads go to. Default "inventory".
+  std::string bucket = "inventory";
+};
+
+// Serves HTTP/1.1 on a listening socket. Thread-safe.
+class HttpServer {
+ public:
+  HttpServer(Services services, ServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts serving on background threads. kInvalidArgument for a bad listen
+  // address, kUnavailable if the address cannot be bound.
+  absl::Status Start();
+  // The bound port (after Start()).
+  uint16_t port() const;
+  // Stops accepting, closes connections and joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stockwatch::server
