@@ -41,13 +41,21 @@ struct ServerOptions {
   uint32_t max_header_bytes = 16 * 1024;
   // Connections served at once; more wait in the accept queue. Default 256.
   size_t max_connections = 256;
-  // A connection idle this long between requests is closed. Default 60 s.
+  // A connection idle this long between requests is closed; it also bounds the time to
+  // receive a request's header. Default 60 s.
   std::chrono::seconds idle_timeout{60};
+  // Longest a read of a request body or a write of a response may go without progress
+  // (the per-request timeout; a 1 GiB upload may take minutes as long as bytes flow).
+  // The connection is closed when it passes. Default 30 s.
+  std::chrono::seconds io_timeout{30};
   // Bad-row policy applied while an upload arrives (the loader applies the same one).
   // Default kSkip.
   core::BadRowPolicy bad_row_policy = core::BadRowPolicy::kSkip;
   // Bucket that API uploads go to. Default "inventory".
   std::string bucket = "inventory";
+  // Region named in the S3-shaped event documents (`/api/v1/uploads/{id}/event`).
+  // Default "us-east-1".
+  std::string region = "us-east-1";
 };
 
 // Serves HTTP/1.1 on a listening socket. Thread-safe.

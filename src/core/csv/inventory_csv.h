@@ -2,6 +2,7 @@
 // columns store, item and count (case-insensitive, any order, other columns ignored).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -75,7 +76,45 @@ class InventoryCsvParser {
   const std::string& file_name() const { return file_name_; }
 
  private:
-  // Implementation state; see inventory_csv.cc.
+  // Scanner state: where the current record's bytes stand. The scanner is a byte-driven
+  // state machine that can stop at any byte and resume with the next chunk.
+  enum class ScanState : uint8_t {
+    kFieldStart,    // at the start of a field, or after leading spaces/tabs
+    kUnquoted,      // inside an unquoted field
+    kQuoted,        // inside a quoted field
+    kQuotedQuote,   // just after a quote inside a quoted field (closing or first of "")
+    kAfterQuote,    // after the closing quote and spaces/tabs
+    kAfterQuoteCr,  // after the closing quote and a CR (a CRLF line ending if LF follows)
+  };
+  enum class RecordError : uint8_t { kNone, kAfterClosingQuote, kUnterminatedQuote };
+  // One field of the current record; offsets are relative to the record's first byte.
+  struct FieldSpan {
+    size_t start = 0;        // first byte (a leading space or the opening quote included)
+    size_t value_begin = 0;  // value: [value_begin, value_end), inside the quotes if quoted
+    size_t value_end = 0;
+    int64_t line = 0;    // line breaks in the record before the field
+    int64_t column = 1;  // 1-based byte column of `start` in its physical line
+    bool quoted = false;
+    bool escaped = false;  // a quoted value holding "" pairs
+  };
+
+  absl::Status FeedBytes(const char* p, const char* end, RowSink& sink);
+  // Scans the current record on from `p`. Returns the byte after the LF that ends the
+  // record, or nullptr if [p, end) ended first (the state is kept for the next call).
+  const char* Scan(const char* p, const char* end);
+  void StartField(size_t offset);
+  void EndField(size_t end_offset);
+  void SetRecordError(RecordError error);
+  // Handles the record whose first `size` bytes (LF excluded) are at `data`; `data` holds
+  // min(size, kMaxRecordBytes + 1) bytes. `at_eof` is true for a last record without LF.
+  void FinishRecord(const char* data, size_t size, bool at_eof, RowSink& sink);
+  void ResetRecord();
+  void ProcessHeader(const char* data);
+  void ProcessRow(const char* data, RowSink& sink);
+  // Records an issue; under kReject (or when `reject_file`), rejects the file.
+  void AddIssue(int64_t line, int64_t column, std::string reason, bool reject_file);
+  std::string_view FieldValue(const char* data, const FieldSpan& field, std::string& scratch);
+
   std::string file_name_;
   BadRowPolicy policy_;
   int64_t rows_read_ = 0;
@@ -84,6 +123,37 @@ class InventoryCsvParser {
   std::vector<RowIssue> errors_;
   std::vector<std::string> ignored_columns_;
   bool rejected_ = false;
+  bool finished_ = false;
+  absl::Status status_;  // returned once rejected_
+
+  // BOM detection: the first up to 3 bytes while they match EF BB BF.
+  bool bom_done_ = false;
+  std::string bom_prefix_;
+
+  // Header.
+  bool header_done_ = false;
+  size_t column_count_ = 0;  // fields in the header
+  size_t store_col_ = 0;
+  size_t item_col_ = 0;
+  size_t count_col_ = 0;
+  size_t role_cols_[3] = {0, 0, 0};  // store/item/count columns in file order
+  size_t keep_fields_ = static_cast<size_t>(-1);  // fields of a record worth recording
+
+  // Current record.
+  int64_t line_ = 1;         // physical line where the current record starts
+  ScanState state_ = ScanState::kFieldStart;
+  ScanState end_state_ = ScanState::kFieldStart;  // state when the record ended
+  size_t record_bytes_ = 0;  // bytes of the record scanned so far
+  int64_t record_lines_ = 0;  // line breaks inside the record so far
+  size_t line_begin_ = 0;    // offset just after the record's last line break
+  size_t field_count_ = 0;
+  bool too_long_ = false;
+  RecordError record_error_ = RecordError::kNone;
+  FieldSpan error_field_;  // the field the record error is about
+  FieldSpan field_;        // the field being scanned
+  std::vector<FieldSpan> fields_;  // the first keep_fields_ fields of the record
+  std::string carry_;  // the record's bytes when it spans chunks (at most kMaxRecordBytes + 1)
+  std::string scratch_[3];  // unescaped quoted values
 };
 
 }  // namespace stockwatch::core

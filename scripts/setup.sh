@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what stockwatch needs to build, run and test on Debian 12. Idempotent.
+# Used by scripts/run.sh and scripts/test.sh; safe to run by hand.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config clang clang-format
+  # libraries (see CMakeLists.txt)
+  libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libtomlplusplus-dev libsodium-dev libcurl4-openssl-dev libssl-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers and tools: a real SMTP server (aiosmtpd), sqlite3 for integrity checks, curl
+  python3 python3-aiosmtpd sqlite3 curl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

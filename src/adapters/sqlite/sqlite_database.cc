@@ -1,0 +1,590 @@
+#include "adapters/sqlite/sqlite_database.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace stockwatch::adapters {
+namespace {
+
+// The schema, one entry per version; PRAGMA user_version counts the entries applied. Never
+// edit an applied entry: append a new one.
+//
+// Times are nanoseconds since the epoch. The inventory tables are shaped for bulk loads:
+// store and item names are interned to dense ids, an inventory row is keyed by
+// (store_id << 32 | item_id) and the change stream is kept as packed blocks of records (see
+// sqlite_inventory_store.cc). A threshold scope uses '' for "any".
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE meta (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE objects (
+  id INTEGER PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  uploader TEXT NOT NULL,
+  created_at_ns INTEGER NOT NULL
+);
+CREATE TABLE object_events (
+  sequence INTEGER PRIMARY KEY,
+  event_name TEXT NOT NULL,
+  object_id INTEGER NOT NULL UNIQUE REFERENCES objects(id)
+);
+
+CREATE TABLE stores (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+CREATE TABLE items (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+CREATE TABLE inventory (
+  key INTEGER PRIMARY KEY,
+  count INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL
+);
+CREATE TABLE change_blocks (
+  first_seq INTEGER PRIMARY KEY,
+  upload_id INTEGER NOT NULL,
+  records INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE TABLE uploads (
+  id INTEGER PRIMARY KEY,
+  at_ns INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  changes INTEGER NOT NULL,
+  report TEXT NOT NULL
+);
+CREATE TABLE thresholds (
+  store TEXT NOT NULL,
+  item TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (store, item)
+) WITHOUT ROWID;
+
+CREATE TABLE topics (
+  name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+INSERT INTO topics (name) VALUES ('BackInStock'), ('LowStock'), ('NoStock');
+CREATE TABLE subscriptions (
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL REFERENCES topics(name),
+  protocol INTEGER NOT NULL,
+  endpoint TEXT NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX subscriptions_active ON subscriptions (topic, endpoint) WHERE active;
+CREATE TABLE messages (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  topic TEXT NOT NULL REFERENCES topics(name),
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  store TEXT NOT NULL,
+  item TEXT NOT NULL,
+  old_count INTEGER,
+  new_count INTEGER NOT NULL,
+  change_sequence INTEGER NOT NULL,
+  at_ns INTEGER NOT NULL
+);
+CREATE INDEX messages_by_topic ON messages (topic, seq);
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY,
+  message_seq INTEGER NOT NULL REFERENCES messages(seq),
+  subscription_id INTEGER NOT NULL REFERENCES subscriptions(id),
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ns INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  updated_at_ns INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_ns, id) WHERE state = 0;
+CREATE INDEX deliveries_pending_by_subscription ON deliveries (subscription_id) WHERE state = 0;
+CREATE INDEX deliveries_by_state ON deliveries (state, id);
+
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  hash BLOB NOT NULL UNIQUE,
+  created_at_ns INTEGER NOT NULL
+);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+}  // namespace
+
+absl::Status SqliteStatus(int rc, std::string_view what, std::string_view message) {
+  std::string text = "sqlite: ";
+  text += what;
+  text += ": ";
+  text += message;
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(text);
+    case SQLITE_CONSTRAINT:
+      switch (rc) {
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+        case SQLITE_CONSTRAINT_ROWID:
+          return absl::AlreadyExistsError(text);
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+          return absl::FailedPreconditionError(text);
+        default:
+          return absl::InvalidArgumentError(text);
+      }
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(text);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(text);
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+      return absl::UnavailableError(text);
+    default:
+      return absl::InternalError(text);
+  }
+}
+
+int64_t ToUnixNanos(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::system_clock::time_point FromUnixNanos(int64_t nanos) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(nanos)));
+}
+
+// ---------------------------------------------------------------------------------------
+// SqliteStatement
+
+SqliteStatement::SqliteStatement(SqliteConnection* conn, sqlite3_stmt* stmt, bool cached)
+    : conn_(conn), stmt_(stmt), cached_(cached) {}
+
+SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
+    : conn_(other.conn_), stmt_(other.stmt_), cached_(other.cached_) {
+  other.stmt_ = nullptr;
+}
+
+SqliteStatement::~SqliteStatement() {
+  if (stmt_ == nullptr) return;
+  if (cached_) {
+    conn_->Release(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, std::optional<int64_t> value) {
+  if (value) {
+    sqlite3_bind_int64(stmt_, index, *value);
+  } else {
+    sqlite3_bind_null(stmt_, index);
+  }
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindText(int index, std::string_view value) {
+  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindBlob(int index, std::string_view value) {
+  // A zero-length blob still binds as a blob, not NULL, when the pointer is not null.
+  sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(),
+                      SQLITE_TRANSIENT);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindStaticBlob(int index, std::string_view value) {
+  sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(),
+                      SQLITE_STATIC);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+absl::StatusOr<bool> SqliteStatement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  const char* sql = sqlite3_sql(stmt_);
+  std::string_view what = sql != nullptr ? std::string_view(sql) : std::string_view("step");
+  if (what.size() > 60) what = what.substr(0, 60);
+  absl::Status status = conn_->Error(rc, what);
+  sqlite3_reset(stmt_);
+  return status;
+}
+
+absl::Status SqliteStatement::Run() {
+  while (true) {
+    SW_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
+  }
+}
+
+void SqliteStatement::Reset() { sqlite3_reset(stmt_); }
+
+int64_t SqliteStatement::Int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+bool SqliteStatement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::optional<int64_t> SqliteStatement::OptionalInt64(int column) const {
+  if (IsNull(column)) return std::nullopt;
+  return Int64(column);
+}
+
+std::string_view SqliteStatement::Text(int column) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  const int n = sqlite3_column_bytes(stmt_, column);
+  return p == nullptr ? std::string_view() : std::string_view(p, static_cast<size_t>(n));
+}
+
+std::string_view SqliteStatement::Blob(int column) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  const int n = sqlite3_column_bytes(stmt_, column);
+  return p == nullptr ? std::string_view() : std::string_view(p, static_cast<size_t>(n));
+}
+
+// ---------------------------------------------------------------------------------------
+// SqliteConnection
+
+struct SqliteConnection::Cache {
+  struct Entry {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  std::unordered_map<std::string, Entry> by_sql;
+  std::unordered_map<sqlite3_stmt*, Entry*> by_stmt;
+};
+
+SqliteConnection::SqliteConnection(sqlite3* db) : db_(db), cache_(std::make_unique<Cache>()) {}
+
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, entry] : cache_->by_sql) sqlite3_finalize(entry.stmt);
+  sqlite3_close_v2(db_);
+}
+
+absl::StatusOr<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
+  auto it = cache_->by_sql.find(std::string(sql));
+  if (it != cache_->by_sql.end() && !it->second.in_use) {
+    it->second.in_use = true;
+    return SqliteStatement(this, it->second.stmt, /*cached=*/true);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const bool cache = it == cache_->by_sql.end();
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    cache ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    return Error(rc, "prepare " + std::string(sql.substr(0, 60)));
+  }
+  if (!cache) {
+    // The cached copy is busy (a statement nested in its own loop): use a one-off.
+    return SqliteStatement(this, stmt, /*cached=*/false);
+  }
+  auto [pos, inserted] = cache_->by_sql.emplace(std::string(sql), Cache::Entry{stmt, true});
+  cache_->by_stmt[stmt] = &pos->second;
+  return SqliteStatement(this, stmt, /*cached=*/true);
+}
+
+void SqliteConnection::Release(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  auto it = cache_->by_stmt.find(stmt);
+  if (it != cache_->by_stmt.end()) it->second->in_use = false;
+}
+
+absl::Status SqliteConnection::Exec(const std::string& sql) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return absl::OkStatus();
+  std::string text = message != nullptr ? message : sqlite3_errstr(rc);
+  sqlite3_free(message);
+  return SqliteStatus(rc, sql.substr(0, 60), text);
+}
+
+int64_t SqliteConnection::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+
+int64_t SqliteConnection::Changes() const { return sqlite3_changes64(db_); }
+
+absl::Status SqliteConnection::Error(int rc, std::string_view what) const {
+  return SqliteStatus(rc, what, sqlite3_errmsg(db_));
+}
+
+// ---------------------------------------------------------------------------------------
+// SqliteDatabase
+
+struct SqliteDatabase::WriteMutex {
+  std::mutex mu;
+};
+
+struct SqliteDatabase::ReaderPool {
+  std::mutex mu;
+  std::vector<std::unique_ptr<SqliteConnection>> idle;
+};
+
+// Checkpoints the WAL on its own thread and connection when a commit leaves it above the
+// threshold. PASSIVE checkpoints never block the writer or the readers; they copy what no
+// reader still needs, and the next write after a complete one restarts the WAL.
+class SqliteDatabase::Checkpointer {
+ public:
+  Checkpointer(std::unique_ptr<SqliteConnection> conn, int threshold_pages)
+      : conn_(std::move(conn)), threshold_pages_(threshold_pages), thread_([this] { Run(); }) {}
+
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  // The writer connection's WAL hook: called after each commit with the WAL size.
+  static int OnCommit(void* self, sqlite3*, const char*, int pages) {
+    auto* checkpointer = static_cast<Checkpointer*>(self);
+    if (pages >= checkpointer->threshold_pages_) checkpointer->Wake();
+    return SQLITE_OK;
+  }
+
+ private:
+  void Wake() {
+    {
+      std::lock_guard lock(mu_);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return pending_ || stop_; });
+      if (stop_) return;
+      pending_ = false;
+      lock.unlock();
+      // Failures (a busy lock from another process) are retried after the next commit.
+      sqlite3_wal_checkpoint_v2(conn_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+      lock.lock();
+    }
+  }
+
+  std::unique_ptr<SqliteConnection> conn_;
+  const int threshold_pages_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the fields it uses
+};
+
+SqliteDatabase::SqliteDatabase(std::string data_dir, SqliteOptions options)
+    : data_dir_(std::move(data_dir)),
+      path_(data_dir_ + "/stockwatch.db"),
+      options_(options),
+      readers_(std::make_unique<ReaderPool>()),
+      write_mu_(std::make_unique<WriteMutex>()) {}
+
+SqliteDatabase::~SqliteDatabase() {
+  // The checkpointer first: it uses the database while the writer's hook points at it.
+  if (writer_ != nullptr) sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);
+  checkpointer_.reset();
+  readers_.reset();
+  writer_.reset();
+}
+
+absl::StatusOr<std::shared_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::string& data_dir,
+                                                                     const SqliteOptions& options) {
+  if (sqlite3_threadsafe() == 0) {
+    return absl::FailedPreconditionError("sqlite: library built without thread support");
+  }
+  if (::mkdir(data_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return absl::UnavailableError("cannot create data directory " + data_dir + ": " +
+                                  std::strerror(errno));
+  }
+  std::shared_ptr<SqliteDatabase> db(new SqliteDatabase(data_dir, options));
+  SW_ASSIGN_OR_RETURN(db->writer_, db->Connect(/*writer=*/true));
+  SW_RETURN_IF_ERROR(db->Migrate());
+  if (options.checkpoint_pages > 0) {
+    SW_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> conn, db->Connect(/*writer=*/false));
+    db->checkpointer_ = std::make_unique<Checkpointer>(std::move(conn), options.checkpoint_pages);
+    sqlite3_wal_hook(db->writer_->raw(), &Checkpointer::OnCommit, db->checkpointer_.get());
+  }
+  return db;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteDatabase::Connect(bool writer) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: each connection is used by one thread at a time, which we guarantee.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close_v2(raw);
+    return SqliteStatus(rc, "open " + path_, message);
+  }
+  std::unique_ptr<SqliteConnection> conn(new SqliteConnection(raw));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, static_cast<int>(options_.busy_timeout.count()));
+  std::string pragmas;
+  if (writer) {
+    // page_size only takes effect before the database has content (and before WAL mode).
+    pragmas += "PRAGMA page_size = " + std::to_string(options_.page_size) + ";";
+    pragmas += "PRAGMA journal_mode = WAL;";
+    pragmas += "PRAGMA cache_size = -" + std::to_string(options_.writer_cache_kib) + ";";
+    pragmas += "PRAGMA journal_size_limit = " + std::to_string(options_.wal_size_limit) + ";";
+    if (options_.checkpoint_pages > 0) pragmas += "PRAGMA wal_autocheckpoint = 0;";
+  } else {
+    pragmas += "PRAGMA cache_size = -" + std::to_string(options_.reader_cache_kib) + ";";
+  }
+  pragmas += "PRAGMA synchronous = NORMAL;";
+  pragmas += "PRAGMA foreign_keys = ON;";
+  pragmas += "PRAGMA temp_store = MEMORY;";
+  pragmas += "PRAGMA mmap_size = " + std::to_string(options_.mmap_bytes) + ";";
+  SW_RETURN_IF_ERROR(conn->Exec(pragmas));
+  return conn;
+}
+
+absl::Status SqliteDatabase::Migrate() {
+  int64_t version = 0;
+  {
+    SW_ASSIGN_OR_RETURN(SqliteStatement stmt, writer_->Prepare("PRAGMA user_version"));
+    SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) version = stmt.Int64(0);
+  }
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError("database " + path_ + " has schema version " +
+                                         std::to_string(version) + ", newer than this program (" +
+                                         std::to_string(kSchemaVersion) + ")");
+  }
+  for (int64_t next = version; next < kSchemaVersion; ++next) {
+    SW_RETURN_IF_ERROR(WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) {
+      SW_RETURN_IF_ERROR(conn.Exec(kMigrations[next]));
+      return conn.Exec("PRAGMA user_version = " + std::to_string(next + 1));
+    }));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteDatabase::WithWriteTransaction(
+    Durability durability, absl::FunctionRef<absl::Status(SqliteConnection&)> fn) {
+  std::lock_guard lock(write_mu_->mu);
+  SqliteConnection& conn = *writer_;
+  if (durability == Durability::kSynced) {
+    SW_RETURN_IF_ERROR(conn.Exec("PRAGMA synchronous = FULL"));
+  }
+  absl::Status status = [&]() -> absl::Status {
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement begin, conn.Prepare("BEGIN IMMEDIATE"));
+      SW_RETURN_IF_ERROR(begin.Run());
+    }
+    absl::Status result;
+    try {
+      result = fn(conn);
+    } catch (const std::exception& e) {
+      result = absl::InternalError(std::string("write transaction failed: ") + e.what());
+    }
+    if (result.ok()) {
+      SW_ASSIGN_OR_RETURN(SqliteStatement commit, conn.Prepare("COMMIT"));
+      result = commit.Run();
+    }
+    if (!result.ok() && !sqlite3_get_autocommit(conn.raw())) {
+      // Rolls back whatever the failed statements left; a failed ROLLBACK leaves nothing
+      // more to do (SQLite then rolls back itself).
+      (void)conn.Exec("ROLLBACK");
+    }
+    return result;
+  }();
+  if (durability == Durability::kSynced) {
+    absl::Status restored = conn.Exec("PRAGMA synchronous = NORMAL");
+    if (status.ok()) status = restored;
+  }
+  return status;
+}
+
+absl::Status SqliteDatabase::WithReadTransaction(
+    absl::FunctionRef<absl::Status(SqliteConnection&)> fn) {
+  std::unique_ptr<SqliteConnection> conn;
+  {
+    std::lock_guard lock(readers_->mu);
+    if (!readers_->idle.empty()) {
+      conn = std::move(readers_->idle.back());
+      readers_->idle.pop_back();
+    }
+  }
+  if (conn == nullptr) {
+    SW_ASSIGN_OR_RETURN(conn, Connect(/*writer=*/false));
+  }
+  absl::Status status = [&]() -> absl::Status {
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement begin, conn->Prepare("BEGIN"));
+      SW_RETURN_IF_ERROR(begin.Run());
+    }
+    absl::Status result;
+    try {
+      result = fn(*conn);
+    } catch (const std::exception& e) {
+      result = absl::InternalError(std::string("read transaction failed: ") + e.what());
+    }
+    if (!sqlite3_get_autocommit(conn->raw())) {
+      absl::Status ended = conn->Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+      if (result.ok()) result = ended;
+    }
+    return result;
+  }();
+  {
+    std::lock_guard lock(readers_->mu);
+    if (readers_->idle.size() < options_.max_idle_readers) {
+      readers_->idle.push_back(std::move(conn));
+    }
+  }
+  return status;
+}
+
+absl::Status SqliteDatabase::Checkpoint() {
+  std::lock_guard lock(write_mu_->mu);
+  const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                           nullptr, nullptr);
+  if (rc != SQLITE_OK) return writer_->Error(rc, "checkpoint");
+  return absl::OkStatus();
+}
+
+}  // namespace stockwatch::adapters

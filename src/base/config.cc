@@ -1,0 +1,198 @@
+#include "base/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+
+#include "base/status.h"
+
+extern char** environ;
+
+namespace stockwatch::base {
+namespace {
+
+constexpr std::array<SettingSpec, 22> kSettings = {{
+    {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
+    {"server.data_dir", SettingType::kString, "./data", false},
+    {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
+    {"server.max_connections", SettingType::kInt, "256", false},
+    {"server.idle_timeout_seconds", SettingType::kInt, "60", false},
+    {"server.admin_token", SettingType::kString, "", true},
+    {"loader.on_bad_row", SettingType::kString, "skip", false},
+    {"smtp.url", SettingType::kString, "", false},
+    {"smtp.from", SettingType::kString, "stockwatch@localhost", false},
+    {"smtp.username", SettingType::kString, "", false},
+    {"smtp.password", SettingType::kString, "", true},
+    {"smtp.require_tls", SettingType::kBool, "false", false},
+    {"smtp.insecure_skip_verify", SettingType::kBool, "false", false},
+    {"smtp.timeout_seconds", SettingType::kInt, "15", false},
+    {"webhook.timeout_seconds", SettingType::kInt, "15", false},
+    {"delivery.email_max_attempts", SettingType::kInt, "50", false},
+    {"delivery.email_max_age_seconds", SettingType::kInt, "21600", false},
+    {"delivery.webhook_max_attempts", SettingType::kInt, "50", false},
+    {"delivery.webhook_max_age_seconds", SettingType::kInt, "86400", false},
+    {"delivery.initial_backoff_ms", SettingType::kInt, "1000", false},
+    {"delivery.max_backoff_ms", SettingType::kInt, "600000", false},
+    {"log.level", SettingType::kString, "info", false},
+}};
+
+const SettingSpec* Find(std::string_view name) {
+  for (const SettingSpec& spec : kSettings) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+absl::Status Validate(const SettingSpec& spec, std::string_view text) {
+  switch (spec.type) {
+    case SettingType::kString:
+      return absl::OkStatus();
+    case SettingType::kInt: {
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size() || text.empty()) {
+        return absl::InvalidArgumentError("setting " + std::string(spec.name) + ": \"" +
+                                          std::string(text) + "\" is not a whole number");
+      }
+      return absl::OkStatus();
+    }
+    case SettingType::kBool:
+      if (text == "true" || text == "false" || text == "1" || text == "0") {
+        return absl::OkStatus();
+      }
+      return absl::InvalidArgumentError("setting " + std::string(spec.name) + ": \"" +
+                                        std::string(text) + "\" is not true or false");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::span<const SettingSpec> Settings() { return kSettings; }
+
+std::string Config::EnvName(std::string_view setting) {
+  std::string out = "STOCKWATCH_";
+  for (char c : setting) {
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Config::ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    const size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+absl::Status Config::Set(std::string_view name, std::string text, std::string source) {
+  const SettingSpec* spec = Find(name);
+  if (spec == nullptr) {
+    return absl::InvalidArgumentError("unknown setting " + std::string(name));
+  }
+  SW_RETURN_IF_ERROR(Validate(*spec, text));
+  values_[std::string(name)] = Value{std::move(text), std::move(source)};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> Config::Load(const std::string& file,
+                                    const std::map<std::string, std::string>& environment,
+                                    const std::map<std::string, std::string>& overrides) {
+  Config config;
+  for (const SettingSpec& spec : kSettings) {
+    config.values_[std::string(spec.name)] = Value{std::string(spec.default_value), "default"};
+  }
+  if (!file.empty()) {
+    if (!std::filesystem::exists(file)) {
+      return absl::NotFoundError("config file " + file + " does not exist");
+    }
+    toml::table table;
+    try {
+      table = toml::parse_file(file);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      return absl::InvalidArgumentError(file + ":" + std::to_string(where.line) + ":" +
+                                        std::to_string(where.column) + ": " +
+                                        std::string(e.description()));
+    }
+    for (const auto& [section, node] : table) {
+      const toml::table* inner = node.as_table();
+      if (inner == nullptr) {
+        return absl::InvalidArgumentError(file + ": \"" + std::string(section.str()) +
+                                          "\" is not a [section]");
+      }
+      for (const auto& [key, value] : *inner) {
+        const std::string name = std::string(section.str()) + "." + std::string(key.str());
+        std::string text;
+        if (auto s = value.value<std::string>(); s && value.is_string()) {
+          text = *s;
+        } else if (value.is_integer()) {
+          text = std::to_string(*value.value<int64_t>());
+        } else if (value.is_boolean()) {
+          text = *value.value<bool>() ? "true" : "false";
+        } else {
+          return absl::InvalidArgumentError(file + ": " + name +
+                                            " must be a string, integer or boolean");
+        }
+        absl::Status st = config.Set(name, std::move(text), "file");
+        if (!st.ok()) return absl::InvalidArgumentError(file + ": " + std::string(st.message()));
+      }
+    }
+  }
+  for (const SettingSpec& spec : kSettings) {
+    auto it = environment.find(EnvName(spec.name));
+    if (it == environment.end()) continue;
+    absl::Status st = config.Set(spec.name, it->second, "env");
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(it->first + ": " + std::string(st.message()));
+    }
+  }
+  for (const auto& [name, text] : overrides) {
+    SW_RETURN_IF_ERROR(config.Set(name, text, "flag"));
+  }
+  return config;
+}
+
+std::string Config::GetString(std::string_view name) const {
+  auto it = values_.find(name);
+  SW_CHECK(it != values_.end());
+  return it->second.text;
+}
+
+int64_t Config::GetInt(std::string_view name) const {
+  const std::string text = GetString(name);
+  int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
+
+bool Config::GetBool(std::string_view name) const {
+  const std::string text = GetString(name);
+  return text == "true" || text == "1";
+}
+
+std::string Config::Source(std::string_view name) const {
+  auto it = values_.find(name);
+  SW_CHECK(it != values_.end());
+  return it->second.source;
+}
+
+std::string Config::Describe() const {
+  std::string out;
+  for (const SettingSpec& spec : kSettings) {
+    const Value& v = values_.at(std::string(spec.name));
+    const std::string shown = spec.secret && !v.text.empty() ? "<secret>" : v.text;
+    out += std::string(spec.name) + " = \"" + shown + "\"  # " + v.source + "\n";
+  }
+  return out;
+}
+
+}  // namespace stockwatch::base

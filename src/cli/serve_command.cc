@@ -1,0 +1,213 @@
+// `stockwatch serve`: the embedded default. Builds the adapters over the data directory
+// (SQLite for the table, the stream and the outbox; files for the objects), the pipeline
+// stages, the channels and the HTTP listener, and runs until SIGINT or SIGTERM.
+#include <signal.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "adapters/local/local_object_store.h"
+#include "adapters/notify/smtp_channel.h"
+#include "adapters/notify/webhook_channel.h"
+#include "adapters/sqlite/sqlite_credential_store.h"
+#include "adapters/sqlite/sqlite_database.h"
+#include "adapters/sqlite/sqlite_inventory_store.h"
+#include "adapters/sqlite/sqlite_notifier.h"
+#include "base/config.h"
+#include "base/status.h"
+#include "cli/commands.h"
+#include "core/checker/checker.h"
+#include "core/delivery/dispatcher.h"
+#include "core/loader/loader.h"
+#include "core/pipeline/pipeline.h"
+#include "server/http_server.h"
+
+namespace stockwatch::cli {
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::map<std::string, std::string> overrides;  // "section.key" -> value
+};
+
+// Stands in for the email channel while smtp.url is unset: deliveries stay pending and are
+// retried, so configuring a server later delivers them instead of losing them.
+class UnconfiguredChannel final : public core::Channel {
+ public:
+  core::SendResult Send(const core::Delivery&) override {
+    return {core::SendResult::Kind::kRetryable, "smtp.url is not set", std::nullopt};
+  }
+};
+
+// A random API token: 32 bytes from libsodium's CSPRNG, hex-encoded, with a prefix that
+// makes leaked tokens easy to find with secret scanners.
+std::string NewToken() {
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof(bytes));
+  char hex[2 * sizeof(bytes) + 1];
+  sodium_bin2hex(hex, sizeof(hex), bytes, sizeof(bytes));
+  return std::string("sw_") + hex;
+}
+
+// On the first start (no token stored yet) creates the admin token: STOCKWATCH_ADMIN_TOKEN
+// or server.admin_token if set, otherwise a generated one printed once.
+absl::Status EnsureAdminToken(core::CredentialStore& credentials, const base::Config& config,
+                              core::Clock& clock) {
+  SW_ASSIGN_OR_RETURN(auto tokens, credentials.Tokens());
+  if (!tokens.empty()) return absl::OkStatus();
+  std::string token;
+  if (const char* env = std::getenv("STOCKWATCH_ADMIN_TOKEN"); env != nullptr && *env != '\0') {
+    token = env;
+  } else {
+    token = config.GetString("server.admin_token");
+  }
+  const bool generated = token.empty();
+  if (generated) token = NewToken();
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError("the admin token must be at least 16 characters");
+  }
+  SW_RETURN_IF_ERROR(credentials.AddToken("admin", "admin", token, clock.Now()).status());
+  if (generated) {
+    std::cout << "created the admin API token (shown once, store it now): " << token
+              << std::endl;
+  } else {
+    std::cout << "created the admin API token from the environment" << std::endl;
+  }
+  return absl::OkStatus();
+}
+
+sigset_t BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  // Blocked before any thread starts, so every thread inherits the mask and only the
+  // sigwait() below receives them.
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+absl::Status Serve(const ServeFlags& flags) {
+  const sigset_t signals = BlockTerminationSignals();
+  SW_ASSIGN_OR_RETURN(base::Config config,
+                      base::Config::Load(flags.config_file, base::Config::ProcessEnvironment(),
+                                         flags.overrides));
+  spdlog::set_level(spdlog::level::from_str(config.GetString("log.level")));
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+
+  const std::string data_dir = config.GetString("server.data_dir");
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return absl::UnavailableError("cannot create " + data_dir + ": " + ec.message());
+  // The data directory holds uploads and token hashes: owner only.
+  ::chmod(data_dir.c_str(), 0700);
+
+  core::SystemClock clock;
+  SW_ASSIGN_OR_RETURN(auto db, adapters::SqliteDatabase::Open(data_dir, {}));
+  SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, data_dir));
+  SW_ASSIGN_OR_RETURN(auto inventory, adapters::SqliteInventoryStore::Open(db));
+  SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db));
+  SW_ASSIGN_OR_RETURN(auto credentials, adapters::SqliteCredentialStore::Open(db));
+  SW_RETURN_IF_ERROR(EnsureAdminToken(*credentials, config, clock));
+
+  adapters::WebhookChannelOptions webhook_options;
+  webhook_options.timeout = std::chrono::seconds(config.GetInt("webhook.timeout_seconds"));
+  adapters::WebhookChannel webhook(webhook_options);
+  std::unique_ptr<core::Channel> email;
+  if (config.GetString("smtp.url").empty()) {
+    spdlog::warn("smtp.url is not set: email deliveries wait until it is");
+    email = std::make_unique<UnconfiguredChannel>();
+  } else {
+    adapters::SmtpChannelOptions smtp;
+    smtp.url = config.GetString("smtp.url");
+    smtp.from = config.GetString("smtp.from");
+    smtp.username = config.GetString("smtp.username");
+    smtp.password = config.GetString("smtp.password");
+    smtp.require_tls = config.GetBool("smtp.require_tls");
+    smtp.insecure_skip_verify = config.GetBool("smtp.insecure_skip_verify");
+    smtp.timeout = std::chrono::seconds(config.GetInt("smtp.timeout_seconds"));
+    SW_ASSIGN_OR_RETURN(email, adapters::SmtpChannel::Create(std::move(smtp)));
+  }
+
+  core::LoaderOptions loader_options;
+  const std::string on_bad_row = config.GetString("loader.on_bad_row");
+  if (on_bad_row != "skip" && on_bad_row != "reject") {
+    return absl::InvalidArgumentError("loader.on_bad_row must be \"skip\" or \"reject\", not \"" +
+                                      on_bad_row + "\"");
+  }
+  loader_options.bad_row_policy =
+      on_bad_row == "reject" ? core::BadRowPolicy::kReject : core::BadRowPolicy::kSkip;
+  core::Loader loader(*objects, *inventory, clock, loader_options);
+  core::Checker checker(*inventory, *inventory, *notifier, core::CheckerOptions{});
+  core::DispatcherOptions dispatch_options;
+  const auto backoff = [&](core::Protocol p, const char* attempts, const char* age) {
+    core::RetryPolicy& policy = dispatch_options.policies[p];
+    policy.max_attempts = static_cast<int>(config.GetInt(attempts));
+    policy.max_age = std::chrono::seconds(config.GetInt(age));
+    policy.initial_backoff = std::chrono::milliseconds(config.GetInt("delivery.initial_backoff_ms"));
+    policy.max_backoff = std::chrono::milliseconds(config.GetInt("delivery.max_backoff_ms"));
+  };
+  backoff(core::Protocol::kEmail, "delivery.email_max_attempts",
+          "delivery.email_max_age_seconds");
+  backoff(core::Protocol::kWebhook, "delivery.webhook_max_attempts",
+          "delivery.webhook_max_age_seconds");
+  core::Dispatcher dispatcher(
+      *notifier, {{core::Protocol::kWebhook, &webhook}, {core::Protocol::kEmail, email.get()}},
+      clock, dispatch_options);
+  core::Pipeline pipeline(loader, checker, dispatcher, clock);
+
+  server::ServerOptions server_options;
+  server_options.listen = config.GetString("server.listen");
+  server_options.max_upload_bytes = static_cast<uint64_t>(config.GetInt("server.max_upload_bytes"));
+  server_options.max_connections = static_cast<size_t>(config.GetInt("server.max_connections"));
+  server_options.idle_timeout = std::chrono::seconds(config.GetInt("server.idle_timeout_seconds"));
+  server_options.bad_row_policy = loader_options.bad_row_policy;
+  server::HttpServer http(
+      server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
+                       pipeline.loader_wakeup()},
+      server_options);
+
+  pipeline.Start();
+  SW_RETURN_IF_ERROR(http.Start());
+  const std::string host = server_options.listen.substr(0, server_options.listen.rfind(':'));
+  std::cout << "stockwatch listening on http://" << host << ":" << http.port() << std::endl;
+  spdlog::info("data directory {}", data_dir);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received signal {}, stopping", signal_number);
+  http.Stop();
+  pipeline.Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Run the whole pipeline and the HTTP API in one process (embedded default)");
+  cmd->add_option("--config", flags->config_file, "TOML config file (see config/)");
+  const auto setting = [cmd, flags](const char* flag, const char* name, const char* help) {
+    cmd->add_option_function<std::string>(
+        flag, [flags, name](const std::string& v) { flags->overrides[name] = v; }, help);
+  };
+  setting("--data", "server.data_dir", "Data directory (server.data_dir, default ./data)");
+  setting("--listen", "server.listen", "host:port to listen on (default 127.0.0.1:8080)");
+  setting("--smtp-url", "smtp.url", "SMTP server for email, e.g. smtp://127.0.0.1:2525");
+  setting("--smtp-from", "smtp.from", "Sender address of alert emails");
+  setting("--on-bad-row", "loader.on_bad_row", "skip (default) or reject");
+  cmd->callback([flags] {
+    absl::Status st = Serve(*flags);
+    if (!st.ok()) {
+      std::fprintf(stderr, "stockwatch serve: %s\n", std::string(st.message()).c_str());
+      throw CLI::RuntimeError(kExitFailure);
+    }
+  });
+}
+
+}  // namespace stockwatch::cli

@@ -1,0 +1,3 @@
+#include "core/csv/inventory_csv.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,247 @@
+// Handlers of the inventory, change, alert, subscription, delivery and threshold routes.
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status.h"
+#include "core/model/json.h"
+#include "server/router.h"
+#include "server/subscription_endpoint.h"
+
+namespace stockwatch::server {
+namespace {
+
+// Page sizes of the list routes: default and maximum.
+constexpr int64_t kDefaultPage = 100;
+constexpr int64_t kMaxPage = 10000;
+// Changes listed with one item.
+constexpr size_t kItemHistoryLimit = 100;
+
+absl::StatusOr<std::string> DecodeSegment(std::string_view what, std::string_view raw) {
+  absl::StatusOr<std::string> decoded = PercentDecode(raw, PlusMode::kLiteral);
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", decoded.status().message()));
+  }
+  if (decoded->empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  return decoded;
+}
+
+// An optional string member: absent or null -> nullopt; kInvalidArgument if not a string.
+absl::StatusOr<std::optional<std::string>> OptionalString(const nlohmann::json& object,
+                                                          std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " must be a string or null"));
+  }
+  return it->get<std::string>();
+}
+
+// A threshold scope name: null/absent for "any", else a name as the CSV reader accepts it.
+absl::StatusOr<std::optional<std::string>> ScopeName(const nlohmann::json& object,
+                                                     std::string_view name) {
+  SW_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(object, name));
+  if (!value) return value;
+  if (value->empty() || value->size() > core::kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must be 1..", core::kMaxNameBytes, " bytes, or null for any"));
+  }
+  if (absl::StripAsciiWhitespace(*value).size() != value->size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must not start or end with white space"));
+  }
+  return value;
+}
+
+// `value`: required; an integer 0..kMaxCount, or null to remove the threshold.
+absl::StatusOr<std::optional<int64_t>> ThresholdValue(const nlohmann::json& object) {
+  const std::string range_hint =
+      absl::StrCat("value must be an integer 0..", core::kMaxCount, ", or null to remove");
+  auto it = object.find("value");
+  if (it == object.end()) return absl::InvalidArgumentError("value is required: " + range_hint);
+  if (it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) return absl::InvalidArgumentError(range_hint);
+  if (it->is_number_unsigned()) {
+    uint64_t value = it->get<uint64_t>();
+    if (value > static_cast<uint64_t>(core::kMaxCount)) {
+      return absl::InvalidArgumentError(range_hint);
+    }
+    return static_cast<int64_t>(value);
+  }
+  int64_t value = it->get<int64_t>();
+  if (value < 0 || value > core::kMaxCount) return absl::InvalidArgumentError(range_hint);
+  return value;
+}
+
+absl::StatusOr<std::optional<core::DeliveryState>> ParseDeliveryState(
+    const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  for (core::DeliveryState state : {core::DeliveryState::kPending, core::DeliveryState::kDelivered,
+                                    core::DeliveryState::kFailed}) {
+    if (*text == core::DeliveryStateName(state)) return state;
+  }
+  return absl::InvalidArgumentError("state must be pending, delivered or failed");
+}
+
+}  // namespace
+
+absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query) {
+  core::InventoryQuery inventory_query;
+  inventory_query.store = query.Get("store");
+  inventory_query.item_prefix = query.Get("item_prefix");
+  SW_ASSIGN_OR_RETURN(inventory_query.max_count,
+                      query.GetOptionalInt("max_count", 0, core::kMaxCount));
+  SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
+  inventory_query.limit = static_cast<size_t>(limit);
+  inventory_query.cursor = query.Get("cursor").value_or("");
+  SW_ASSIGN_OR_RETURN(core::InventoryPage page, services_.inventory.Query(inventory_query));
+  nlohmann::json items = nlohmann::json::array();
+  for (const core::InventoryItem& item : page.items) items.push_back(core::ToJson(item));
+  nlohmann::json next_cursor = nullptr;
+  if (!page.next_cursor.empty()) next_cursor = page.next_cursor;
+  return JsonResponse(200, {{"items", std::move(items)}, {"next_cursor", std::move(next_cursor)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::GetItem(std::string_view raw_store,
+                                                std::string_view raw_item) {
+  SW_ASSIGN_OR_RETURN(std::string store, DecodeSegment("store", raw_store));
+  SW_ASSIGN_OR_RETURN(std::string item, DecodeSegment("item", raw_item));
+  SW_ASSIGN_OR_RETURN(core::InventoryItem found, services_.inventory.Get(store, item));
+  SW_ASSIGN_OR_RETURN(std::vector<core::ChangeRecord> history,
+                      services_.changes.ItemHistory(store, item, kItemHistoryLimit));
+  nlohmann::json json = core::ToJson(found);
+  nlohmann::json changes = nlohmann::json::array();
+  for (const core::ChangeRecord& change : history) changes.push_back(core::ToJson(change));
+  json["history"] = std::move(changes);
+  return JsonResponse(200, json);
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListStores() {
+  SW_ASSIGN_OR_RETURN(std::vector<core::StoreSummary> summaries, services_.inventory.Stores());
+  nlohmann::json stores = nlohmann::json::array();
+  for (const core::StoreSummary& summary : summaries) {
+    stores.push_back({{"store", summary.store},
+                      {"items", summary.items},
+                      {"out_of_stock", summary.out_of_stock},
+                      {"last_updated", core::FormatTime(summary.last_updated)}});
+  }
+  return JsonResponse(200, {{"stores", std::move(stores)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListChanges(const QueryParams& query) {
+  SW_ASSIGN_OR_RETURN(int64_t after,
+                      query.GetInt("after", 0, std::numeric_limits<int64_t>::max(), 0));
+  SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
+  SW_ASSIGN_OR_RETURN(
+      std::vector<core::ChangeRecord> records,
+      services_.changes.Read(static_cast<uint64_t>(after), static_cast<size_t>(limit)));
+  nlohmann::json changes = nlohmann::json::array();
+  for (const core::ChangeRecord& record : records) changes.push_back(core::ToJson(record));
+  return JsonResponse(200, {{"changes", std::move(changes)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListAlerts(const QueryParams& query) {
+  SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
+  SW_ASSIGN_OR_RETURN(
+      std::vector<core::Message> messages,
+      services_.notifier.RecentMessages(query.Get("topic"), static_cast<size_t>(limit)));
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const core::Message& message : messages) alerts.push_back(core::ToJson(message));
+  return JsonResponse(200, {{"alerts", std::move(alerts)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListTopics() {
+  SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
+  return JsonResponse(200, {{"topics", topics}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListSubscriptions() {
+  SW_ASSIGN_OR_RETURN(std::vector<core::Subscription> subscriptions,
+                      services_.notifier.Subscriptions());
+  nlohmann::json list = nlohmann::json::array();
+  for (const core::Subscription& subscription : subscriptions) {
+    list.push_back(core::ToJson(subscription));
+  }
+  return JsonResponse(200, {{"subscriptions", std::move(list)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request) {
+  SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
+  SW_ASSIGN_OR_RETURN(std::optional<std::string> topic, OptionalString(body, "topic"));
+  if (!topic) return absl::InvalidArgumentError("topic is required");
+  SW_ASSIGN_OR_RETURN(std::optional<std::string> endpoint_text, OptionalString(body, "endpoint"));
+  if (!endpoint_text) return absl::InvalidArgumentError("endpoint is required");
+  SW_ASSIGN_OR_RETURN(std::optional<std::string> protocol, OptionalString(body, "protocol"));
+
+  SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
+  if (std::find(topics.begin(), topics.end(), *topic) == topics.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown topic \"", topic->substr(0, 64),
+                                                   "\"; topics: ", absl::StrJoin(topics, ", ")));
+  }
+  SW_ASSIGN_OR_RETURN(SubscriptionEndpoint endpoint, ParseSubscriptionEndpoint(*endpoint_text));
+  if (protocol && *protocol != core::ProtocolName(endpoint.protocol)) {
+    if (*protocol != core::ProtocolName(core::Protocol::kWebhook) &&
+        *protocol != core::ProtocolName(core::Protocol::kEmail)) {
+      return absl::InvalidArgumentError("protocol must be webhook or email");
+    }
+    return absl::InvalidArgumentError(absl::StrCat("protocol ", *protocol,
+                                                   " does not match the endpoint, which is ",
+                                                   core::ProtocolName(endpoint.protocol)));
+  }
+  SW_ASSIGN_OR_RETURN(core::Subscription subscription,
+                      services_.notifier.Subscribe(*topic, endpoint.protocol, endpoint.endpoint,
+                                                   services_.clock.Now()));
+  HttpResponse response = JsonResponse(201, core::ToJson(subscription));
+  response.headers.emplace_back("Location",
+                                absl::StrCat("/api/v1/subscriptions/", subscription.id));
+  return response;
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::DeleteSubscription(std::string_view raw_id) {
+  SW_ASSIGN_OR_RETURN(int64_t id, ParseInteger("subscription id", raw_id, 1,
+                                               std::numeric_limits<int64_t>::max()));
+  SW_RETURN_IF_ERROR(services_.notifier.Unsubscribe(id));
+  HttpResponse response;
+  response.status = 204;
+  response.content_type.clear();
+  return response;
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListDeliveries(const QueryParams& query) {
+  SW_ASSIGN_OR_RETURN(std::optional<core::DeliveryState> state,
+                      ParseDeliveryState(query.Get("state")));
+  SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
+  SW_ASSIGN_OR_RETURN(std::vector<core::Delivery> deliveries,
+                      services_.notifier.Deliveries(state, static_cast<size_t>(limit)));
+  nlohmann::json list = nlohmann::json::array();
+  for (const core::Delivery& delivery : deliveries) list.push_back(core::ToJson(delivery));
+  return JsonResponse(200, {{"deliveries", std::move(list)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListThresholds() {
+  SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> thresholds, services_.inventory.Thresholds());
+  nlohmann::json list = nlohmann::json::array();
+  for (const core::Threshold& threshold : thresholds) list.push_back(core::ToJson(threshold));
+  return JsonResponse(200, {{"thresholds", std::move(list)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::PutThreshold(HttpRequest& request) {
+  SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
+  core::Threshold scope;
+  SW_ASSIGN_OR_RETURN(scope.store, ScopeName(body, "store"));
+  SW_ASSIGN_OR_RETURN(scope.item, ScopeName(body, "item"));
+  SW_ASSIGN_OR_RETURN(std::optional<int64_t> value, ThresholdValue(body));
+  SW_RETURN_IF_ERROR(services_.inventory.SetThreshold(scope, value));
+  scope.value = value.value_or(0);
+  nlohmann::json json = core::ToJson(scope);
+  if (!value) json["value"] = nullptr;
+  return JsonResponse(200, json);
+}
+
+}  // namespace stockwatch::server

@@ -1,0 +1,190 @@
+#include "server/router.h"
+
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "server/status_http.h"
+
+namespace stockwatch::server {
+namespace {
+
+// Longest part of a request path echoed back in an error message.
+constexpr size_t kMaxEchoedPathBytes = 200;
+
+HttpResponse MethodNotAllowed(std::string_view method, std::string_view allow) {
+  HttpResponse response = ErrorResponse(WithHttpStatus(
+      absl::UnimplementedError(absl::StrCat("method ", method, " is not allowed here; use ",
+                                            allow)),
+      405));
+  response.headers.emplace_back("Allow", std::string(allow));
+  return response;
+}
+
+absl::Status NoRoute(std::string_view method, std::string_view path) {
+  return absl::NotFoundError(
+      absl::StrCat("no route for ", method, " ", path.substr(0, kMaxEchoedPathBytes)));
+}
+
+// The token of an `Authorization: Bearer <token>` field; empty if absent or another scheme.
+std::string_view BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme) ||
+      authorization[kScheme.size()] != ' ') {
+    return {};
+  }
+  return absl::StripAsciiWhitespace(authorization.substr(kScheme.size()));
+}
+
+}  // namespace
+
+HttpResponse JsonResponse(int status, const nlohmann::json& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
+absl::StatusOr<std::string> ReadWholeBody(BodyReader& body, uint64_t limit) {
+  std::optional<uint64_t> declared = body.content_length();
+  if (declared && *declared > limit) {
+    return PayloadTooLarge(
+        absl::StrCat("request body of ", *declared, " bytes exceeds the limit of ", limit));
+  }
+  std::string out;
+  if (declared) out.reserve(*declared);
+  char buffer[16 * 1024];
+  while (true) {
+    SW_ASSIGN_OR_RETURN(size_t n, body.Read(std::span<char>(buffer, sizeof buffer), limit));
+    if (n == 0) break;
+    out.append(buffer, n);
+  }
+  return out;
+}
+
+ApiRouter::ApiRouter(const Services& services, const ServerOptions& options)
+    : services_(services), options_(options) {}
+
+HttpResponse ApiRouter::Handle(HttpRequest& request) {
+  TargetParts target = SplitTarget(request.target);
+  // The only open routes: liveness, so a load balancer needs no token.
+  if (target.path == "/healthz") {
+    if (request.method != "GET") return MethodNotAllowed(request.method, "GET");
+    return JsonResponse(200, {{"status", "ok"}});
+  }
+  absl::StatusOr<core::Principal> principal = Authenticate(request);
+  if (!principal.ok()) return ErrorResponse(principal.status());
+  absl::StatusOr<HttpResponse> response = Route(request, *principal);
+  if (!response.ok()) return ErrorResponse(response.status());
+  return *std::move(response);
+}
+
+absl::StatusOr<core::Principal> ApiRouter::Authenticate(const HttpRequest& request) {
+  std::optional<std::string_view> authorization = request.Header("authorization");
+  if (!authorization) {
+    return absl::UnauthenticatedError("missing bearer token: send Authorization: Bearer <token>");
+  }
+  std::string_view token = BearerToken(*authorization);
+  if (token.empty()) {
+    return absl::UnauthenticatedError("authorization must use the Bearer scheme");
+  }
+  absl::StatusOr<core::Principal> principal = services_.credentials.Authenticate(token);
+  if (!principal.ok() && principal.status().code() == absl::StatusCode::kUnauthenticated) {
+    // The store's message might describe the token; say only that it was refused.
+    return absl::UnauthenticatedError("invalid bearer token");
+  }
+  return principal;
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
+                                              const core::Principal& principal) {
+  TargetParts target = SplitTarget(request.target);
+  SW_ASSIGN_OR_RETURN(QueryParams query, QueryParams::Parse(target.query));
+  std::vector<std::string_view> segments = PathSegments(target.path);
+  const std::string& method = request.method;
+  bool get = method == "GET";
+
+  if (segments.size() == 1 && segments[0] == "metrics") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = base::Metrics::Get().RenderPrometheus();
+    return response;
+  }
+  if (segments.size() < 3 || segments[0] != "api" || segments[1] != "v1") {
+    return NoRoute(method, target.path);
+  }
+  std::span<const std::string_view> rest(segments.begin() + 2, segments.end());
+  std::string_view collection = rest[0];
+
+  if (collection == "uploads") {
+    if (rest.size() == 1) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return ListUploads(query);
+    }
+    if (rest.size() == 2) {
+      if (method == "PUT") return PutUpload(request, principal, rest[1]);
+      if (!get) return MethodNotAllowed(method, "GET, PUT");
+      return GetUpload(rest[1], query);
+    }
+    if (rest.size() == 3 && (rest[2] == "content" || rest[2] == "event")) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return rest[2] == "content" ? GetUploadContent(rest[1]) : GetUploadEvent(rest[1]);
+    }
+  } else if (collection == "inventory") {
+    if (rest.size() == 1 || rest.size() == 3) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return rest.size() == 1 ? ListInventory(query) : GetItem(rest[1], rest[2]);
+    }
+  } else if (rest.size() == 1 && collection == "stores") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return ListStores();
+  } else if (rest.size() == 1 && collection == "changes") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return ListChanges(query);
+  } else if (rest.size() == 1 && collection == "alerts") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return ListAlerts(query);
+  } else if (rest.size() == 1 && collection == "topics") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return ListTopics();
+  } else if (collection == "subscriptions") {
+    if (rest.size() == 1) {
+      if (get) return ListSubscriptions();
+      if (method == "POST") return CreateSubscription(request);
+      return MethodNotAllowed(method, "GET, POST");
+    }
+    if (rest.size() == 2) {
+      if (method != "DELETE") return MethodNotAllowed(method, "DELETE");
+      return DeleteSubscription(rest[1]);
+    }
+  } else if (rest.size() == 1 && collection == "deliveries") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return ListDeliveries(query);
+  } else if (rest.size() == 1 && collection == "thresholds") {
+    if (get) return ListThresholds();
+    if (method == "PUT") return PutThreshold(request);
+    return MethodNotAllowed(method, "GET, PUT");
+  }
+  return NoRoute(method, target.path);
+}
+
+absl::StatusOr<std::string> ApiRouter::ReadSmallBody(HttpRequest& request) {
+  return ReadWholeBody(*request.body, options_.max_body_bytes);
+}
+
+absl::StatusOr<nlohmann::json> ApiRouter::ReadJsonObject(HttpRequest& request) {
+  SW_ASSIGN_OR_RETURN(std::string text, ReadSmallBody(request));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return absl::InvalidArgumentError("request body is not valid JSON");
+  if (!json.is_object()) return absl::InvalidArgumentError("request body must be a JSON object");
+  return json;
+}
+
+}  // namespace stockwatch::server

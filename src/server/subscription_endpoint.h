@@ -1,0 +1,27 @@
+// Validation of subscription endpoints given to `POST /api/v1/subscriptions`.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/model/types.h"
+
+namespace stockwatch::server {
+
+// Longest subscription endpoint, in bytes.
+inline constexpr size_t kMaxEndpointBytes = 2048;
+
+struct SubscriptionEndpoint {
+  core::Protocol protocol = core::Protocol::kWebhook;
+  std::string endpoint;  // the URL for a webhook, the bare address for email
+};
+
+// Classifies and checks an endpoint:
+//   `http://host...` or `https://host...` (scheme in any case) -> webhook, kept as given;
+//   `mailto:local@domain` or a bare `local@domain` -> email, the address without `mailto:`.
+// kInvalidArgument for anything else, for more than 2048 bytes, for control characters
+// (CR and LF in particular: endpoints end up in mail and HTTP headers) and for spaces.
+absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view endpoint);
+
+}  // namespace stockwatch::server
