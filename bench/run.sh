@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds in Release and runs every benchmark: the kernels (Google Benchmark) and the end to
+# end script against the real server. Copy the figures into bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build build/release
+echo "## machine"
+grep -m1 'model name' /proc/cpuinfo; nproc; free -g | sed -n 2p
+echo "## kernels"
+build/release/bench/csv_bench --benchmark_min_time=1
+build/release/bench/load_bench --benchmark_min_time=1
+echo "## end to end"
+/usr/bin/python3 bench/e2e.py --bin build/release/src/stockwatch \
+  --gen build/release/bench/stockwatch_gen_inventory "$@"

@@ -1,0 +1,457 @@
+#include "adapters/notify/webhook_channel.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/notify/test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace stockwatch::adapters {
+namespace {
+
+using core::SendResult;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+// How long the scripted server waits for a peer before giving up, so a broken channel fails
+// the test instead of hanging it. Not a timing assertion.
+constexpr int kGuardMillis = 10000;
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+struct ScriptedReply {
+  int status = 200;
+  std::string extra_headers;  // complete "Name: value\r\n" lines
+  bool hang = false;          // read the request, never answer, wait for the peer to close
+};
+
+// A one-thread HTTP/1.1 server on 127.0.0.1 that answers requests from a script, in order,
+// over as many connections as the client opens (one at a time), then stops.
+class ScriptedHttpServer {
+ public:
+  explicit ScriptedHttpServer(std::vector<ScriptedReply> replies) : replies_(std::move(replies)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    SW_CHECK(listen_fd_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SW_CHECK(bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    SW_CHECK(listen(listen_fd_, 16) == 0);
+    socklen_t length = sizeof(address);
+    SW_CHECK(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~ScriptedHttpServer() { Join(); }
+
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int port() const { return port_; }
+
+  // Waits until the script is done; then requests() and connections() are complete.
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  const std::vector<HttpRequest>& requests() const { return requests_; }
+  int connections() const { return connections_; }
+
+ private:
+  static bool WaitReadable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, kGuardMillis) == 1;
+  }
+
+  // Reads one request; nullopt if the peer closed the connection (or went silent) first.
+  static std::optional<HttpRequest> ReadRequest(int fd, std::string& buffered) {
+    size_t header_end;
+    while ((header_end = buffered.find("\r\n\r\n")) == std::string::npos) {
+      char chunk[4096];
+      if (!WaitReadable(fd)) return std::nullopt;
+      const ssize_t n = read(fd, chunk, sizeof(chunk));
+      if (n <= 0) return std::nullopt;
+      buffered.append(chunk, static_cast<size_t>(n));
+    }
+    HttpRequest request;
+    std::string head = buffered.substr(0, header_end);
+    buffered.erase(0, header_end + 4);
+    size_t line_end = head.find("\r\n");
+    const std::string request_line = head.substr(0, line_end);
+    const size_t first_space = request_line.find(' ');
+    const size_t second_space = request_line.find(' ', first_space + 1);
+    request.method = request_line.substr(0, first_space);
+    request.target = request_line.substr(first_space + 1, second_space - first_space - 1);
+    while (line_end != std::string::npos && line_end < head.size()) {
+      const size_t start = line_end + 2;
+      line_end = head.find("\r\n", start);
+      const std::string line = head.substr(start, line_end - start);
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers[name] = std::string(TrimHeaderValue(line.substr(colon + 1)));
+    }
+    const size_t length = request.headers.count("content-length")
+                              ? std::stoul(request.headers["content-length"])
+                              : 0;
+    while (buffered.size() < length) {
+      char chunk[4096];
+      if (!WaitReadable(fd)) return std::nullopt;
+      const ssize_t n = read(fd, chunk, sizeof(chunk));
+      if (n <= 0) return std::nullopt;
+      buffered.append(chunk, static_cast<size_t>(n));
+    }
+    request.body = buffered.substr(0, length);
+    buffered.erase(0, length);
+    return request;
+  }
+
+  static std::string TrimHeaderValue(std::string text) {
+    while (!text.empty() && text.front() == ' ') text.erase(0, 1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\r')) text.pop_back();
+    return text;
+  }
+
+  void Run() {
+    size_t next = 0;
+    while (next < replies_.size()) {
+      if (!WaitReadable(listen_fd_)) return;
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      ++connections_;
+      std::string buffered;
+      while (next < replies_.size()) {
+        std::optional<HttpRequest> request = ReadRequest(fd, buffered);
+        if (!request) break;
+        requests_.push_back(std::move(*request));
+        const ScriptedReply& reply = replies_[next++];
+        if (reply.hang) {
+          char sink[256];
+          while (WaitReadable(fd) && read(fd, sink, sizeof(sink)) > 0) {
+          }
+          break;
+        }
+        const std::string response = "HTTP/1.1 " + std::to_string(reply.status) +
+                                      " Scripted\r\nContent-Length: 2\r\n" +
+                                      reply.extra_headers + "\r\nok";
+        SW_CHECK(write(fd, response.data(), response.size()) ==
+                 static_cast<ssize_t>(response.size()));
+      }
+      close(fd);
+    }
+  }
+
+  std::vector<ScriptedReply> replies_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  // Written by the server thread, read after Join().
+  std::vector<HttpRequest> requests_;
+  int connections_ = 0;
+};
+
+core::TimePoint At(std::chrono::sys_days day, std::chrono::milliseconds since_midnight) {
+  return core::TimePoint(day) + since_midnight;
+}
+
+core::Delivery MakeDelivery(std::string endpoint) {
+  using namespace std::chrono;
+  core::Delivery delivery;
+  delivery.id = 42;
+  delivery.message.id = "17-NoStock";
+  delivery.message.topic = "NoStock";
+  delivery.message.subject = "Inventory Alert!";
+  delivery.message.body = "Berlin is out of stock of Echo Plus.";
+  delivery.message.store = "Berlin";
+  delivery.message.item = "Echo Plus";
+  delivery.message.old_count = 3;
+  delivery.message.new_count = 0;
+  delivery.message.change_sequence = 17;
+  delivery.message.at = At(2024y / May / 1, 12h + 34min + 56s + 789ms);
+  delivery.subscription.id = 5;
+  delivery.subscription.topic = "NoStock";
+  delivery.subscription.protocol = core::Protocol::kWebhook;
+  delivery.subscription.endpoint = std::move(endpoint);
+  return delivery;
+}
+
+TEST(WebhookChannelTest, PostsDocumentWithHeaders) {
+  ScriptedHttpServer server({{.status = 200}});
+  WebhookChannel channel;
+  const SendResult result = channel.Send(MakeDelivery(server.Url("/hooks/stock")));
+  server.Join();
+
+  EXPECT_EQ(result.kind, SendResult::Kind::kDelivered) << result.error;
+  EXPECT_EQ(result.error, "");
+  ASSERT_EQ(server.requests().size(), 1u);
+  const HttpRequest& request = server.requests()[0];
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/hooks/stock");
+  EXPECT_EQ(request.headers.at("content-type"), "application/json");
+  EXPECT_EQ(request.headers.at("user-agent"), "stockwatch/0.1");
+  EXPECT_EQ(request.headers.at("x-stockwatch-delivery"), "42");
+  EXPECT_EQ(request.headers.at("x-stockwatch-message-id"), "17-NoStock");
+  EXPECT_EQ(request.headers.at("x-stockwatch-topic"), "NoStock");
+  EXPECT_EQ(request.headers.count("expect"), 0u);
+  EXPECT_EQ(request.headers.at("content-length"), std::to_string(request.body.size()));
+
+  const nlohmann::json doc = nlohmann::json::parse(request.body);
+  EXPECT_EQ(doc, nlohmann::json::parse(R"({
+    "topic": "NoStock",
+    "subject": "Inventory Alert!",
+    "message": "Berlin is out of stock of Echo Plus.",
+    "store": "Berlin",
+    "item": "Echo Plus",
+    "old_count": 3,
+    "new_count": 0,
+    "message_id": "17-NoStock",
+    "timestamp": "2024-05-01T12:34:56.789Z",
+    "delivery_id": 42
+  })"));
+}
+
+TEST(WebhookChannelTest, NewItemHasNullOldCount) {
+  core::Delivery delivery = MakeDelivery("http://unused.invalid/");
+  delivery.message.old_count.reset();
+  delivery.message.new_count = 5;
+  const nlohmann::json doc = nlohmann::json::parse(WebhookPayload(delivery));
+  ASSERT_TRUE(doc.contains("old_count"));
+  EXPECT_TRUE(doc["old_count"].is_null());
+  EXPECT_EQ(doc["new_count"], 5);
+  EXPECT_EQ(doc.size(), 10u);
+}
+
+TEST(WebhookChannelTest, PayloadReplacesInvalidUtf8) {
+  core::Delivery delivery = MakeDelivery("http://unused.invalid/");
+  delivery.message.store = "K\xf6ln";  // Latin-1, not UTF-8
+  const nlohmann::json doc = nlohmann::json::parse(WebhookPayload(delivery));
+  EXPECT_EQ(doc["store"], "K\xef\xbf\xbdln");
+}
+
+TEST(WebhookChannelTest, ServiceUnavailableWithRetryAfterIsRetryable) {
+  ScriptedHttpServer server({{.status = 503, .extra_headers = "Retry-After: 7\r\n"}});
+  WebhookChannel channel;
+  const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
+  EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
+  EXPECT_EQ(result.error, "http 503 from " + server.Url("/hook"));
+  EXPECT_EQ(result.retry_after, 7s);
+}
+
+TEST(WebhookChannelTest, ClassifiesStatusCodes) {
+  const std::vector<std::pair<int, SendResult::Kind>> cases = {
+      {200, SendResult::Kind::kDelivered}, {202, SendResult::Kind::kDelivered},
+      {204, SendResult::Kind::kDelivered}, {408, SendResult::Kind::kRetryable},
+      {429, SendResult::Kind::kRetryable}, {500, SendResult::Kind::kRetryable},
+      {502, SendResult::Kind::kRetryable}, {504, SendResult::Kind::kRetryable},
+      {301, SendResult::Kind::kPermanent}, {302, SendResult::Kind::kPermanent},
+      {400, SendResult::Kind::kPermanent}, {401, SendResult::Kind::kPermanent},
+      {404, SendResult::Kind::kPermanent}, {410, SendResult::Kind::kPermanent},
+      {413, SendResult::Kind::kPermanent},
+  };
+  std::vector<ScriptedReply> replies;
+  for (const auto& [status, kind] : cases) {
+    replies.push_back({.status = status,
+                       .extra_headers = status / 100 == 3 ? "Location: /elsewhere\r\n" : ""});
+  }
+  ScriptedHttpServer server(replies);
+  WebhookChannel channel;
+  for (const auto& [status, kind] : cases) {
+    const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
+    EXPECT_EQ(result.kind, kind) << status << ": " << result.error;
+    if (kind != SendResult::Kind::kDelivered) {
+      EXPECT_EQ(result.error, "http " + std::to_string(status) + " from " + server.Url("/hook"));
+    }
+    EXPECT_FALSE(result.retry_after.has_value());
+  }
+  server.Join();
+  EXPECT_EQ(server.requests().size(), cases.size());
+  for (const HttpRequest& request : server.requests()) EXPECT_EQ(request.target, "/hook");
+}
+
+TEST(WebhookChannelTest, FollowsRedirectsWhenAllowed) {
+  ScriptedHttpServer server({{.status = 307, .extra_headers = "Location: /moved\r\n"},
+                             {.status = 200}});
+  WebhookChannel channel({.max_redirects = 1});
+  const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
+  server.Join();
+  EXPECT_EQ(result.kind, SendResult::Kind::kDelivered) << result.error;
+  ASSERT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.requests()[1].method, "POST");
+  EXPECT_EQ(server.requests()[1].target, "/moved");
+  EXPECT_EQ(server.requests()[1].body, server.requests()[0].body);
+}
+
+TEST(WebhookChannelTest, ReusesConnection) {
+  ScriptedHttpServer server({{.status = 200}, {.status = 200}, {.status = 200}});
+  WebhookChannel channel;
+  for (int i = 0; i < 3; ++i) {
+    core::Delivery delivery = MakeDelivery(server.Url("/hook"));
+    delivery.id = 100 + i;
+    EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kDelivered);
+  }
+  server.Join();
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(WebhookChannelTest, TimeoutIsRetryable) {
+  ScriptedHttpServer server({{.hang = true}});
+  WebhookChannel channel({.timeout = 200ms});
+  const SendResult result = channel.Send(MakeDelivery(server.Url("/slow")));
+  EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
+  EXPECT_THAT(result.error, HasSubstr("timed out"));
+  EXPECT_THAT(result.error, HasSubstr(server.Url("/slow")));
+}
+
+TEST(WebhookChannelTest, ConnectionRefusedIsRetryable) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(notify_test::UnusedPort()) + "/h";
+  WebhookChannel channel;
+  const SendResult result = channel.Send(MakeDelivery(url));
+  EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
+  EXPECT_THAT(result.error, HasSubstr("(" + url + ")"));
+}
+
+TEST(WebhookChannelTest, ErrorTextHasNoSecrets) {
+  ScriptedHttpServer server({{.status = 404}});
+  const std::string url = "http://hook-user:s3cr3t@127.0.0.1:" + std::to_string(server.port()) +
+                          "/hook?token=t0k3n#frag";
+  WebhookChannel channel;
+  const SendResult result = channel.Send(MakeDelivery(url));
+  server.Join();
+  EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
+  EXPECT_EQ(result.error, "http 404 from " + server.Url("/hook"));
+  // The secrets still reach the receiver: the query, and the user info as Basic auth.
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target, "/hook?token=t0k3n");
+  EXPECT_THAT(server.requests()[0].headers.at("authorization"), HasSubstr("Basic "));
+
+  const std::string refused = "http://hook-user:s3cr3t@127.0.0.1:" +
+                              std::to_string(notify_test::UnusedPort()) + "/hook?token=t0k3n";
+  const SendResult failed = channel.Send(MakeDelivery(refused));
+  EXPECT_EQ(failed.kind, SendResult::Kind::kRetryable);
+  EXPECT_THAT(failed.error, Not(HasSubstr("s3cr3t")));
+  EXPECT_THAT(failed.error, Not(HasSubstr("t0k3n")));
+  EXPECT_THAT(failed.error, Not(HasSubstr("hook-user")));
+}
+
+TEST(WebhookChannelTest, RejectsBadEndpoints) {
+  WebhookChannel channel;
+  for (const std::string endpoint :
+       {"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/", "not a url", "",
+        "http://", "http://127.0.0.1:1/a\r\nX-Injected: 1"}) {
+    const SendResult result = channel.Send(MakeDelivery(endpoint));
+    EXPECT_EQ(result.kind, SendResult::Kind::kPermanent) << endpoint;
+    EXPECT_THAT(result.error, HasSubstr("invalid url")) << endpoint;
+  }
+}
+
+TEST(WebhookChannelTest, RefusesLineBreakInHeaderValue) {
+  // Nothing listens on the port: a send that got as far as connecting would be retryable.
+  const std::string url = "http://127.0.0.1:" + std::to_string(notify_test::UnusedPort()) + "/h";
+  WebhookChannel channel;
+  core::Delivery delivery = MakeDelivery(url);
+  delivery.message.id = "17\r\nX-Injected: yes";
+  EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kPermanent);
+  delivery = MakeDelivery(url);
+  delivery.message.topic = "NoStock\nX-Injected: yes";
+  EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kPermanent);
+}
+
+TEST(WebhookChannelTest, ConcurrentSendsToThreadedSink) {
+  auto sink = notify_test::Sink::Start("webhook_sink.py");
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const std::string url = "http://127.0.0.1:" + std::to_string((*sink)->port()) + "/hook";
+  WebhookChannel channel({.max_idle_handles = 2});  // fewer than threads: extra handles too
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        core::Delivery delivery = MakeDelivery(url);
+        delivery.id = t * 1000 + i;
+        if (channel.Send(delivery).kind != SendResult::Kind::kDelivered) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+
+  const auto files = (*sink)->dir().Files(".json");
+  ASSERT_EQ(files.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::set<int64_t> ids;
+  for (const auto& file : files) {
+    const nlohmann::json record = nlohmann::json::parse(notify_test::ReadFile(file));
+    EXPECT_EQ(record["method"], "POST");
+    EXPECT_EQ(record["path"], "/hook");
+    EXPECT_EQ(record["headers"]["content-type"], "application/json");
+    EXPECT_EQ(record["headers"]["x-stockwatch-delivery"],
+              std::to_string(record["body"]["delivery_id"].get<int64_t>()));
+    EXPECT_EQ(record["body"]["subject"], "Inventory Alert!");
+    ids.insert(record["body"]["delivery_id"].get<int64_t>());
+  }
+  EXPECT_EQ(ids.size(), files.size());
+}
+
+TEST(WebhookChannelTest, SinkScriptedStatusIsRetryable) {
+  auto sink = notify_test::Sink::Start("webhook_sink.py", {"--status", "503", "--retry-after", "9"});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  WebhookChannel channel;
+  const SendResult result =
+      channel.Send(MakeDelivery("http://127.0.0.1:" + std::to_string((*sink)->port()) + "/x"));
+  EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
+  EXPECT_EQ(result.retry_after, 9s);
+  EXPECT_EQ((*sink)->dir().Files(".json").size(), 1u);
+}
+
+TEST(RetryAfterTest, ParsesSecondsAndDates) {
+  using namespace std::chrono;
+  const core::TimePoint now = At(2024y / May / 1, 12h + 34min + 56s + 500ms);
+  EXPECT_EQ(ParseRetryAfter("120", now), 120s);
+  EXPECT_EQ(ParseRetryAfter(" 0 ", now), 0s);
+  EXPECT_EQ(ParseRetryAfter("Wed, 01 May 2024 12:36:56 GMT", now), 120s);
+  EXPECT_EQ(ParseRetryAfter("Wednesday, 01-May-24 12:35:56 GMT", now), 60s);
+  EXPECT_EQ(ParseRetryAfter("Wed, 01 May 2024 12:00:00 GMT", now), 0s);  // in the past
+  EXPECT_EQ(ParseRetryAfter("", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("soon", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("-5", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("99999999999999999999999", now), std::nullopt);
+}
+
+TEST(Rfc3339Test, FormatsUtcWithMilliseconds) {
+  using namespace std::chrono;
+  EXPECT_EQ(FormatRfc3339Millis(At(2024y / May / 1, 12h + 34min + 56s + 789ms)),
+            "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(FormatRfc3339Millis(core::TimePoint{}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(core::TimePoint{} - 1ms), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(At(2024y / February / 29, 23h + 59min + 59s) + 999999us),
+            "2024-02-29T23:59:59.999Z");
+}
+
+}  // namespace
+}  // namespace stockwatch::adapters

@@ -1,0 +1,1140 @@
+#include "adapters/sqlite/sqlite_inventory_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "core/model/json.h"
+
+namespace stockwatch::adapters {
+namespace {
+
+using core::ChangeRecord;
+using core::InventoryItem;
+using core::TimePoint;
+
+constexpr uint32_t kNoId = UINT32_MAX;
+constexpr size_t kMaxQueryLimit = 10000;
+
+uint64_t MakeKey(uint32_t store, uint32_t item) { return (uint64_t{store} << 32) | item; }
+uint32_t StoreOf(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
+uint32_t ItemOf(uint64_t key) { return static_cast<uint32_t>(key); }
+
+// A fast non-cryptographic hash for interning names (the inputs are our own file's names,
+// and a collision costs a string compare, not correctness).
+uint64_t HashName(std::string_view s) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (s.size() * 0xff51afd7ed558ccdull);
+  const char* p = s.data();
+  size_t n = s.size();
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = std::rotl((h ^ w) * 0xbf58476d1ce4e5b9ull, 31);
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+  }
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93ull;
+  h ^= h >> 32;
+  return h;
+}
+
+// An open-addressing hash table keyed by a dense 32-bit id, with linear probing and
+// Fibonacci hashing. `Slot` is a trivially copyable struct whose first member is
+// `uint32_t key`, 0 for an empty slot and id + 1 otherwise. Kept 37-75% full.
+template <typename Slot>
+class IdTable {
+ public:
+  void Reserve(size_t n) {
+    size_t capacity = 16;
+    while (capacity * 3 < n * 4) capacity *= 2;
+    if (capacity > slots_.size()) Rehash(capacity);
+  }
+
+  Slot* Find(uint32_t id) {
+    if (size_ == 0) return nullptr;
+    const uint32_t key = id + 1;
+    for (size_t i = Home(id);; i = (i + 1) & mask_) {
+      Slot& slot = slots_[i];
+      if (slot.key == key) return &slot;
+      if (slot.key == 0) return nullptr;
+    }
+  }
+  const Slot* Find(uint32_t id) const { return const_cast<IdTable*>(this)->Find(id); }
+
+  // The slot of `id`, inserting a value-initialized one (inserted = true) if absent.
+  Slot& FindOrInsert(uint32_t id, bool& inserted) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) Rehash(std::max<size_t>(16, slots_.size() * 2));
+    const uint32_t key = id + 1;
+    for (size_t i = Home(id);; i = (i + 1) & mask_) {
+      Slot& slot = slots_[i];
+      if (slot.key == key) {
+        inserted = false;
+        return slot;
+      }
+      if (slot.key == 0) {
+        slot.key = key;
+        ++size_;
+        inserted = true;
+        return slot;
+      }
+    }
+  }
+
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const Slot& slot : slots_) {
+      if (slot.key != 0) f(slot.key - 1, slot);
+    }
+  }
+
+  size_t size() const { return size_; }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  size_t Home(uint32_t id) const {
+    return static_cast<size_t>((uint64_t{id} * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+
+  void Rehash(size_t capacity) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+    shift_ = 64 - std::countr_zero(capacity);
+    for (const Slot& slot : old) {
+      if (slot.key == 0) continue;
+      size_t i = Home(slot.key - 1);
+      while (slots_[i].key != 0) i = (i + 1) & mask_;
+      slots_[i] = slot;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+  int shift_ = 63;
+};
+
+// Interned names with ids base, base + 1, ...; the bytes live in one arena.
+class NameTable {
+ public:
+  explicit NameTable(uint32_t base = 0) : base_(base) {}
+
+  // The id of `name` (with `hash` = HashName(name)), or kNoId.
+  uint32_t Find(std::string_view name, uint64_t hash) const {
+    if (offsets_.size() == 1) return kNoId;
+    const auto tag = static_cast<uint32_t>(hash >> 32);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& slot = slots_[i];
+      if (slot.id_plus1 == 0) return kNoId;
+      if (slot.tag == tag && Local(slot.id_plus1 - 1) == name) return base_ + slot.id_plus1 - 1;
+    }
+  }
+
+  // Adds `name`, which must be absent, and returns its id.
+  uint32_t Add(std::string_view name, uint64_t hash) {
+    const auto local = static_cast<uint32_t>(offsets_.size() - 1);
+    if ((local + 1) * 2 > slots_.size()) Grow();
+    arena_.append(name);
+    offsets_.push_back(arena_.size());
+    Insert(local, hash);
+    return base_ + local;
+  }
+
+  // REQUIRES: base() <= id < end().
+  std::string_view Name(uint32_t id) const { return Local(id - base_); }
+  uint32_t base() const { return base_; }
+  uint32_t end() const { return base_ + static_cast<uint32_t>(offsets_.size() - 1); }
+  size_t size() const { return offsets_.size() - 1; }
+  size_t MemoryBytes() const {
+    return arena_.capacity() + offsets_.capacity() * sizeof(uint64_t) +
+           slots_.capacity() * sizeof(Slot);
+  }
+
+ private:
+  struct Slot {
+    uint32_t tag = 0;
+    uint32_t id_plus1 = 0;  // local id + 1; 0 = empty
+  };
+
+  std::string_view Local(uint32_t local) const {
+    return std::string_view(arena_).substr(offsets_[local], offsets_[local + 1] - offsets_[local]);
+  }
+
+  void Insert(uint32_t local, uint64_t hash) {
+    size_t i = hash & mask_;
+    while (slots_[i].id_plus1 != 0) i = (i + 1) & mask_;
+    slots_[i] = Slot{static_cast<uint32_t>(hash >> 32), local + 1};
+  }
+
+  void Grow() {
+    const size_t capacity = std::max<size_t>(64, slots_.size() * 2);
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+    for (uint32_t local = 0; local + 1 < offsets_.size(); ++local) {
+      Insert(local, HashName(Local(local)));
+    }
+  }
+
+  uint32_t base_;
+  std::string arena_;
+  std::vector<uint64_t> offsets_{0};
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
+// LEB128 varints for the packed change blocks.
+char* PutVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+bool GetVarint(const char*& p, const char* end, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const auto byte = static_cast<uint8_t>(*p++);
+    v |= uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// One record of a change block, as stored. A block holds the records with sequence numbers
+// first_seq .. first_seq + records - 1, all of one upload, in key order. Each record is
+// four varints: key - previous key in the block (the first: key), old count + 1 (0: no old
+// image), new count, sequence - the item's previous record's sequence (0: none).
+struct BlockRecord {
+  uint64_t sequence = 0;
+  uint64_t key = 0;
+  int64_t old_count = -1;  // -1: none
+  int64_t new_count = 0;
+  uint64_t previous = 0;  // sequence of the item's previous record, 0 if none
+};
+
+absl::Status DecodeBlock(uint64_t first_seq, int64_t records, std::string_view data,
+                         std::vector<BlockRecord>& out) {
+  out.clear();
+  out.reserve(static_cast<size_t>(records));
+  const char* p = data.data();
+  const char* end = p + data.size();
+  uint64_t key = 0;
+  for (int64_t i = 0; i < records; ++i) {
+    uint64_t delta, old_plus1, count, back;
+    if (!GetVarint(p, end, delta) || !GetVarint(p, end, old_plus1) ||
+        !GetVarint(p, end, count) || !GetVarint(p, end, back)) {
+      return absl::DataLossError("inventory: change block " + std::to_string(first_seq) +
+                                 " is truncated");
+    }
+    key += delta;
+    BlockRecord record;
+    record.sequence = first_seq + static_cast<uint64_t>(i);
+    record.key = key;
+    record.old_count = old_plus1 == 0 ? -1 : static_cast<int64_t>(old_plus1 - 1);
+    record.new_count = static_cast<int64_t>(count);
+    record.previous = back == 0 ? 0 : record.sequence - back;
+    out.push_back(record);
+  }
+  return absl::OkStatus();
+}
+
+// Cursors are the hex of: 4-byte big-endian store length, store, item.
+std::string EncodeCursor(std::string_view store, std::string_view item) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string raw;
+  const auto n = static_cast<uint32_t>(store.size());
+  for (int shift = 24; shift >= 0; shift -= 8) raw.push_back(static_cast<char>(n >> shift));
+  raw.append(store);
+  raw.append(item);
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+absl::Status DecodeCursor(std::string_view cursor, std::string& store, std::string& item) {
+  auto bad = [] { return absl::InvalidArgumentError("inventory: malformed cursor"); };
+  if (cursor.size() % 2 != 0 || cursor.size() < 8) return bad();
+  std::string raw;
+  raw.reserve(cursor.size() / 2);
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < cursor.size(); i += 2) {
+    const int hi = nibble(cursor[i]);
+    const int lo = nibble(cursor[i + 1]);
+    if (hi < 0 || lo < 0) return bad();
+    raw.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = n << 8 | static_cast<uint8_t>(raw[i]);
+  if (n > raw.size() - 4) return bad();
+  store = raw.substr(4, n);
+  item = raw.substr(4 + n);
+  return absl::OkStatus();
+}
+
+struct IndexSlot {
+  uint32_t key = 0;
+  int32_t count = 0;
+  uint64_t last_seq = 0;  // the item's newest change record
+};
+
+struct StagedSlot {
+  uint32_t key = 0;
+  int32_t count = 0;
+  int64_t line = 0;
+};
+
+// One staged row that changes the table.
+struct Change {
+  uint64_t key = 0;
+  int32_t new_count = 0;
+  int32_t old_count = -1;  // -1: new item
+  uint64_t previous = 0;   // the item's last change sequence, 0 if new
+};
+
+struct StoreState {
+  IdTable<IndexSlot> items;
+  int64_t out_of_stock = 0;
+  uint64_t last_seq = 0;  // newest change in the store
+  // Item ids ordered by name, for Query; built on first use after the store gains items.
+  // Guarded by Impl::sorted_mu_ (and invalidated under the exclusive lock).
+  std::vector<uint32_t> sorted;
+  bool sorted_valid = false;
+};
+
+// An upload that appended records: they are first_seq .. first_seq + changes - 1.
+struct UploadSpan {
+  uint64_t first_seq = 0;
+  uint64_t changes = 0;
+  int64_t upload_id = 0;
+  int64_t at_ns = 0;
+};
+
+absl::Status AlreadyApplied(int64_t upload_id) {
+  return absl::AlreadyExistsError("inventory: upload " + std::to_string(upload_id) +
+                                  " is already applied");
+}
+
+}  // namespace
+
+// The in-memory mirror of the table. Readers hold `mu` shared. The one live writer reads
+// the index and names without the lock while staging and diffing (nobody else mutates
+// them) and takes `mu` exclusively only to apply a committed upload.
+class SqliteInventoryStore::Impl {
+ public:
+  Impl(std::shared_ptr<SqliteDatabase> db, const SqliteInventoryOptions& options)
+      : db(std::move(db)), options(options) {}
+
+  absl::Status Load();
+  TimePoint TimeOfSeq(uint64_t seq) const;
+  const std::vector<uint32_t>& SortedItems(uint32_t store) const;
+  const std::vector<uint32_t>& SortedStores() const;
+  absl::StatusOr<std::vector<ChangeRecord>> Records(const std::vector<BlockRecord>& records,
+                                                   int64_t upload_id) const;
+  ChangeRecord ToRecord(const BlockRecord& record, int64_t upload_id, int64_t at_ns) const;
+  void Apply(const NameTable& new_stores, const NameTable& new_items,
+             const std::vector<Change>& changes, uint64_t first_seq, int64_t upload_id,
+             int64_t at_ns);
+
+  std::shared_ptr<SqliteDatabase> db;
+  const SqliteInventoryOptions options;
+  std::atomic<bool> writer_active{false};
+
+  mutable std::shared_mutex mu;
+  NameTable store_names;
+  NameTable item_names;
+  std::vector<StoreState> stores;  // by store id
+  std::vector<UploadSpan> spans;   // by first_seq
+  std::unordered_map<int64_t, int64_t> applied;  // upload id -> at_ns
+  int64_t last_applied = 0;
+  uint64_t next_seq = 1;
+  int64_t generation = 0;  // commits so far; detects writes from another process
+  size_t item_count = 0;
+
+  mutable std::mutex sorted_mu;
+  mutable std::vector<uint32_t> sorted_stores;
+  mutable bool sorted_stores_valid = false;
+};
+
+absl::Status SqliteInventoryStore::Impl::Load() {
+  return db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT name, value FROM meta"));
+      while (true) {
+        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        if (stmt.Text(0) == "inventory_generation") generation = stmt.Int64(1);
+        if (stmt.Text(0) == "inventory_next_seq") next_seq = static_cast<uint64_t>(stmt.Int64(1));
+      }
+    }
+    auto load_names = [&](const char* sql, NameTable& names) -> absl::Status {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+      while (true) {
+        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return absl::OkStatus();
+        const std::string_view name = stmt.Text(1);
+        const uint64_t hash = HashName(name);
+        if (stmt.Int64(0) != names.end() || names.Find(name, hash) != kNoId) {
+          return absl::DataLossError("inventory: name ids are not dense and distinct at \"" +
+                                     std::string(name) + "\"");
+        }
+        names.Add(name, hash);
+      }
+    };
+    SW_RETURN_IF_ERROR(load_names("SELECT id, name FROM stores ORDER BY id", store_names));
+    SW_RETURN_IF_ERROR(load_names("SELECT id, name FROM items ORDER BY id", item_names));
+    stores.resize(store_names.size());
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          conn.Prepare("SELECT key, count, last_seq FROM inventory"));
+      while (true) {
+        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        const auto key = static_cast<uint64_t>(stmt.Int64(0));
+        if (StoreOf(key) >= stores.size() || ItemOf(key) >= item_names.end()) {
+          return absl::DataLossError("inventory: row " + std::to_string(key) +
+                                     " names an unknown store or item");
+        }
+        StoreState& store = stores[StoreOf(key)];
+        bool inserted = false;
+        IndexSlot& slot = store.items.FindOrInsert(ItemOf(key), inserted);
+        slot.count = static_cast<int32_t>(stmt.Int64(1));
+        slot.last_seq = static_cast<uint64_t>(stmt.Int64(2));
+        if (slot.count == 0) ++store.out_of_stock;
+        store.last_seq = std::max(store.last_seq, slot.last_seq);
+        ++item_count;
+      }
+    }
+    {
+      SW_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          conn.Prepare("SELECT id, at_ns, first_seq, changes FROM uploads ORDER BY first_seq, id"));
+      while (true) {
+        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        UploadSpan span{static_cast<uint64_t>(stmt.Int64(2)), static_cast<uint64_t>(stmt.Int64(3)),
+                        stmt.Int64(0), stmt.Int64(1)};
+        applied[span.upload_id] = span.at_ns;
+        last_applied = std::max(last_applied, span.upload_id);
+        if (span.changes > 0) spans.push_back(span);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+TimePoint SqliteInventoryStore::Impl::TimeOfSeq(uint64_t seq) const {
+  auto it = std::upper_bound(spans.begin(), spans.end(), seq,
+                             [](uint64_t s, const UploadSpan& span) { return s < span.first_seq; });
+  if (it == spans.begin()) return TimePoint();
+  return FromUnixNanos(std::prev(it)->at_ns);
+}
+
+const std::vector<uint32_t>& SqliteInventoryStore::Impl::SortedItems(uint32_t store) const {
+  std::lock_guard lock(sorted_mu);
+  // const_cast: the sorted order is a cache guarded by sorted_mu, not logical state.
+  auto& state = const_cast<StoreState&>(stores[store]);
+  if (!state.sorted_valid) {
+    state.sorted.clear();
+    state.sorted.reserve(state.items.size());
+    state.items.ForEach([&](uint32_t id, const IndexSlot&) { state.sorted.push_back(id); });
+    std::sort(state.sorted.begin(), state.sorted.end(), [&](uint32_t a, uint32_t b) {
+      return item_names.Name(a) < item_names.Name(b);
+    });
+    state.sorted_valid = true;
+  }
+  return state.sorted;
+}
+
+const std::vector<uint32_t>& SqliteInventoryStore::Impl::SortedStores() const {
+  std::lock_guard lock(sorted_mu);
+  if (!sorted_stores_valid) {
+    sorted_stores.resize(stores.size());
+    for (uint32_t i = 0; i < sorted_stores.size(); ++i) sorted_stores[i] = i;
+    std::sort(sorted_stores.begin(), sorted_stores.end(), [&](uint32_t a, uint32_t b) {
+      return store_names.Name(a) < store_names.Name(b);
+    });
+    sorted_stores_valid = true;
+  }
+  return sorted_stores;
+}
+
+ChangeRecord SqliteInventoryStore::Impl::ToRecord(const BlockRecord& record, int64_t upload_id,
+                                                  int64_t at_ns) const {
+  ChangeRecord out;
+  out.sequence = record.sequence;
+  out.kind = record.old_count < 0 ? core::ChangeKind::kInsert : core::ChangeKind::kModify;
+  out.store = std::string(store_names.Name(StoreOf(record.key)));
+  out.item = std::string(item_names.Name(ItemOf(record.key)));
+  if (record.old_count >= 0) out.old_count = record.old_count;
+  out.new_count = record.new_count;
+  out.upload_id = upload_id;
+  out.at = FromUnixNanos(at_ns);
+  return out;
+}
+
+// Applies a committed upload to the mirror. Tables of stores new in this upload are built
+// before taking the lock, so a first load holds it only briefly.
+void SqliteInventoryStore::Impl::Apply(const NameTable& new_stores, const NameTable& new_items,
+                                       const std::vector<Change>& changes, uint64_t first_seq,
+                                       int64_t upload_id, int64_t at_ns) {
+  auto apply_one = [](StoreState& store, const Change& change, uint64_t seq) {
+    bool inserted = false;
+    IndexSlot& slot = store.items.FindOrInsert(ItemOf(change.key), inserted);
+    if (!inserted && slot.count == 0) --store.out_of_stock;
+    if (change.new_count == 0) ++store.out_of_stock;
+    slot.count = change.new_count;
+    slot.last_seq = seq;
+    store.last_seq = seq;  // records are applied in sequence order
+    if (inserted) store.sorted_valid = false;
+    return inserted;
+  };
+
+  const size_t old_store_count = stores.size();
+  std::vector<StoreState> fresh(new_stores.size());
+  size_t inserted_items = 0;
+  size_t i = 0;
+  // Changes are sorted by key, so a new store's changes form one run.
+  while (i < changes.size() && StoreOf(changes[i].key) < old_store_count) ++i;
+  for (size_t run = i; run < changes.size();) {
+    const uint32_t store = StoreOf(changes[run].key);
+    size_t end = run;
+    while (end < changes.size() && StoreOf(changes[end].key) == store) ++end;
+    StoreState& state = fresh[store - old_store_count];
+    state.items.Reserve(end - run);
+    for (size_t k = run; k < end; ++k) {
+      inserted_items += apply_one(state, changes[k], first_seq + k) ? 1 : 0;
+    }
+    run = end;
+  }
+
+  std::unique_lock lock(mu);
+  for (uint32_t id = new_stores.base(); id < new_stores.end(); ++id) {
+    const std::string_view name = new_stores.Name(id);
+    store_names.Add(name, HashName(name));
+  }
+  for (uint32_t id = new_items.base(); id < new_items.end(); ++id) {
+    const std::string_view name = new_items.Name(id);
+    item_names.Add(name, HashName(name));
+  }
+  for (StoreState& state : fresh) stores.push_back(std::move(state));
+  if (!fresh.empty()) {
+    std::lock_guard sorted_lock(sorted_mu);
+    sorted_stores_valid = false;
+  }
+  for (size_t k = 0; k < i; ++k) {
+    inserted_items += apply_one(stores[StoreOf(changes[k].key)], changes[k], first_seq + k) ? 1 : 0;
+  }
+  item_count += inserted_items;
+  applied[upload_id] = at_ns;
+  last_applied = std::max(last_applied, upload_id);
+  if (!changes.empty()) spans.push_back(UploadSpan{first_seq, changes.size(), upload_id, at_ns});
+  next_seq = first_seq + changes.size();
+  ++generation;
+}
+
+// Stages an upload in per-store hash tables (file order is kept per store, so a file sorted
+// like the last one needs no sort), then diffs, writes and applies it in Commit().
+class SqliteInventoryStore::Writer final : public core::UploadWriter {
+ public:
+  Writer(Impl* impl, int64_t upload_id, TimePoint at)
+      : impl_(impl),
+        upload_id_(upload_id),
+        at_(at),
+        new_stores_(impl->store_names.end()),
+        new_items_(impl->item_names.end()) {}
+
+  ~Writer() override { impl_->writer_active.store(false); }
+
+  int64_t Upsert(std::string_view store, std::string_view item, int64_t count,
+                 int64_t line) override {
+    SW_CHECK(count >= 0 && count <= core::kMaxCount);
+    SW_CHECK(!committed_);
+    uint32_t store_id;
+    if (last_store_id_ != kNoId && store == last_store_) {
+      store_id = last_store_id_;
+    } else {
+      store_id = Intern(impl_->store_names, new_stores_, store);
+      last_store_.assign(store);
+      last_store_id_ = store_id;
+      if (store_id >= staged_.size()) staged_.resize(store_id + 1);
+      StagedStore& fresh = staged_[store_id];
+      if (!fresh.touched) {
+        fresh.touched = true;
+        touched_.push_back(store_id);
+        if (store_id < impl_->stores.size()) {
+          const size_t expected = impl_->stores[store_id].items.size();
+          fresh.table.Reserve(expected);
+          fresh.order.reserve(expected);
+        }
+      }
+    }
+    const uint32_t item_id = Intern(impl_->item_names, new_items_, item);
+    StagedStore& staged = staged_[store_id];
+    bool inserted = false;
+    StagedSlot& slot = staged.table.FindOrInsert(item_id, inserted);
+    const int64_t replaced = inserted ? 0 : slot.line;
+    if (inserted) staged.order.push_back(item_id);
+    slot.count = static_cast<int32_t>(count);
+    slot.line = line;
+    return replaced;
+  }
+
+  absl::Status Commit(core::LoadReport& report) override;
+
+ private:
+  struct StagedStore {
+    IdTable<StagedSlot> table;
+    std::vector<uint32_t> order;  // item ids in first-staged order
+    bool touched = false;
+  };
+
+  static uint32_t Intern(const NameTable& known, NameTable& fresh, std::string_view name) {
+    const uint64_t hash = HashName(name);
+    uint32_t id = known.Find(name, hash);
+    if (id != kNoId) return id;
+    id = fresh.Find(name, hash);
+    if (id != kNoId) return id;
+    return fresh.Add(name, hash);
+  }
+
+  std::vector<Change> Diff(int64_t& unchanged) const;
+  absl::Status Write(SqliteConnection& conn, const std::vector<Change>& changes,
+                     uint64_t first_seq, const std::string& report_json);
+  absl::Status WriteNames(SqliteConnection& conn, const char* sql, const NameTable& names);
+  absl::Status WriteRows(SqliteConnection& conn, const std::vector<Change>& changes,
+                         uint64_t first_seq);
+  absl::Status WriteBlocks(SqliteConnection& conn, const std::vector<Change>& changes,
+                           uint64_t first_seq);
+
+  Impl* impl_;
+  const int64_t upload_id_;
+  const TimePoint at_;
+  NameTable new_stores_;
+  NameTable new_items_;
+  std::vector<StagedStore> staged_;  // by store id
+  std::vector<uint32_t> touched_;    // store ids with staged rows
+  std::string last_store_;
+  uint32_t last_store_id_ = kNoId;
+  bool committed_ = false;
+};
+
+std::vector<Change> SqliteInventoryStore::Writer::Diff(int64_t& unchanged) const {
+  std::vector<uint32_t> stores = touched_;
+  std::sort(stores.begin(), stores.end());
+  size_t staged_rows = 0;
+  for (uint32_t store : stores) staged_rows += staged_[store].order.size();
+  std::vector<Change> changes;
+  changes.reserve(staged_rows);
+  unchanged = 0;
+  for (uint32_t store : stores) {
+    const StagedStore& staged = staged_[store];
+    const IdTable<IndexSlot>* index =
+        store < impl_->stores.size() ? &impl_->stores[store].items : nullptr;
+    const size_t begin = changes.size();
+    for (uint32_t item : staged.order) {
+      const StagedSlot* row = staged.table.Find(item);
+      const IndexSlot* old = index != nullptr ? index->Find(item) : nullptr;
+      if (old != nullptr && old->count == row->count) {
+        ++unchanged;
+        continue;
+      }
+      changes.push_back(Change{MakeKey(store, item), row->count, old ? old->count : -1,
+                               old ? old->last_seq : 0});
+    }
+    auto by_key = [](const Change& a, const Change& b) { return a.key < b.key; };
+    if (!std::is_sorted(changes.begin() + begin, changes.end(), by_key)) {
+      std::sort(changes.begin() + begin, changes.end(), by_key);
+    }
+  }
+  return changes;
+}
+
+absl::Status SqliteInventoryStore::Writer::Commit(core::LoadReport& report) {
+  if (committed_) return absl::FailedPreconditionError("inventory: upload already committed");
+  committed_ = true;
+  {
+    std::shared_lock lock(impl_->mu);
+    if (impl_->applied.contains(upload_id_)) return AlreadyApplied(upload_id_);
+  }
+  int64_t unchanged = 0;
+  const std::vector<Change> changes = Diff(unchanged);
+  report.upload_id = upload_id_;
+  report.rows_loaded = static_cast<int64_t>(changes.size());
+  report.rows_unchanged = unchanged;
+  std::string report_json;
+  try {
+    report_json = core::ReportToStorageJson(report).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("inventory: cannot encode report: ") + e.what());
+  }
+  const uint64_t first_seq = impl_->next_seq;
+  SW_RETURN_IF_ERROR(
+      impl_->db->WithWriteTransaction(Durability::kNormal, [&](SqliteConnection& conn) {
+        return Write(conn, changes, first_seq, report_json);
+      }));
+  impl_->Apply(new_stores_, new_items_, changes, first_seq, upload_id_, ToUnixNanos(at_));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn,
+                                                 const std::vector<Change>& changes,
+                                                 uint64_t first_seq,
+                                                 const std::string& report_json) {
+  {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        conn.Prepare("SELECT value FROM meta WHERE name = 'inventory_generation'"));
+    SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if ((row ? stmt.Int64(0) : 0) != impl_->generation) {
+      return absl::AbortedError(
+          "inventory: the database was changed by another process; reopen the store");
+    }
+  }
+  {
+    SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT 1 FROM uploads WHERE id = ?"));
+    stmt.Bind(1, upload_id_);
+    SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) return AlreadyApplied(upload_id_);
+  }
+  SW_RETURN_IF_ERROR(WriteNames(conn, "INSERT INTO stores (id, name) VALUES (?, ?)", new_stores_));
+  SW_RETURN_IF_ERROR(WriteNames(conn, "INSERT INTO items (id, name) VALUES (?, ?)", new_items_));
+  SW_RETURN_IF_ERROR(WriteRows(conn, changes, first_seq));
+  SW_RETURN_IF_ERROR(WriteBlocks(conn, changes, first_seq));
+  {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        conn.Prepare("INSERT INTO uploads (id, at_ns, first_seq, changes, report) "
+                     "VALUES (?, ?, ?, ?, ?)"));
+    stmt.Bind(1, upload_id_)
+        .Bind(2, ToUnixNanos(at_))
+        .Bind(3, static_cast<int64_t>(first_seq))
+        .Bind(4, static_cast<int64_t>(changes.size()))
+        .BindText(5, report_json);
+    SW_RETURN_IF_ERROR(stmt.Run());
+  }
+  SW_ASSIGN_OR_RETURN(SqliteStatement meta,
+                      conn.Prepare("INSERT INTO meta (name, value) VALUES "
+                                   "('inventory_generation', ?), ('inventory_next_seq', ?) "
+                                   "ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
+  meta.Bind(1, impl_->generation + 1).Bind(2, static_cast<int64_t>(first_seq + changes.size()));
+  return meta.Run();
+}
+
+absl::Status SqliteInventoryStore::Writer::WriteNames(SqliteConnection& conn, const char* sql,
+                                                      const NameTable& names) {
+  if (names.size() == 0) return absl::OkStatus();
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+  for (uint32_t id = names.base(); id < names.end(); ++id) {
+    stmt.Bind(1, int64_t{id}).BindText(2, names.Name(id));
+    SW_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  return absl::OkStatus();
+}
+
+// New items go in with multi-row INSERTs (one VDBE program run per `rows_per_insert` rows);
+// changed items with a keyed UPDATE. Both in key order, so the B-tree is appended to or
+// walked forwards.
+absl::Status SqliteInventoryStore::Writer::WriteRows(SqliteConnection& conn,
+                                                     const std::vector<Change>& changes,
+                                                     uint64_t first_seq) {
+  const int batch = std::max(1, impl_->options.rows_per_insert);
+  std::string many_sql = "INSERT INTO inventory (key, count, last_seq) VALUES (?, ?, ?)";
+  for (int i = 1; i < batch; ++i) many_sql += ", (?, ?, ?)";
+  SW_ASSIGN_OR_RETURN(SqliteStatement many, conn.Prepare(many_sql));
+  SW_ASSIGN_OR_RETURN(SqliteStatement one,
+                      conn.Prepare("INSERT INTO inventory (key, count, last_seq) VALUES (?, ?, ?)"));
+  SW_ASSIGN_OR_RETURN(SqliteStatement update,
+                      conn.Prepare("UPDATE inventory SET count = ?2, last_seq = ?3 WHERE key = ?1"));
+  auto step = [&](SqliteStatement& stmt) -> absl::Status {
+    const int rc = sqlite3_step(stmt.raw());
+    sqlite3_reset(stmt.raw());
+    if (rc != SQLITE_DONE) return conn.Error(rc, "write inventory");
+    return absl::OkStatus();
+  };
+  auto bind_row = [](sqlite3_stmt* stmt, int base, const Change& change, uint64_t seq) {
+    sqlite3_bind_int64(stmt, base + 1, static_cast<int64_t>(change.key));
+    sqlite3_bind_int64(stmt, base + 2, change.new_count);
+    sqlite3_bind_int64(stmt, base + 3, static_cast<int64_t>(seq));
+  };
+  std::vector<size_t> pending;
+  pending.reserve(static_cast<size_t>(batch));
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const Change& change = changes[i];
+    if (change.old_count >= 0) {
+      bind_row(update.raw(), 0, change, first_seq + i);
+      SW_RETURN_IF_ERROR(step(update));
+      if (conn.Changes() != 1) {
+        return absl::DataLossError("inventory: row " + std::to_string(change.key) +
+                                   " is in the index but not in the table");
+      }
+      continue;
+    }
+    bind_row(many.raw(), static_cast<int>(pending.size()) * 3, change, first_seq + i);
+    pending.push_back(i);
+    if (pending.size() == static_cast<size_t>(batch)) {
+      SW_RETURN_IF_ERROR(step(many));
+      pending.clear();
+    }
+  }
+  for (size_t i : pending) {
+    bind_row(one.raw(), 0, changes[i], first_seq + i);
+    SW_RETURN_IF_ERROR(step(one));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteInventoryStore::Writer::WriteBlocks(SqliteConnection& conn,
+                                                       const std::vector<Change>& changes,
+                                                       uint64_t first_seq) {
+  if (changes.empty()) return absl::OkStatus();
+  const size_t per_block = static_cast<size_t>(std::max(1, impl_->options.records_per_block));
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                      conn.Prepare("INSERT INTO change_blocks (first_seq, upload_id, records, "
+                                   "data) VALUES (?, ?, ?, ?)"));
+  std::string buffer(per_block * 40, '\0');  // a record takes at most 10+6+5+10 bytes
+  for (size_t start = 0; start < changes.size(); start += per_block) {
+    const size_t end = std::min(changes.size(), start + per_block);
+    char* p = buffer.data();
+    uint64_t key = 0;
+    for (size_t i = start; i < end; ++i) {
+      const Change& change = changes[i];
+      const uint64_t seq = first_seq + i;
+      p = PutVarint(p, change.key - key);
+      key = change.key;
+      p = PutVarint(p, change.old_count < 0 ? 0 : static_cast<uint64_t>(change.old_count) + 1);
+      p = PutVarint(p, static_cast<uint64_t>(change.new_count));
+      p = PutVarint(p, change.previous == 0 ? 0 : seq - change.previous);
+    }
+    stmt.Bind(1, static_cast<int64_t>(first_seq + start))
+        .Bind(2, upload_id_)
+        .Bind(3, static_cast<int64_t>(end - start))
+        .BindStaticBlob(4, std::string_view(buffer.data(), static_cast<size_t>(p - buffer.data())));
+    SW_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------
+
+SqliteInventoryStore::SqliteInventoryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SqliteInventoryStore::~SqliteInventoryStore() = default;
+
+absl::StatusOr<std::unique_ptr<SqliteInventoryStore>> SqliteInventoryStore::Open(
+    std::shared_ptr<SqliteDatabase> db, const SqliteInventoryOptions& options) {
+  auto impl = std::make_unique<Impl>(std::move(db), options);
+  SW_RETURN_IF_ERROR(impl->Load());
+  return std::unique_ptr<SqliteInventoryStore>(new SqliteInventoryStore(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<core::UploadWriter>> SqliteInventoryStore::BeginUpload(
+    int64_t upload_id, TimePoint at) {
+  if (upload_id <= 0) {
+    return absl::InvalidArgumentError("inventory: upload id must be positive, got " +
+                                      std::to_string(upload_id));
+  }
+  if (impl_->writer_active.exchange(true)) {
+    return absl::FailedPreconditionError("inventory: another upload is being applied");
+  }
+  return std::make_unique<Writer>(impl_.get(), upload_id, at);
+}
+
+absl::StatusOr<int64_t> SqliteInventoryStore::LastAppliedUpload() {
+  std::shared_lock lock(impl_->mu);
+  return impl_->last_applied;
+}
+
+absl::StatusOr<core::LoadReport> SqliteInventoryStore::GetReport(int64_t upload_id) {
+  auto not_found = [&] {
+    return absl::NotFoundError("inventory: upload " + std::to_string(upload_id) +
+                               " is not applied");
+  };
+  {
+    // Only reports whose upload is applied in memory, so a report is never seen before
+    // the table it describes.
+    std::shared_lock lock(impl_->mu);
+    if (!impl_->applied.contains(upload_id)) return not_found();
+  }
+  std::string text;
+  SW_RETURN_IF_ERROR(impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+    SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                        conn.Prepare("SELECT report FROM uploads WHERE id = ?"));
+    stmt.Bind(1, upload_id);
+    SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return not_found();
+    text = std::string(stmt.Text(0));
+    return absl::OkStatus();
+  }));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return absl::DataLossError("inventory: stored report of upload " + std::to_string(upload_id) +
+                               " is not JSON");
+  }
+  return core::ReportFromStorageJson(json);
+}
+
+absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::InventoryQuery& query) {
+  if (query.limit < 1 || query.limit > kMaxQueryLimit) {
+    return absl::InvalidArgumentError("inventory: limit must be within 1..10000, got " +
+                                      std::to_string(query.limit));
+  }
+  std::string after_store, after_item;
+  const bool has_cursor = !query.cursor.empty();
+  if (has_cursor) SW_RETURN_IF_ERROR(DecodeCursor(query.cursor, after_store, after_item));
+
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  core::InventoryPage page;
+  std::vector<uint32_t> single;
+  const std::vector<uint32_t>* order = nullptr;
+  if (query.store) {
+    const uint32_t id = impl.store_names.Find(*query.store, HashName(*query.store));
+    if (id == kNoId) return page;
+    single.push_back(id);
+    order = &single;
+  } else {
+    order = &impl.SortedStores();
+  }
+  auto first_store = order->begin();
+  if (has_cursor) {
+    first_store = std::lower_bound(order->begin(), order->end(), after_store,
+                                   [&](uint32_t id, const std::string& name) {
+                                     return impl.store_names.Name(id) < name;
+                                   });
+  }
+  const std::string_view prefix = query.item_prefix ? *query.item_prefix : std::string_view();
+  bool more = false;
+  for (auto s = first_store; s != order->end() && !more; ++s) {
+    const uint32_t store = *s;
+    const std::string_view store_name = impl.store_names.Name(store);
+    const StoreState& state = impl.stores[store];
+    const std::vector<uint32_t>& items = impl.SortedItems(store);
+    auto by_name = [&](uint32_t id, std::string_view name) {
+      return impl.item_names.Name(id) < name;
+    };
+    auto it = std::lower_bound(items.begin(), items.end(), prefix, by_name);
+    if (has_cursor && store_name == after_store) {
+      auto after = std::upper_bound(items.begin(), items.end(), after_item,
+                                    [&](const std::string& name, uint32_t id) {
+                                      return name < impl.item_names.Name(id);
+                                    });
+      it = std::max(it, after);
+    }
+    for (; it != items.end(); ++it) {
+      const std::string_view item_name = impl.item_names.Name(*it);
+      if (!item_name.starts_with(prefix)) break;
+      const IndexSlot* slot = state.items.Find(*it);
+      if (query.max_count && slot->count > *query.max_count) continue;
+      if (page.items.size() == query.limit) {
+        more = true;
+        break;
+      }
+      page.items.push_back(InventoryItem{std::string(store_name), std::string(item_name),
+                                         slot->count, impl.TimeOfSeq(slot->last_seq)});
+    }
+  }
+  if (more) page.next_cursor = EncodeCursor(page.items.back().store, page.items.back().item);
+  return page;
+}
+
+absl::StatusOr<InventoryItem> SqliteInventoryStore::Get(std::string_view store,
+                                                        std::string_view item) {
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  const uint32_t store_id = impl.store_names.Find(store, HashName(store));
+  const uint32_t item_id = impl.item_names.Find(item, HashName(item));
+  const IndexSlot* slot = store_id == kNoId || item_id == kNoId
+                              ? nullptr
+                              : impl.stores[store_id].items.Find(item_id);
+  if (slot == nullptr) {
+    return absl::NotFoundError("inventory: no item \"" + std::string(item) + "\" in store \"" +
+                               std::string(store) + "\"");
+  }
+  return InventoryItem{std::string(store), std::string(item), slot->count,
+                       impl.TimeOfSeq(slot->last_seq)};
+}
+
+absl::StatusOr<std::vector<core::StoreSummary>> SqliteInventoryStore::Stores() {
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  std::vector<core::StoreSummary> out;
+  for (uint32_t store : impl.SortedStores()) {
+    const StoreState& state = impl.stores[store];
+    out.push_back(core::StoreSummary{std::string(impl.store_names.Name(store)),
+                                     static_cast<int64_t>(state.items.size()), state.out_of_stock,
+                                     impl.TimeOfSeq(state.last_seq)});
+  }
+  return out;
+}
+
+absl::Status SqliteInventoryStore::SetThreshold(const core::Threshold& scope,
+                                                std::optional<int64_t> value) {
+  if ((scope.store && scope.store->empty()) || (scope.item && scope.item->empty())) {
+    return absl::InvalidArgumentError("threshold: store and item names must not be empty");
+  }
+  if (value && (*value < 0 || *value > core::kMaxCount)) {
+    return absl::InvalidArgumentError("threshold: value " + std::to_string(*value) +
+                                      " is out of range 0..2147483647");
+  }
+  const std::string store = scope.store.value_or("");
+  const std::string item = scope.item.value_or("");
+  return impl_->db->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) {
+    if (!value) {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          conn.Prepare("DELETE FROM thresholds WHERE store = ? AND item = ?"));
+      stmt.BindText(1, store).BindText(2, item);
+      return stmt.Run();
+    }
+    SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                        conn.Prepare("INSERT INTO thresholds (store, item, value) VALUES (?, ?, ?) "
+                                     "ON CONFLICT (store, item) DO UPDATE SET value = "
+                                     "excluded.value"));
+    stmt.BindText(1, store).BindText(2, item).Bind(3, *value);
+    return stmt.Run();
+  });
+}
+
+absl::StatusOr<std::vector<core::Threshold>> SqliteInventoryStore::Thresholds() {
+  std::vector<core::Threshold> out;
+  SW_RETURN_IF_ERROR(impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        conn.Prepare("SELECT store, item, value FROM thresholds ORDER BY store, item"));
+    while (true) {
+      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) return absl::OkStatus();
+      core::Threshold threshold;
+      if (!stmt.Text(0).empty()) threshold.store = std::string(stmt.Text(0));
+      if (!stmt.Text(1).empty()) threshold.item = std::string(stmt.Text(1));
+      threshold.value = stmt.Int64(2);
+      out.push_back(std::move(threshold));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::Read(uint64_t after,
+                                                                     size_t limit) {
+  std::vector<ChangeRecord> out;
+  const Impl& impl = *impl_;
+  // Shared lock for the names; records at or past next_seq (committed but not yet applied
+  // to the mirror) are left for the next call.
+  std::shared_lock lock(impl.mu);
+  const uint64_t end_seq = impl.next_seq;
+  if (limit == 0 || after + 1 >= end_seq) return out;
+  SW_RETURN_IF_ERROR(impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        conn.Prepare("SELECT first_seq, upload_id, records, data FROM change_blocks "
+                     "WHERE first_seq >= IFNULL((SELECT MAX(first_seq) FROM change_blocks "
+                     "WHERE first_seq <= ?1), 0) ORDER BY first_seq"));
+    stmt.Bind(1, static_cast<int64_t>(after + 1));
+    std::vector<BlockRecord> records;
+    while (out.size() < limit) {
+      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      const auto first = static_cast<uint64_t>(stmt.Int64(0));
+      if (first >= end_seq) break;
+      const int64_t upload_id = stmt.Int64(1);
+      SW_RETURN_IF_ERROR(DecodeBlock(first, stmt.Int64(2), stmt.Blob(3), records));
+      auto at = impl.applied.find(upload_id);
+      const int64_t at_ns = at != impl.applied.end() ? at->second : 0;
+      for (const BlockRecord& record : records) {
+        if (record.sequence <= after) continue;
+        if (record.sequence >= end_seq || out.size() == limit) break;
+        out.push_back(impl.ToRecord(record, upload_id, at_ns));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(
+    std::string_view store, std::string_view item, size_t limit) {
+  std::vector<ChangeRecord> out;
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  const uint32_t store_id = impl.store_names.Find(store, HashName(store));
+  const uint32_t item_id = impl.item_names.Find(item, HashName(item));
+  if (store_id == kNoId || item_id == kNoId) return out;
+  const IndexSlot* slot = impl.stores[store_id].items.Find(item_id);
+  if (slot == nullptr || limit == 0) return out;
+  uint64_t seq = slot->last_seq;
+  SW_RETURN_IF_ERROR(impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        conn.Prepare("SELECT first_seq, upload_id, records, data FROM change_blocks "
+                     "WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1"));
+    std::vector<BlockRecord> block;
+    uint64_t block_first = 0;
+    int64_t block_upload = 0;
+    while (seq != 0 && out.size() < limit) {
+      if (block.empty() || seq < block_first || seq >= block_first + block.size()) {
+        stmt.Bind(1, static_cast<int64_t>(seq));
+        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return absl::DataLossError("inventory: change " + std::to_string(seq) + " is missing");
+        block_first = static_cast<uint64_t>(stmt.Int64(0));
+        block_upload = stmt.Int64(1);
+        SW_RETURN_IF_ERROR(DecodeBlock(block_first, stmt.Int64(2), stmt.Blob(3), block));
+        stmt.Reset();
+        if (seq >= block_first + block.size()) {
+          return absl::DataLossError("inventory: change " + std::to_string(seq) + " is missing");
+        }
+      }
+      const BlockRecord& record = block[seq - block_first];
+      auto at = impl.applied.find(block_upload);
+      out.push_back(
+          impl.ToRecord(record, block_upload, at != impl.applied.end() ? at->second : 0));
+      seq = record.previous;
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+SqliteInventoryStore::MemoryUsage SqliteInventoryStore::Memory() const {
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  MemoryUsage usage;
+  usage.items = impl.item_count;
+  std::lock_guard sorted_lock(impl.sorted_mu);
+  for (const StoreState& state : impl.stores) {
+    usage.index_bytes += state.items.MemoryBytes() + state.sorted.capacity() * sizeof(uint32_t);
+  }
+  usage.index_bytes += impl.stores.capacity() * sizeof(StoreState);
+  usage.name_bytes = impl.store_names.MemoryBytes() + impl.item_names.MemoryBytes();
+  return usage;
+}
+
+}  // namespace stockwatch::adapters

@@ -1,0 +1,84 @@
+// The inventory table, its change stream, load reports and thresholds in SQLite, built to
+// load a million-row file in well under a second.
+//
+// Store and item names are interned to dense ids; an inventory row is keyed by
+// (store_id << 32 | item_id). The whole table is mirrored in memory (per store, an
+// open-addressing table item_id -> count and last change), so staging and diffing a file
+// needs no reads, and Query/Get/Stores are served from memory. Change records are stored
+// in packed blocks, one row per block of consecutive sequence numbers, and each record
+// links to the previous record of its item, so ItemHistory follows a chain.
+//
+// Memory: about 16 bytes per table slot, with tables kept 37-75% full (~28 bytes per item
+// on average, ~43 at worst), plus 4 bytes per item once it has been queried, plus the
+// names (their bytes + ~20 bytes each). See MemoryUsage().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "adapters/sqlite/sqlite_database.h"
+#include "core/ports/change_stream.h"
+#include "core/ports/inventory_store.h"
+
+namespace stockwatch::adapters {
+
+struct SqliteInventoryOptions {
+  // Change records packed into one change_blocks row. Default 1024.
+  int records_per_block = 1024;
+  // Rows per multi-row INSERT statement when writing new items. Default 64.
+  int rows_per_insert = 64;
+};
+
+// Implements both ports over the shared database: the table writes its own stream, in the
+// same transaction, as DynamoDB does. Thread-safe, with one upload writer at a time.
+// Upload commits use Durability::kNormal: a commit lost to a power cut is recomputed by
+// loading its (durable) upload again.
+class SqliteInventoryStore final : public core::InventoryStore, public core::ChangeStream {
+ public:
+  // Opens the store and loads the in-memory index from `db`. kDataLoss if the stored tables
+  // are inconsistent.
+  static absl::StatusOr<std::unique_ptr<SqliteInventoryStore>> Open(
+      std::shared_ptr<SqliteDatabase> db, const SqliteInventoryOptions& options = {});
+  ~SqliteInventoryStore() override;
+
+  // kInvalidArgument if `upload_id` <= 0; kFailedPrecondition while another writer of this
+  // store is alive (uploads are applied one at a time, in order). The writer must not
+  // outlive the store.
+  // Commit() returns kAborted, writing nothing, if another process changed the inventory
+  // since this store was opened.
+  absl::StatusOr<std::unique_ptr<core::UploadWriter>> BeginUpload(int64_t upload_id,
+                                                                 core::TimePoint at) override;
+  absl::StatusOr<int64_t> LastAppliedUpload() override;
+  absl::StatusOr<core::LoadReport> GetReport(int64_t upload_id) override;
+  // kInvalidArgument for a limit outside 1..10000 or a malformed cursor.
+  absl::StatusOr<core::InventoryPage> Query(const core::InventoryQuery& query) override;
+  absl::StatusOr<core::InventoryItem> Get(std::string_view store, std::string_view item) override;
+  absl::StatusOr<std::vector<core::StoreSummary>> Stores() override;
+  // kInvalidArgument for a value outside 0..kMaxCount or an empty store/item name. Removing
+  // a threshold that is not set is not an error. Thresholds() orders by (store, item) with
+  // wildcards first.
+  absl::Status SetThreshold(const core::Threshold& scope, std::optional<int64_t> value) override;
+  absl::StatusOr<std::vector<core::Threshold>> Thresholds() override;
+
+  absl::StatusOr<std::vector<core::ChangeRecord>> Read(uint64_t after, size_t limit) override;
+  absl::StatusOr<std::vector<core::ChangeRecord>> ItemHistory(std::string_view store,
+                                                              std::string_view item,
+                                                              size_t limit) override;
+
+  struct MemoryUsage {
+    size_t items = 0;        // items in the table
+    size_t index_bytes = 0;  // per-store tables and sorted orders
+    size_t name_bytes = 0;   // interned store and item names
+  };
+  MemoryUsage Memory() const;
+
+ private:
+  class Impl;
+  class Writer;
+  explicit SqliteInventoryStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stockwatch::adapters

@@ -1,0 +1,650 @@
+// The Beast listener. The only translation unit of the server that includes Beast; routing
+// and handlers live in router.cc and friends and never see a socket.
+//
+// Threading: one acceptor thread runs an io_context with the asynchronous accept loop and a
+// watchdog timer. Each accepted connection gets its own thread that serves its requests
+// one after another with synchronous Beast calls, from the header to the last byte of the
+// response. Blocking I/O keeps the upload path a plain loop (read a chunk, validate it,
+// store it) and lets a long poll simply sleep, at the cost of one thread per connection,
+// which `max_connections` bounds; connections beyond it wait in the listen queue.
+//
+// Timeouts: synchronous socket calls have none, so every connection publishes a deadline
+// before each blocking call and the watchdog shuts down (shutdown(2), never close) the
+// socket of any connection past its deadline, which makes the blocked call fail. Only the
+// connection thread closes its socket, under the registry mutex, so the watchdog never
+// touches a closed (and possibly reused) descriptor.
+
+#include "server/http_server.h"
+
+#include <sodium.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "base/metrics.h"
+#include "base/status.h"
+#include "server/router.h"
+#include "server/status_http.h"
+#include "spdlog/spdlog.h"
+
+namespace stockwatch::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Steady = std::chrono::steady_clock;
+
+// How often the watchdog looks for connections past their deadline: the granularity of
+// every timeout.
+constexpr std::chrono::milliseconds kWatchdogInterval{100};
+// A body the handler left unread is read and discarded up to this size to keep the
+// connection alive; a longer one closes the connection.
+constexpr uint64_t kMaxDrainBytes = 64 * 1024;
+// Lingering close: after the response, what the client still sends is read and discarded
+// for up to this long and this much, so that closing with unread input (which makes the
+// kernel send RST) does not destroy a response the client has not read yet.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr uint64_t kMaxLingerBytes = 4 * 1024 * 1024;
+// Bytes per write of a streamed response.
+constexpr size_t kStreamChunkBytes = 64 * 1024;
+// Longest client-supplied X-Request-Id echoed back; a longer or odd one is replaced.
+constexpr size_t kMaxRequestIdBytes = 128;
+constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
+
+std::string_view View(beast::string_view text) { return {text.data(), text.size()}; }
+
+int64_t ToNanos(Steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+bool IsAcceptableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+           c == '.' || c == ':';
+  });
+}
+
+std::string NewRequestId() {
+  unsigned char bytes[8];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[2 * sizeof bytes + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  return hex;
+}
+
+// Errors meaning the peer went away or the watchdog shut the socket; not worth a log line.
+bool IsDisconnect(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == net::error::shut_down ||
+         ec == net::error::operation_aborted || ec == net::error::bad_descriptor;
+}
+
+}  // namespace
+
+// One accepted connection. `socket` is used only by the connection's thread; `fd`,
+// `deadline_ns` and `timed_out` are shared with the watchdog.
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), fd(socket.native_handle()) {}
+
+  void SetTimeout(std::chrono::nanoseconds timeout) {
+    deadline_ns.store(ToNanos(Steady::now() + timeout), std::memory_order_relaxed);
+  }
+  void ClearTimeout() { deadline_ns.store(kNoDeadline, std::memory_order_relaxed); }
+
+  tcp::socket socket;
+  const int fd;
+  std::atomic<int64_t> deadline_ns{kNoDeadline};
+  std::atomic<bool> timed_out{false};
+  bool finished = false;  // the socket is closed; guarded by HttpServer::Impl::mu_
+  std::thread thread;     // written by the acceptor thread, joined by Reap() or Stop()
+};
+
+namespace {
+
+// The BodyReader of one request: pulls the body through the Beast parser into the
+// handler's buffer, answering `Expect: 100-continue` first.
+class BeastBodyReader final : public BodyReader {
+ public:
+  BeastBodyReader(Connection& connection, beast::flat_buffer& buffer,
+                  http::request_parser<http::buffer_body>& parser, std::chrono::seconds timeout)
+      : connection_(connection), buffer_(buffer), parser_(parser), timeout_(timeout) {
+    const auto& message = parser_.get();
+    expects_continue_ =
+        message.version() >= 11 &&
+        absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(View(message[http::field::expect])),
+                               "100-continue");
+  }
+
+  absl::StatusOr<size_t> Read(std::span<char> out, uint64_t limit) override {
+    if (!error_.ok()) return error_;
+    if (parser_.is_done()) return 0;
+    if (std::optional<uint64_t> declared = content_length(); declared && *declared > limit) {
+      return Fail(PayloadTooLarge(absl::StrCat("request body of ", *declared,
+                                               " bytes exceeds the limit of ", limit, " bytes")));
+    }
+    if (expects_continue_ && !continue_sent_) {
+      continue_sent_ = true;
+      http::response<http::empty_body> interim{http::status::continue_, 11};
+      beast::error_code ec;
+      connection_.SetTimeout(timeout_);
+      http::write(connection_.socket, interim, ec);
+      connection_.ClearTimeout();
+      if (ec) return Fail(IoError(ec, "sending 100 Continue"));
+    }
+    while (true) {
+      auto& body = parser_.get().body();
+      body.data = out.data();
+      body.size = out.size();
+      beast::error_code ec;
+      connection_.SetTimeout(timeout_);
+      http::read_some(connection_.socket, buffer_, parser_, ec);
+      connection_.ClearTimeout();
+      if (ec == http::error::need_buffer) ec = {};
+      size_t n = out.size() - body.size;
+      if (ec) return Fail(IoError(ec, "reading the request body"));
+      received_ += n;
+      if (received_ > limit) {
+        return Fail(PayloadTooLarge(
+            absl::StrCat("request body exceeds the limit of ", limit, " bytes")));
+      }
+      if (n > 0 || parser_.is_done()) return n;
+    }
+  }
+
+  std::optional<uint64_t> content_length() const override {
+    boost::optional<uint64_t> length = parser_.content_length();
+    if (!length) return std::nullopt;
+    return *length;
+  }
+
+  // Whether the connection can carry another request: the body was read to its end, or
+  // the rest was small enough to read and discard now.
+  bool FinishForKeepAlive() {
+    if (!error_.ok()) return false;
+    if (parser_.is_done()) return true;
+    // The client waits for 100 Continue before sending the body: don't ask for it.
+    if (expects_continue_ && !continue_sent_) return false;
+    std::optional<uint64_t> declared = content_length();
+    if (declared && *declared - received_ > kMaxDrainBytes) return false;
+    char discard[16 * 1024];
+    uint64_t drained = 0;
+    while (!parser_.is_done()) {
+      absl::StatusOr<size_t> n =
+          Read(std::span<char>(discard, sizeof discard), std::numeric_limits<uint64_t>::max());
+      if (!n.ok()) return false;
+      drained += *n;
+      if (drained > kMaxDrainBytes) return false;
+    }
+    return true;
+  }
+
+ private:
+  absl::Status Fail(absl::Status status) {
+    error_ = std::move(status);
+    return error_;
+  }
+
+  absl::Status IoError(const beast::error_code& ec, std::string_view doing) {
+    if (connection_.timed_out.load(std::memory_order_relaxed)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("timed out ", doing, " (no progress for ", timeout_.count(), " s)"));
+    }
+    if (&ec.category() == &http::make_error_code(http::error::need_buffer).category() &&
+        !IsDisconnect(ec)) {
+      // A parse error in the chunked framing.
+      return absl::InvalidArgumentError(absl::StrCat("malformed request body: ", ec.message()));
+    }
+    return absl::UnavailableError(absl::StrCat("connection failed ", doing, ": ", ec.message()));
+  }
+
+  Connection& connection_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  const std::chrono::seconds timeout_;
+  bool expects_continue_ = false;
+  bool continue_sent_ = false;
+  uint64_t received_ = 0;
+  absl::Status error_;
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(const Services& services, ServerOptions options)
+      : options_(std::move(options)), router_(services, options_) {
+    options_.max_connections = std::max<size_t>(options_.max_connections, 1);
+    SW_CHECK(sodium_init() >= 0);
+  }
+
+  ~Impl() { Stop(); }
+
+  absl::Status Start() {
+    {
+      std::lock_guard lock(state_mu_);
+      if (started_) return absl::FailedPreconditionError("server already started");
+      started_ = true;
+    }
+    absl::StatusOr<tcp::endpoint> endpoint = ResolveListen();
+    if (!endpoint.ok()) return endpoint.status();
+    beast::error_code ec;
+    acceptor_.open(endpoint->protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(*endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptor_.close(ec);
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options_.listen, ": ", ec.message()));
+    }
+    port_.store(acceptor_.local_endpoint().port(), std::memory_order_relaxed);
+    DoAccept();
+    ArmWatchdog();
+    accept_thread_ = std::thread([this] { RunAcceptor(); });
+    spdlog::info("http server listening on {}:{}", endpoint->address().to_string(), port());
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const { return port_.load(std::memory_order_relaxed); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(state_mu_);
+      if (stopped_ || !started_) {
+        stopped_ = true;
+        return;
+      }
+      stopped_ = true;
+    }
+    stopping_.store(true, std::memory_order_relaxed);
+    router_.Shutdown();
+    net::post(accept_ioc_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      watchdog_.cancel();
+    });
+    if (accept_thread_.joinable()) accept_thread_.join();
+    // The acceptor thread is gone, so the registry changes no more except for `finished`.
+    std::vector<Connection*> live;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& connection : connections_) {
+        if (!connection->finished) ::shutdown(connection->fd, SHUT_RDWR);
+        live.push_back(connection.get());
+      }
+    }
+    for (Connection* connection : live) {
+      if (connection->thread.joinable()) connection->thread.join();
+    }
+    std::lock_guard lock(mu_);
+    connections_.clear();
+  }
+
+ private:
+  absl::StatusOr<tcp::endpoint> ResolveListen() {
+    const std::string& listen = options_.listen;
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address \"", listen, "\" is not host:port"));
+    }
+    std::string host = listen.substr(0, colon);
+    std::string port = listen.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    absl::StatusOr<int64_t> port_number = ParseInteger("listen port", port, 0, 65535);
+    if (!port_number.ok()) return port_number.status();
+    if (host.empty() || host == "*") host = "0.0.0.0";
+    tcp::resolver resolver(accept_ioc_);
+    beast::error_code ec;
+    auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("listen address \"", listen,
+                                                     "\": ", ec ? ec.message() : "no address"));
+    }
+    return results.begin()->endpoint();
+  }
+
+  void RunAcceptor() {
+    try {
+      accept_ioc_.run();
+    } catch (const std::exception& e) {
+      spdlog::critical("http acceptor thread failed: {}", e.what());
+    }
+  }
+
+  // Acceptor thread only, like every function below up to Serve().
+  void DoAccept() {
+    acceptor_.async_accept(socket_ioc_, [this](beast::error_code ec, tcp::socket socket) {
+      OnAccept(ec, std::move(socket));
+    });
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (stopping_.load(std::memory_order_relaxed) || ec == net::error::operation_aborted) return;
+    if (ec) {
+      // E.g. out of descriptors: let the watchdog retry in a moment instead of spinning.
+      spdlog::warn("http accept failed: {}", ec.message());
+      accept_paused_ = true;
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto connection = std::make_unique<Connection>(std::move(socket));
+    Connection* raw = connection.get();
+    size_t count = 0;
+    {
+      std::lock_guard lock(mu_);
+      connections_.push_back(std::move(connection));
+      try {
+        raw->thread = std::thread([this, raw] { Serve(*raw); });
+      } catch (const std::system_error& e) {
+        spdlog::error("http server cannot start a connection thread: {}", e.what());
+        connections_.pop_back();
+      }
+      count = connections_.size();
+    }
+    if (count >= options_.max_connections) {
+      accept_paused_ = true;
+    } else {
+      DoAccept();
+    }
+  }
+
+  void ArmWatchdog() {
+    watchdog_.expires_after(kWatchdogInterval);
+    watchdog_.async_wait([this](beast::error_code ec) {
+      if (ec || stopping_.load(std::memory_order_relaxed)) return;
+      ShutDownExpired();
+      Reap();
+      ArmWatchdog();
+    });
+  }
+
+  void ShutDownExpired() {
+    int64_t now = ToNanos(Steady::now());
+    std::lock_guard lock(mu_);
+    for (const auto& connection : connections_) {
+      if (connection->finished || connection->timed_out.load(std::memory_order_relaxed)) {
+        continue;
+      }
+      if (connection->deadline_ns.load(std::memory_order_relaxed) <= now) {
+        connection->timed_out.store(true, std::memory_order_relaxed);
+        ::shutdown(connection->fd, SHUT_RDWR);
+      }
+    }
+  }
+
+  // Joins the threads of finished connections and resumes accepting if it was paused.
+  void Reap() {
+    size_t count = 0;
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = connections_.begin(); it != connections_.end();) {
+        if ((*it)->finished) {
+          (*it)->thread.join();
+          it = connections_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      count = connections_.size();
+    }
+    if (accept_paused_ && count < options_.max_connections &&
+        !stopping_.load(std::memory_order_relaxed)) {
+      accept_paused_ = false;
+      DoAccept();
+    }
+  }
+
+  // The connection thread.
+  void Serve(Connection& connection) {
+    try {
+      ServeRequests(connection);
+    } catch (const std::exception& e) {
+      spdlog::error("http connection failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("http connection failed: unknown exception");
+    }
+    {
+      std::lock_guard lock(mu_);
+      beast::error_code ec;
+      connection.socket.close(ec);
+      connection.finished = true;
+    }
+    net::post(accept_ioc_, [this] { Reap(); });
+  }
+
+  void ServeRequests(Connection& connection) {
+    beast::flat_buffer buffer;
+    while (!stopping_.load(std::memory_order_relaxed)) {
+      http::request_parser<http::buffer_body> parser;
+      parser.header_limit(options_.max_header_bytes);
+      // Body limits depend on the route; the handler enforces them through BodyReader.
+      parser.body_limit(boost::none);
+      beast::error_code ec;
+      connection.SetTimeout(options_.idle_timeout);
+      http::read_header(connection.socket, buffer, parser, ec);
+      connection.ClearTimeout();
+      if (ec) {
+        if (!parser.got_some() || IsDisconnect(ec) || connection.timed_out.load()) return;
+        RefuseMalformed(connection, ec);
+        return;
+      }
+      if (!ServeOne(connection, buffer, parser)) return;
+    }
+  }
+
+  // Handles one request whose header is parsed. Returns whether the connection stays open.
+  bool ServeOne(Connection& connection, beast::flat_buffer& buffer,
+                http::request_parser<http::buffer_body>& parser) {
+    base::Metrics::Get().http_requests.fetch_add(1, std::memory_order_relaxed);
+    const auto& message = parser.get();
+    HttpRequest request;
+    request.received_at = Steady::now();
+    request.method = std::string(View(message.method_string()));
+    request.target = std::string(View(message.target()));
+    for (const auto& field : message) {
+      request.headers.emplace_back(absl::AsciiStrToLower(View(field.name_string())),
+                                   std::string(View(field.value())));
+    }
+    std::optional<std::string_view> client_id = request.Header("x-request-id");
+    request.request_id =
+        client_id && IsAcceptableRequestId(*client_id) ? std::string(*client_id) : NewRequestId();
+
+    BeastBodyReader body(connection, buffer, parser, options_.io_timeout);
+    request.body = &body;
+    HttpResponse response;
+    try {
+      response = router_.Handle(request);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} {} {} failed: {}", request.request_id, request.method,
+                    request.target, e.what());
+      response = ErrorResponse(absl::InternalError("internal error"));
+      response.close = true;
+    } catch (...) {
+      spdlog::error("request {} {} {} failed: unknown exception", request.request_id,
+                    request.method, request.target);
+      response = ErrorResponse(absl::InternalError("internal error"));
+      response.close = true;
+    }
+    bool keep_alive = !response.close && parser.keep_alive() &&
+                      !stopping_.load(std::memory_order_relaxed) && body.FinishForKeepAlive();
+    auto elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - request.received_at);
+    if (response.status >= 500) {
+      spdlog::warn("{} {} -> {} ({} us, request {}): {}", request.method, request.target,
+                   response.status, elapsed.count(), request.request_id, response.body);
+    } else {
+      spdlog::debug("{} {} -> {} ({} us, request {})", request.method, request.target,
+                    response.status, elapsed.count(), request.request_id);
+    }
+    if (!WriteResponse(connection, message.version(), request.request_id, response,
+                       keep_alive)) {
+      return false;
+    }
+    // Input left unread (an unread body, pipelined requests) must be drained before
+    // closing; a request read to its end can simply be closed.
+    if (!keep_alive && (!parser.is_done() || buffer.size() > 0)) LingeringClose(connection);
+    return keep_alive;
+  }
+
+  // Answers a request whose header could not be parsed, then closes.
+  void RefuseMalformed(Connection& connection, const beast::error_code& ec) {
+    base::Metrics::Get().http_requests.fetch_add(1, std::memory_order_relaxed);
+    absl::Status status =
+        ec == http::error::header_limit
+            ? WithHttpStatus(absl::ResourceExhaustedError(absl::StrCat(
+                                 "request header exceeds ", options_.max_header_bytes, " bytes")),
+                             431)
+            : absl::InvalidArgumentError(absl::StrCat("malformed request: ", ec.message()));
+    HttpResponse response = ErrorResponse(status);
+    if (WriteResponse(connection, 11, NewRequestId(), response, /*keep_alive=*/false)) {
+      LingeringClose(connection);
+    }
+  }
+
+  bool WriteResponse(Connection& connection, unsigned version, const std::string& request_id,
+                     HttpResponse& response, bool keep_alive) {
+    auto fill_header = [&](auto& message) {
+      message.result(static_cast<unsigned>(response.status));
+      message.version(version == 10 ? 10 : 11);
+      message.set(http::field::server, "stockwatch");
+      message.set("X-Request-Id", request_id);
+      if (!response.content_type.empty()) {
+        message.set(http::field::content_type, response.content_type);
+      }
+      for (const auto& [name, value] : response.headers) message.insert(name, value);
+      message.keep_alive(keep_alive);
+    };
+    beast::error_code ec;
+    if (response.stream) {
+      http::response<http::buffer_body> message;
+      fill_header(message);
+      return WriteStream(connection, message, *response.stream, response.stream_size);
+    }
+    http::response<http::string_body> message;
+    fill_header(message);
+    if (response.status != 204 && response.status != 304) {
+      message.body() = std::move(response.body);
+      message.prepare_payload();
+    }
+    connection.SetTimeout(options_.io_timeout);
+    http::write(connection.socket, message, ec);
+    connection.ClearTimeout();
+    return !ec;
+  }
+
+  bool WriteStream(Connection& connection, http::response<http::buffer_body>& message,
+                   core::ObjectReader& reader, uint64_t size) {
+    message.content_length(size);
+    message.body().data = nullptr;
+    message.body().more = true;
+    http::response_serializer<http::buffer_body> serializer(message);
+    beast::error_code ec;
+    connection.SetTimeout(options_.io_timeout);
+    http::write_header(connection.socket, serializer, ec);
+    connection.ClearTimeout();
+    if (ec) return false;
+    auto chunk = std::make_unique<char[]>(kStreamChunkBytes);
+    uint64_t sent = 0;
+    while (true) {
+      absl::StatusOr<size_t> n = reader.Read(std::span<char>(chunk.get(), kStreamChunkBytes));
+      if (!n.ok() || sent + (n.ok() ? *n : 0) > size) {
+        // The status line is out; all we can do is cut the response short.
+        spdlog::error("streaming a response failed after {} of {} bytes: {}", sent, size,
+                      n.ok() ? "object longer than recorded" : n.status().ToString());
+        return false;
+      }
+      if (*n == 0) break;
+      message.body().data = chunk.get();
+      message.body().size = *n;
+      message.body().more = true;
+      connection.SetTimeout(options_.io_timeout);
+      http::write(connection.socket, serializer, ec);
+      connection.ClearTimeout();
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return false;
+      sent += *n;
+    }
+    if (sent != size) {
+      spdlog::error("streaming a response ended after {} of {} bytes", sent, size);
+      return false;
+    }
+    message.body().data = nullptr;
+    message.body().size = 0;
+    message.body().more = false;
+    connection.SetTimeout(options_.io_timeout);
+    http::write(connection.socket, serializer, ec);
+    connection.ClearTimeout();
+    return !ec;
+  }
+
+  void LingeringClose(Connection& connection) {
+    beast::error_code ec;
+    connection.socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return;
+    connection.SetTimeout(kLingerTime);
+    char discard[16 * 1024];
+    uint64_t total = 0;
+    while (total < kMaxLingerBytes) {
+      size_t n = connection.socket.read_some(net::buffer(discard), ec);
+      if (ec) break;
+      total += n;
+    }
+    connection.ClearTimeout();
+  }
+
+  ServerOptions options_;
+  ApiRouter router_;
+  net::io_context accept_ioc_{1};
+  // Owns the connection sockets and is never run: they only see blocking calls.
+  net::io_context socket_ioc_;
+  tcp::acceptor acceptor_{accept_ioc_};
+  net::steady_timer watchdog_{accept_ioc_};
+  std::thread accept_thread_;
+  std::atomic<uint16_t> port_{0};
+  std::atomic<bool> stopping_{false};
+  bool accept_paused_ = false;  // acceptor thread only
+
+  std::mutex state_mu_;
+  bool started_ = false;  // guarded by state_mu_
+  bool stopped_ = false;  // guarded by state_mu_
+
+  std::mutex mu_;
+  std::list<std::unique_ptr<Connection>> connections_;  // guarded by mu_
+};
+
+HttpServer::HttpServer(Services services, ServerOptions options)
+    : impl_(std::make_unique<Impl>(services, std::move(options))) {}
+
+HttpServer::~HttpServer() = default;
+
+absl::Status HttpServer::Start() { return impl_->Start(); }
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace stockwatch::server

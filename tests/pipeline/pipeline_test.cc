@@ -1,0 +1,299 @@
+// The stages together over the in-memory adapters: loader rules, checker rules over real
+// change records, dispatcher retries, and the threaded pipeline. The channel here is a
+// recording test double; the real webhook and SMTP channels are tested against real peers
+// in src/adapters/notify/ and tests/integration/.
+#include "core/pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "adapters/memory/in_memory_inventory_store.h"
+#include "adapters/memory/in_memory_notifier.h"
+#include "adapters/memory/in_memory_object_store.h"
+
+namespace stockwatch::core {
+namespace {
+
+using adapters::InMemoryInventoryStore;
+using adapters::InMemoryNotifier;
+using adapters::InMemoryObjectStore;
+
+class ManualClock final : public Clock {
+ public:
+  TimePoint Now() override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  std::chrono::steady_clock::time_point Monotonic() override {
+    std::lock_guard lock(mu_);
+    return std::chrono::steady_clock::time_point(now_.time_since_epoch());
+  }
+  void Advance(std::chrono::milliseconds d) {
+    std::lock_guard lock(mu_);
+    now_ += d;
+  }
+
+ private:
+  std::mutex mu_;
+  TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
+};
+
+// Records deliveries and answers with scripted results (delivered when the script is empty).
+class RecordingChannel final : public Channel {
+ public:
+  SendResult Send(const Delivery& delivery) override {
+    std::lock_guard lock(mu_);
+    sent_.push_back(delivery);
+    cv_.notify_all();
+    if (script_.empty()) return {};
+    SendResult r = script_.front();
+    script_.erase(script_.begin());
+    return r;
+  }
+  void Script(std::vector<SendResult> results) {
+    std::lock_guard lock(mu_);
+    script_ = std::move(results);
+  }
+  std::vector<Delivery> sent() {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+  // Waits (bounded) until `n` sends happened.
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(20), [&] { return sent_.size() >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Delivery> sent_;
+  std::vector<SendResult> script_;
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  ObjectCreatedEvent Put(const std::string& name, const std::string& content) {
+    auto writer = objects_.BeginPut("inventory", name, "test");
+    EXPECT_TRUE(writer.ok());
+    // Several writes, as an upload arrives.
+    for (size_t i = 0; i < content.size(); i += 7) {
+      EXPECT_TRUE((*writer)->Write(std::string_view(content).substr(i, 7)).ok());
+    }
+    auto event = (*writer)->Commit();
+    EXPECT_TRUE(event.ok()) << event.status();
+    return *event;
+  }
+
+  LoadReport LoadOne(const std::string& name, const std::string& content) {
+    auto report = loader_.Load(Put(name, content));
+    EXPECT_TRUE(report.ok()) << report.status();
+    return *report;
+  }
+
+  std::vector<Message> Check() {
+    auto before = notifier_.RecentMessages(std::nullopt, 100000);
+    auto result = checker_.CheckPending();
+    EXPECT_TRUE(result.ok()) << result.status();
+    auto after = notifier_.RecentMessages(std::nullopt, 100000);
+    // Newest first: the new ones are the first (after - before).
+    return std::vector<Message>(after->begin(), after->begin() + (after->size() - before->size()));
+  }
+
+  int64_t CountOf(const std::string& store, const std::string& item) {
+    auto got = inventory_.Get(store, item);
+    return got.ok() ? got->count : -1;
+  }
+
+  ManualClock clock_;
+  InMemoryObjectStore objects_;
+  InMemoryInventoryStore inventory_;
+  InMemoryNotifier notifier_;
+  Loader loader_{objects_, inventory_, clock_, LoaderOptions{}};
+  Checker checker_{inventory_, inventory_, notifier_, CheckerOptions{}};
+};
+
+const char kBerlin[] =
+    "store,item,count\n"
+    "Berlin,Echo Dot,12\n"
+    "Berlin,Echo Plus,0\n"
+    "Berlin,Echo Show,18\n";
+
+TEST_F(PipelineTest, LoadsFileAndReportsRows) {
+  LoadReport r = LoadOne("inventory-berlin.csv", kBerlin);
+  EXPECT_EQ(r.status, LoadStatus::kLoaded);
+  EXPECT_EQ(r.rows_read, 3);
+  EXPECT_EQ(r.rows_loaded, 3);
+  EXPECT_EQ(r.rows_unchanged, 0);
+  EXPECT_EQ(CountOf("Berlin", "Echo Show"), 18);
+  auto stored = inventory_.GetReport(r.upload_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->rows_loaded, 3);
+}
+
+TEST_F(PipelineTest, SameFileAgainChangesNothing) {
+  LoadOne("inventory-berlin.csv", kBerlin);
+  auto first = Check();
+  LoadReport again = LoadOne("inventory-berlin.csv", kBerlin);
+  EXPECT_EQ(again.rows_loaded, 0);
+  EXPECT_EQ(again.rows_unchanged, 3);
+  EXPECT_TRUE(Check().empty());
+  EXPECT_EQ(first.size(), 1u);
+}
+
+TEST_F(PipelineTest, ApplyingTheSameEventTwiceReturnsTheStoredReport) {
+  const ObjectCreatedEvent event = Put("inventory-berlin.csv", kBerlin);
+  auto first = loader_.Load(event);
+  ASSERT_TRUE(first.ok());
+  auto second = loader_.Load(event);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->rows_loaded, 3);
+  auto changes = inventory_.Read(0, 100);
+  EXPECT_EQ(changes->size(), 3u);
+}
+
+TEST_F(PipelineTest, DuplicateRowLastWinsWithWarningOnEarlierLine) {
+  LoadReport r = LoadOne("dup.csv",
+                         "store,item,count\n"
+                         "Berlin,Echo Dot,12\n"
+                         "Berlin,Echo Dot,3\n");
+  EXPECT_EQ(CountOf("Berlin", "Echo Dot"), 3);
+  EXPECT_EQ(r.rows_superseded, 1);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].Format("dup.csv"),
+            "dup.csv:2:1: row for store \"Berlin\" and item \"Echo Dot\" is superseded by line 3");
+  // One change record for the item, with the final count.
+  auto changes = inventory_.Read(0, 100);
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].new_count, 3);
+}
+
+TEST_F(PipelineTest, BadRowSkippedByDefaultRejectsFileUnderRejectPolicy) {
+  const std::string bad =
+      "store,item,count\n"
+      "Berlin,Echo Dot,12\n"
+      "Berlin,Echo Show,1O\n";
+  LoadReport skipped = LoadOne("a.csv", bad);
+  EXPECT_EQ(skipped.status, LoadStatus::kLoaded);
+  EXPECT_EQ(skipped.rows_loaded, 1);
+  EXPECT_EQ(skipped.rows_rejected, 1);
+  ASSERT_EQ(skipped.errors.size(), 1u);
+  EXPECT_EQ(skipped.errors[0].Format("a.csv"), "a.csv:3:18: count \"1O\" is not a whole number");
+
+  InMemoryInventoryStore strict_inventory;
+  Loader strict(objects_, strict_inventory, clock_, LoaderOptions{BadRowPolicy::kReject});
+  auto r = strict.Load(Put("b.csv", bad));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, LoadStatus::kRejected);
+  EXPECT_EQ(r->reject_reason, "b.csv:3:18: count \"1O\" is not a whole number");
+  // Nothing of a rejected file is applied, not even its good rows.
+  EXPECT_FALSE(strict_inventory.Get("Berlin", "Echo Dot").ok());
+  EXPECT_TRUE(strict_inventory.Read(0, 10)->empty());
+  EXPECT_TRUE(strict_inventory.GetReport(r->upload_id).ok());
+}
+
+TEST_F(PipelineTest, MissingHeaderColumnRejectsFile) {
+  LoadReport r = LoadOne("h.csv", "store,item\nBerlin,Echo Dot\n");
+  EXPECT_EQ(r.status, LoadStatus::kRejected);
+  EXPECT_EQ(r.reject_reason, "h.csv:1:1: missing column \"count\"");
+}
+
+TEST_F(PipelineTest, LoadPendingAppliesEventsInOrderOnce) {
+  Put("1.csv", "store,item,count\nBerlin,Echo Dot,5\n");
+  Put("2.csv", "store,item,count\nBerlin,Echo Dot,7\n");
+  auto reports = loader_.LoadPending();
+  ASSERT_TRUE(reports.ok());
+  EXPECT_EQ(reports->size(), 2u);
+  EXPECT_EQ(CountOf("Berlin", "Echo Dot"), 7);
+  EXPECT_TRUE(loader_.LoadPending()->empty());
+}
+
+TEST_F(PipelineTest, CheckerAlertsOnceForItemStayingAtZero) {
+  LoadOne("b1.csv", kBerlin);
+  auto first = Check();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].body, "Berlin is out of stock of Echo Plus");
+  EXPECT_EQ(first[0].subject, "Inventory Alert!");
+  LoadOne("b2.csv", "store,item,count\nBerlin,Echo Plus,0\nBerlin,Echo Dot,11\n");
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(PipelineTest, FiveThenZeroAlertsAgainAndBackInStockBetween) {
+  LoadOne("b1.csv", kBerlin);
+  Check();
+  LoadOne("b2.csv", "store,item,count\nBerlin,Echo Plus,5\n");
+  auto back = Check();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].topic, "BackInStock");
+  LoadOne("b3.csv", "store,item,count\nBerlin,Echo Plus,0\n");
+  auto out = Check();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].topic, "NoStock");
+  EXPECT_EQ(out[0].old_count, 5);
+}
+
+TEST_F(PipelineTest, ThresholdCrossingPublishesLowStock) {
+  ASSERT_TRUE(inventory_.SetThreshold({std::nullopt, std::string("Echo Dot"), 0}, 5).ok());
+  LoadOne("b1.csv", kBerlin);
+  Check();
+  LoadOne("b2.csv", "store,item,count\nBerlin,Echo Dot,4\n");
+  auto low = Check();
+  ASSERT_EQ(low.size(), 1u);
+  EXPECT_EQ(low[0].topic, "LowStock");
+  LoadOne("b3.csv", "store,item,count\nBerlin,Echo Dot,3\n");
+  EXPECT_TRUE(Check().empty());
+}
+
+TEST_F(PipelineTest, DispatcherRetriesThenDeliversAndKeepsPermanentFailures) {
+  RecordingChannel channel;
+  Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, clock_, DispatcherOptions{},
+                        /*seed=*/3);
+  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", clock_.Now()).ok());
+  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kEmail, "ops@example.com", clock_.Now()).ok());
+  channel.Script({{SendResult::Kind::kRetryable, "http 503", std::chrono::seconds(2)}});
+  LoadOne("b1.csv", kBerlin);
+  Check();
+
+  auto round1 = dispatcher.DispatchDue();
+  ASSERT_TRUE(round1.ok());
+  EXPECT_EQ(round1->retried, 1u);
+  // No email channel is configured: that delivery is kept as failed, not dropped.
+  EXPECT_EQ(round1->failed, 1u);
+  ASSERT_TRUE(round1->next_due.has_value());
+  EXPECT_GE(*round1->next_due, clock_.Now() + std::chrono::seconds(2));  // Retry-After
+
+  // Not due yet: nothing is sent.
+  EXPECT_EQ(dispatcher.DispatchDue()->delivered, 0u);
+  clock_.Advance(std::chrono::milliseconds(*round1->next_due - clock_.Now()) +
+                 std::chrono::milliseconds(1));
+  auto round2 = dispatcher.DispatchDue();
+  EXPECT_EQ(round2->delivered, 1u);
+  EXPECT_FALSE(round2->next_due.has_value());
+  const auto sent = channel.sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].id, sent[1].id);  // the same delivery id: an idempotency key
+  auto failed = notifier_.Deliveries(DeliveryState::kFailed, 10);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_NE((*failed)[0].last_error.find("no channel configured"), std::string::npos);
+}
+
+TEST_F(PipelineTest, ThreadedPipelineDeliversAnAlertAfterAnUpload) {
+  SystemClock real_clock;
+  RecordingChannel channel;
+  Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, real_clock,
+                        DispatcherOptions{});
+  Loader loader(objects_, inventory_, real_clock, LoaderOptions{});
+  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", real_clock.Now()).ok());
+  Pipeline pipeline(loader, checker_, dispatcher, real_clock);
+  pipeline.Start();
+  Put("inventory-berlin.csv", kBerlin);
+  pipeline.loader_wakeup().Notify();
+  ASSERT_TRUE(channel.WaitFor(1));
+  EXPECT_EQ(channel.sent()[0].message.body, "Berlin is out of stock of Echo Plus");
+  pipeline.Stop();
+}
+
+}  // namespace
+}  // namespace stockwatch::core
