@@ -13,12 +13,15 @@ int main(int argc, char** argv) {
   stockwatch::bench::GenOptions options;
   std::string output = "-";
   CLI::App app{"Generate a realistic inventory CSV file"};
-  app.add_option("--rows", options.rows, "data rows")->capture_default_str()->check(
-      CLI::NonNegativeNumber);
-  app.add_option("--stores", options.stores, "distinct stores")->capture_default_str()->check(
-      CLI::PositiveNumber);
-  app.add_option("--items", options.items, "catalogue size")->capture_default_str()->check(
-      CLI::PositiveNumber);
+  app.add_option("--rows", options.rows, "data rows")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--stores", options.stores, "distinct stores")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--items", options.items, "catalogue size")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--seed", options.seed, "seed for names and counts")->capture_default_str();
   app.add_option("--zero-fraction", options.zero_fraction, "fraction of counts that are 0")
       ->capture_default_str()

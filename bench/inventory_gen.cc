@@ -35,17 +35,17 @@ void Shuffle(std::vector<T>& v, uint64_t seed) {
 }
 
 constexpr std::array<std::string_view, 64> kCities = {
-    "Berlin",      "Calcutta",   "Karachi",     "Pusan",         "Shanghai",    "Springfield",
-    "Hamburg",     "München",    "Köln",        "Frankfurt",     "Zürich",      "Wien",
-    "Paris",       "Lyon",       "Marseille",   "Madrid",        "Barcelona",   "Lisboa",
-    "São Paulo",   "Rio de Janeiro", "Buenos Aires", "Santiago", "Lima",        "Bogotá",
-    "Mexico City", "New York",   "Los Angeles", "San Francisco", "Chicago",     "Houston",
-    "Toronto",     "Montréal",   "Vancouver",   "London",        "Manchester",  "Dublin",
-    "Edinburgh",   "Amsterdam",  "Rotterdam",   "Brussels",      "Kraków",      "Warszawa",
-    "Praha",       "Budapest",   "Athens",      "Istanbul",      "Cairo",       "Lagos",
-    "Nairobi",     "Cape Town",  "Mumbai",      "Delhi",         "Bangalore",   "Dhaka",
-    "Bangkok",     "Singapore",  "Jakarta",     "Manila",        "Tokyo",       "Osaka",
-    "Seoul",       "Beijing",    "Sydney",      "Melbourne",
+    "Berlin",      "Calcutta",       "Karachi",      "Pusan",         "Shanghai",   "Springfield",
+    "Hamburg",     "München",        "Köln",         "Frankfurt",     "Zürich",     "Wien",
+    "Paris",       "Lyon",           "Marseille",    "Madrid",        "Barcelona",  "Lisboa",
+    "São Paulo",   "Rio de Janeiro", "Buenos Aires", "Santiago",      "Lima",       "Bogotá",
+    "Mexico City", "New York",       "Los Angeles",  "San Francisco", "Chicago",    "Houston",
+    "Toronto",     "Montréal",       "Vancouver",    "London",        "Manchester", "Dublin",
+    "Edinburgh",   "Amsterdam",      "Rotterdam",    "Brussels",      "Kraków",     "Warszawa",
+    "Praha",       "Budapest",       "Athens",       "Istanbul",      "Cairo",      "Lagos",
+    "Nairobi",     "Cape Town",      "Mumbai",       "Delhi",         "Bangalore",  "Dhaka",
+    "Bangkok",     "Singapore",      "Jakarta",      "Manila",        "Tokyo",      "Osaka",
+    "Seoul",       "Beijing",        "Sydney",       "Melbourne",
 };
 
 constexpr std::array<std::string_view, 12> kRegions = {
@@ -55,37 +55,69 @@ constexpr std::array<std::string_view, 12> kRegions = {
 // Store names: a city, a city plus a district ("Berlin Mitte"), "City, Region" (needs
 // quotes), `City "Outlet"` (needs doubled quotes).
 constexpr std::array<std::string_view, 10> kDistricts = {
-    "",        " Central", " Airport",      " Mall",   " North",
-    " South",  " Station", " Old Town",     " Harbour", " University",
+    "",       " Central", " Airport",  " Mall",    " North",
+    " South", " Station", " Old Town", " Harbour", " University",
 };
 
 constexpr std::array<std::string_view, 24> kBrands = {
-    "Echo",    "Kindle",   "Fire TV",  "Ring",    "Blink",   "eero",   "Anker",  "Logitech",
-    "Sony",    "Samsung",  "Philips",  "Bosch",   "Braun",   "JBL",    "Bose",   "Lego",
-    "Nintendo", "Xiaomi",  "TP-Link",  "SanDisk", "Kingston", "Belkin", "Garmin", "Tefal",
+    "Echo",     "Kindle",  "Fire TV", "Ring",    "Blink",    "eero",   "Anker",  "Logitech",
+    "Sony",     "Samsung", "Philips", "Bosch",   "Braun",    "JBL",    "Bose",   "Lego",
+    "Nintendo", "Xiaomi",  "TP-Link", "SanDisk", "Kingston", "Belkin", "Garmin", "Tefal",
 };
 
 constexpr std::array<std::string_view, 40> kProducts = {
-    "Dot",         "Show 8",       "Plus",          "Studio",      "Paperwhite",
-    "Stick 4K",    "Doorbell",     "Camera",        "Router",      "Power Bank 10000mAh",
-    "USB-C Cable", "Mouse",        "Keyboard",      "Headphones",  "Speaker",
-    "Smart Plug",  "Light Bulb E27", "Kettle",      "Toaster",     "Hair Dryer",
-    "Toothbrush",  "Watch",        "Tablet 10\"",   "SD Card",     "SSD 1TB",
-    "Charger 65W", "HDMI Cable",   "Webcam",        "Microphone",  "Game Controller",
-    "Starter Set", "Drill",        "Frying Pan 28cm", "Blender",   "Scale",
-    "Thermostat",  "Remote",       "Adapter",       "Hub 7-Port",  "Case",
+    "Dot",
+    "Show 8",
+    "Plus",
+    "Studio",
+    "Paperwhite",
+    "Stick 4K",
+    "Doorbell",
+    "Camera",
+    "Router",
+    "Power Bank 10000mAh",
+    "USB-C Cable",
+    "Mouse",
+    "Keyboard",
+    "Headphones",
+    "Speaker",
+    "Smart Plug",
+    "Light Bulb E27",
+    "Kettle",
+    "Toaster",
+    "Hair Dryer",
+    "Toothbrush",
+    "Watch",
+    "Tablet 10\"",
+    "SD Card",
+    "SSD 1TB",
+    "Charger 65W",
+    "HDMI Cable",
+    "Webcam",
+    "Microphone",
+    "Game Controller",
+    "Starter Set",
+    "Drill",
+    "Frying Pan 28cm",
+    "Blender",
+    "Scale",
+    "Thermostat",
+    "Remote",
+    "Adapter",
+    "Hub 7-Port",
+    "Case",
 };
 
 // Most variants need no quoting; ", black", `2m, "braided"` and `"Pro"` do (~20% of items).
 constexpr std::array<std::string_view, 16> kVariants = {
-    "",        " (2nd Gen)", " (3rd Gen)", " XL",       " Mini",           " Max",
-    " Lite",   " 64 GB",     " Gen 2",     " (pack of 3)", " – refurbished", " Starter Kit",
+    "",        " (2nd Gen)", " (3rd Gen)",       " XL",          " Mini",          " Max",
+    " Lite",   " 64 GB",     " Gen 2",           " (pack of 3)", " – refurbished", " Starter Kit",
     " Travel", ", black",    " 2m, \"braided\"", " \"Pro\"",
 };
 
 bool NeedsQuotes(std::string_view s) {
-  return s.find_first_of(",\"\r\n") != std::string_view::npos || s.empty() ||
-         s.front() == ' ' || s.back() == ' ';
+  return s.find_first_of(",\"\r\n") != std::string_view::npos || s.empty() || s.front() == ' ' ||
+         s.back() == ' ';
 }
 
 std::string Field(std::string_view s, bool quote_all) {

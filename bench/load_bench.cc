@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -45,8 +46,8 @@ std::vector<std::string> StoreNames(int n, std::mt19937_64& rng) {
       "Berlin",    "Calcutta", "Karachi",   "Pusan",     "Shanghai", "Springfield",
       "São Paulo", "Zürich",   "New York",  "Lagos",     "Osaka",    "Buenos Aires",
       "Kraków",    "Montréal", "Cape Town", "Reykjavík", "Lima",     "Hanoi"};
-  static const char* const kKinds[] = {"Central", "Mall", "Airport", "Harbour", "Old Town",
-                                       "North",   "South"};
+  static const char* const kKinds[] = {"Central",  "Mall",  "Airport", "Harbour",
+                                       "Old Town", "North", "South"};
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
     out.push_back(std::string(kCities[rng() % std::size(kCities)]) + " " +
@@ -56,13 +57,13 @@ std::vector<std::string> StoreNames(int n, std::mt19937_64& rng) {
 }
 
 std::vector<std::string> ItemNames(int n, std::mt19937_64& rng) {
-  static const char* const kBrands[] = {"Acme", "Echo", "Kindle", "Fire", "Ring", "Blink",
-                                        "Eero", "Luna", "Halo",   "Astro"};
-  static const char* const kProducts[] = {"Dot",     "Show",   "Paperwhite", "TV Stick",
+  static const char* const kBrands[] = {"Acme",  "Echo", "Kindle", "Fire", "Ring",
+                                        "Blink", "Eero", "Luna",   "Halo", "Astro"};
+  static const char* const kProducts[] = {"Dot",      "Show",   "Paperwhite", "TV Stick",
                                           "Doorbell", "Camera", "Router",     "Cable 2m",
-                                          "Charger", "Case",   "Remote",     "Speaker"};
-  static const char* const kVariants[] = {"(3rd Gen)", "Black", "White", "Pro", "Mini",
-                                          "XL",        "Kids",  "\"braided\""};
+                                          "Charger",  "Case",   "Remote",     "Speaker"};
+  static const char* const kVariants[] = {"(3rd Gen)", "Black", "White", "Pro",
+                                          "Mini",      "XL",    "Kids",  "\"braided\""};
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
     out.push_back(std::string(kBrands[rng() % std::size(kBrands)]) + " " +
@@ -129,6 +130,13 @@ Opened Open(const std::string& dir) {
   return out;
 }
 
+void Require(const absl::Status& status) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    std::abort();
+  }
+}
+
 // Begin, Upsert every row, Commit; returns the report's rows_loaded.
 int64_t Load(SqliteInventoryStore& store, const Dataset& data, int64_t upload_id) {
   auto writer = store.BeginUpload(upload_id, std::chrono::system_clock::now()).value();
@@ -139,8 +147,7 @@ int64_t Load(SqliteInventoryStore& store, const Dataset& data, int64_t upload_id
   core::LoadReport report;
   report.status = core::LoadStatus::kLoaded;
   report.rows_read = static_cast<int64_t>(data.rows.size());
-  const absl::Status status = writer->Commit(report);
-  if (!status.ok()) std::abort();
+  Require(writer->Commit(report));
   return report.rows_loaded;
 }
 
@@ -176,7 +183,7 @@ void BM_LoadRefresh(benchmark::State& state) {
     Opened opened = Open(dir.path());
     Load(*opened.store, first, 1);
     // Yesterday's load has long been checkpointed by the time today's file arrives.
-    if (!opened.db->Checkpoint().ok()) std::abort();
+    Require(opened.db->Checkpoint());
     const auto start = std::chrono::steady_clock::now();
     loaded = Load(*opened.store, refresh, 2);
     state.SetIterationTime(Seconds(start));

@@ -175,14 +175,12 @@ absl::StatusOr<HttpResponse> ApiClient::Get(std::string_view target) {
   return Get(target, options_.request_timeout);
 }
 
-absl::StatusOr<HttpResponse> ApiClient::Get(std::string_view target,
-                                            std::chrono::seconds timeout) {
+absl::StatusOr<HttpResponse> ApiClient::Get(std::string_view target, std::chrono::seconds timeout) {
   Body body;
   return Perform("GET", target, body, timeout);
 }
 
-absl::StatusOr<HttpResponse> ApiClient::Post(std::string_view target,
-                                             const nlohmann::json& json) {
+absl::StatusOr<HttpResponse> ApiClient::Post(std::string_view target, const nlohmann::json& json) {
   Body body;
   body.kind = Body::Kind::kText;
   body.text = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -46,8 +46,8 @@ struct HttpResponse {
 
 // The `{"error":{"code","message","details"}}` body of an error answer (docs/API.md).
 struct ApiError {
-  long status = 0;    // HTTP status code
-  std::string code;   // e.g. "invalid_argument"; empty when the body was not such a document
+  long status = 0;      // HTTP status code
+  std::string code;     // e.g. "invalid_argument"; empty when the body was not such a document
   std::string message;  // error.message, else the first line of the body, else "HTTP <status>"
   std::vector<std::string> details;  // error.details as strings
 };
@@ -95,17 +95,17 @@ class ApiClient {
                                        const UploadProgress& progress);
 
   // The server URL as messages may show it (user info left out).
-  const std::string& server_for_display() const { return display_server_; }
+  const std::string& DisplayServer() const { return display_server_; }
 
  private:
   struct Body;  // what is sent, defined in the .cc
-  absl::StatusOr<HttpResponse> Perform(std::string_view method, std::string_view target,
-                                       Body& body, std::chrono::seconds timeout);
+  absl::StatusOr<HttpResponse> Perform(std::string_view method, std::string_view target, Body& body,
+                                       std::chrono::seconds timeout);
 
   ApiClientOptions options_;
-  std::string base_;             // options_.server without trailing slashes
-  std::string display_server_;   // RedactUrl(base_)
-  CURL* curl_ = nullptr;         // owned; null after a move
+  std::string base_;            // options_.server without trailing slashes
+  std::string display_server_;  // RedactUrl(base_)
+  CURL* curl_ = nullptr;        // owned; null after a move
 };
 
 // True when `url` starts with http:// or https:// (any case) and names a host.

@@ -45,9 +45,9 @@ int RunCheck(const CheckFlags& flags) {
   nlohmann::json all = nlohmann::json::array();
   for (const std::string& path : flags.files) {
     // A fresh empty table per file: each report stands alone, as for a first upload.
-    adapters::InMemoryObjectStore objects;
-    adapters::InMemoryInventoryStore inventory;
     core::SystemClock clock;
+    adapters::InMemoryObjectStore objects(clock);
+    adapters::InMemoryInventoryStore inventory;
     core::LoaderOptions options;
     options.bad_row_policy =
         flags.on_bad_row == "reject" ? core::BadRowPolicy::kReject : core::BadRowPolicy::kSkip;

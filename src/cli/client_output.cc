@@ -70,12 +70,14 @@ void Table::Fit(const std::vector<std::vector<std::string>>& rows) {
 
 std::string Table::Header() const {
   std::vector<std::string> headers;
+  headers.reserve(columns_.size());
   for (const Column& column : columns_) headers.push_back(column.header);
   return Line(headers);
 }
 
 std::string Table::Row(const std::vector<std::string>& cells) const {
   std::vector<std::string> clean;
+  clean.reserve(cells.size());
   for (const std::string& cell : cells) clean.push_back(SanitizeLine(cell));
   return Line(clean);
 }
@@ -109,7 +111,8 @@ std::string RenderTable(std::vector<Column> columns,
 
 std::string CsvField(std::string_view value) {
   std::string field;
-  if (!value.empty() && std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos) {
+  if (!value.empty() &&
+      std::string_view("=+-@\t\r").find(value.front()) != std::string_view::npos) {
     field += '\'';
   }
   field += value;
@@ -147,15 +150,16 @@ std::string RenderProgressBar(std::string_view name, uint64_t sent, uint64_t tot
   constexpr size_t kMaxBar = 50;
   sent = std::min(sent, total);
   const uint64_t percent = total == 0 ? 100 : sent * 100 / total;
-  const std::string suffix =
-      fmt::format("{:>4}%  {:>10}", percent, FormatRate(bytes_per_second));
+  const std::string suffix = fmt::format("{:>4}%  {:>10}", percent, FormatRate(bytes_per_second));
   // Stay off the last column: some terminals wrap as soon as it is written.
   const size_t usable = width > 0 ? width - 1 : 0;
   const size_t name_width = std::min(DisplayWidth(name), std::max<size_t>(12, usable / 3));
   const size_t fixed = name_width + 3 + 1 + suffix.size();  // name, "  [", "]", suffix
   const size_t bar = std::clamp(usable > fixed ? usable - fixed : 0, kMinBar, kMaxBar);
   const size_t filled =
-      total == 0 ? bar : static_cast<size_t>(static_cast<double>(bar) * sent / total);
+      total == 0 ? bar
+                 : static_cast<size_t>(static_cast<double>(bar) * static_cast<double>(sent) /
+                                       static_cast<double>(total));
 
   std::string out = Pad(Truncate(SanitizeLine(name), name_width), name_width, Align::kLeft);
   out += "  [";

@@ -108,9 +108,9 @@ absl::Status Serve(const ServeFlags& flags) {
 
   core::SystemClock clock;
   SW_ASSIGN_OR_RETURN(auto db, adapters::SqliteDatabase::Open(data_dir, {}));
-  SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, data_dir));
+  SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, clock));
   SW_ASSIGN_OR_RETURN(auto inventory, adapters::SqliteInventoryStore::Open(db));
-  SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db));
+  SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db, clock));
   SW_ASSIGN_OR_RETURN(auto credentials, adapters::SqliteCredentialStore::Open(db));
   SW_RETURN_IF_ERROR(EnsureAdminToken(*credentials, config, clock));
 

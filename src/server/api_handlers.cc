@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "base/status.h"
 #include "core/model/json.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "server/ascii.h"
 #include "server/router.h"
 #include "server/subscription_endpoint.h"
 
@@ -26,9 +26,10 @@ constexpr size_t kItemHistoryLimit = 100;
 absl::StatusOr<std::string> DecodeSegment(std::string_view what, std::string_view raw) {
   absl::StatusOr<std::string> decoded = PercentDecode(raw, PlusMode::kLiteral);
   if (!decoded.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", decoded.status().message()));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", what, ToStd(decoded.status().message())));
   }
-  if (decoded->empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  if (decoded->empty()) return absl::InvalidArgumentError(fmt::format("{} is empty", what));
   return decoded;
 }
 
@@ -38,7 +39,7 @@ absl::StatusOr<std::optional<std::string>> OptionalString(const nlohmann::json& 
   auto it = object.find(name);
   if (it == object.end() || it->is_null()) return std::nullopt;
   if (!it->is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(name, " must be a string or null"));
+    return absl::InvalidArgumentError(fmt::format("{} must be a string or null", name));
   }
   return it->get<std::string>();
 }
@@ -50,11 +51,11 @@ absl::StatusOr<std::optional<std::string>> ScopeName(const nlohmann::json& objec
   if (!value) return value;
   if (value->empty() || value->size() > core::kMaxNameBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be 1..", core::kMaxNameBytes, " bytes, or null for any"));
+        fmt::format("{} must be 1..{} bytes, or null for any", name, core::kMaxNameBytes));
   }
-  if (absl::StripAsciiWhitespace(*value).size() != value->size()) {
+  if (TrimAsciiWhitespace(*value).size() != value->size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(name, " must not start or end with white space"));
+        fmt::format("{} must not start or end with white space", name));
   }
   return value;
 }
@@ -62,7 +63,7 @@ absl::StatusOr<std::optional<std::string>> ScopeName(const nlohmann::json& objec
 // `value`: required; an integer 0..kMaxCount, or null to remove the threshold.
 absl::StatusOr<std::optional<int64_t>> ThresholdValue(const nlohmann::json& object) {
   const std::string range_hint =
-      absl::StrCat("value must be an integer 0..", core::kMaxCount, ", or null to remove");
+      fmt::format("value must be an integer 0..{}, or null to remove", core::kMaxCount);
   auto it = object.find("value");
   if (it == object.end()) return absl::InvalidArgumentError("value is required: " + range_hint);
   if (it->is_null()) return std::nullopt;
@@ -181,8 +182,8 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
 
   SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
   if (std::find(topics.begin(), topics.end(), *topic) == topics.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown topic \"", topic->substr(0, 64),
-                                                   "\"; topics: ", absl::StrJoin(topics, ", ")));
+    return absl::InvalidArgumentError(fmt::format("unknown topic \"{}\"; topics: {}",
+                                                  topic->substr(0, 64), fmt::join(topics, ", ")));
   }
   SW_ASSIGN_OR_RETURN(SubscriptionEndpoint endpoint, ParseSubscriptionEndpoint(*endpoint_text));
   if (protocol && *protocol != core::ProtocolName(endpoint.protocol)) {
@@ -190,22 +191,22 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
         *protocol != core::ProtocolName(core::Protocol::kEmail)) {
       return absl::InvalidArgumentError("protocol must be webhook or email");
     }
-    return absl::InvalidArgumentError(absl::StrCat("protocol ", *protocol,
-                                                   " does not match the endpoint, which is ",
-                                                   core::ProtocolName(endpoint.protocol)));
+    return absl::InvalidArgumentError(
+        fmt::format("protocol {} does not match the endpoint, which is {}", *protocol,
+                    core::ProtocolName(endpoint.protocol)));
   }
   SW_ASSIGN_OR_RETURN(core::Subscription subscription,
                       services_.notifier.Subscribe(*topic, endpoint.protocol, endpoint.endpoint,
                                                    services_.clock.Now()));
   HttpResponse response = JsonResponse(201, core::ToJson(subscription));
   response.headers.emplace_back("Location",
-                                absl::StrCat("/api/v1/subscriptions/", subscription.id));
+                                fmt::format("/api/v1/subscriptions/{}", subscription.id));
   return response;
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::DeleteSubscription(std::string_view raw_id) {
-  SW_ASSIGN_OR_RETURN(int64_t id, ParseInteger("subscription id", raw_id, 1,
-                                               std::numeric_limits<int64_t>::max()));
+  SW_ASSIGN_OR_RETURN(
+      int64_t id, ParseInteger("subscription id", raw_id, 1, std::numeric_limits<int64_t>::max()));
   SW_RETURN_IF_ERROR(services_.notifier.Unsubscribe(id));
   HttpResponse response;
   response.status = 204;

@@ -36,10 +36,10 @@
 #include <string>
 #include <thread>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "base/metrics.h"
 #include "base/status.h"
+#include "fmt/format.h"
+#include "server/ascii.h"
 #include "server/router.h"
 #include "server/status_http.h"
 #include "spdlog/spdlog.h"
@@ -79,8 +79,8 @@ int64_t ToNanos(Steady::time_point t) {
 bool IsAcceptableRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-           c == '.' || c == ':';
+    return IsAsciiAlnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':';
   });
 }
 
@@ -100,8 +100,6 @@ bool IsDisconnect(const beast::error_code& ec) {
          ec == net::error::operation_aborted || ec == net::error::bad_descriptor;
 }
 
-}  // namespace
-
 // One accepted connection. `socket` is used only by the connection's thread; `fd`,
 // `deadline_ns` and `timed_out` are shared with the watchdog.
 struct Connection {
@@ -120,8 +118,6 @@ struct Connection {
   std::thread thread;     // written by the acceptor thread, joined by Reap() or Stop()
 };
 
-namespace {
-
 // The BodyReader of one request: pulls the body through the Beast parser into the
 // handler's buffer, answering `Expect: 100-continue` first.
 class BeastBodyReader final : public BodyReader {
@@ -132,16 +128,15 @@ class BeastBodyReader final : public BodyReader {
     const auto& message = parser_.get();
     expects_continue_ =
         message.version() >= 11 &&
-        absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(View(message[http::field::expect])),
-                               "100-continue");
+        EqualsIgnoreCase(TrimAsciiWhitespace(View(message[http::field::expect])), "100-continue");
   }
 
   absl::StatusOr<size_t> Read(std::span<char> out, uint64_t limit) override {
     if (!error_.ok()) return error_;
     if (parser_.is_done()) return 0;
     if (std::optional<uint64_t> declared = content_length(); declared && *declared > limit) {
-      return Fail(PayloadTooLarge(absl::StrCat("request body of ", *declared,
-                                               " bytes exceeds the limit of ", limit, " bytes")));
+      return Fail(PayloadTooLarge(
+          fmt::format("request body of {} bytes exceeds the limit of {} bytes", *declared, limit)));
     }
     if (expects_continue_ && !continue_sent_) {
       continue_sent_ = true;
@@ -165,8 +160,8 @@ class BeastBodyReader final : public BodyReader {
       if (ec) return Fail(IoError(ec, "reading the request body"));
       received_ += n;
       if (received_ > limit) {
-        return Fail(PayloadTooLarge(
-            absl::StrCat("request body exceeds the limit of ", limit, " bytes")));
+        return Fail(
+            PayloadTooLarge(fmt::format("request body exceeds the limit of {} bytes", limit)));
       }
       if (n > 0 || parser_.is_done()) return n;
     }
@@ -208,14 +203,14 @@ class BeastBodyReader final : public BodyReader {
   absl::Status IoError(const beast::error_code& ec, std::string_view doing) {
     if (connection_.timed_out.load(std::memory_order_relaxed)) {
       return absl::DeadlineExceededError(
-          absl::StrCat("timed out ", doing, " (no progress for ", timeout_.count(), " s)"));
+          fmt::format("timed out {} (no progress for {} s)", doing, timeout_.count()));
     }
     if (&ec.category() == &http::make_error_code(http::error::need_buffer).category() &&
         !IsDisconnect(ec)) {
       // A parse error in the chunked framing.
-      return absl::InvalidArgumentError(absl::StrCat("malformed request body: ", ec.message()));
+      return absl::InvalidArgumentError(fmt::format("malformed request body: {}", ec.message()));
     }
-    return absl::UnavailableError(absl::StrCat("connection failed ", doing, ": ", ec.message()));
+    return absl::UnavailableError(fmt::format("connection failed {}: {}", doing, ec.message()));
   }
 
   Connection& connection_;
@@ -256,7 +251,7 @@ class HttpServer::Impl {
     if (ec) {
       acceptor_.close(ec);
       return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", options_.listen, ": ", ec.message()));
+          fmt::format("cannot listen on {}: {}", options_.listen, ec.message()));
     }
     port_.store(acceptor_.local_endpoint().port(), std::memory_order_relaxed);
     DoAccept();
@@ -307,7 +302,7 @@ class HttpServer::Impl {
     size_t colon = listen.rfind(':');
     if (colon == std::string::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat("listen address \"", listen, "\" is not host:port"));
+          fmt::format("listen address \"{}\" is not host:port", listen));
     }
     std::string host = listen.substr(0, colon);
     std::string port = listen.substr(colon + 1);
@@ -321,8 +316,8 @@ class HttpServer::Impl {
     beast::error_code ec;
     auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
     if (ec || results.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("listen address \"", listen,
-                                                     "\": ", ec ? ec.message() : "no address"));
+      return absl::InvalidArgumentError(
+          fmt::format("listen address \"{}\": {}", listen, ec ? ec.message() : "no address"));
     }
     return results.begin()->endpoint();
   }
@@ -442,7 +437,9 @@ class HttpServer::Impl {
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(options_.max_header_bytes);
       // Body limits depend on the route; the handler enforces them through BodyReader.
-      parser.body_limit(boost::none);
+      // (Not boost::none: Beast 1.74 compares a Content-Length against an empty limit as
+      // "too large".)
+      parser.body_limit(std::numeric_limits<uint64_t>::max());
       beast::error_code ec;
       connection.SetTimeout(options_.idle_timeout);
       http::read_header(connection.socket, buffer, parser, ec);
@@ -466,7 +463,7 @@ class HttpServer::Impl {
     request.method = std::string(View(message.method_string()));
     request.target = std::string(View(message.target()));
     for (const auto& field : message) {
-      request.headers.emplace_back(absl::AsciiStrToLower(View(field.name_string())),
+      request.headers.emplace_back(AsciiLower(View(field.name_string())),
                                    std::string(View(field.value())));
     }
     std::optional<std::string_view> client_id = request.Header("x-request-id");
@@ -500,8 +497,7 @@ class HttpServer::Impl {
       spdlog::debug("{} {} -> {} ({} us, request {})", request.method, request.target,
                     response.status, elapsed.count(), request.request_id);
     }
-    if (!WriteResponse(connection, message.version(), request.request_id, response,
-                       keep_alive)) {
+    if (!WriteResponse(connection, message.version(), request.request_id, response, keep_alive)) {
       return false;
     }
     // Input left unread (an unread body, pipelined requests) must be drained before
@@ -515,10 +511,10 @@ class HttpServer::Impl {
     base::Metrics::Get().http_requests.fetch_add(1, std::memory_order_relaxed);
     absl::Status status =
         ec == http::error::header_limit
-            ? WithHttpStatus(absl::ResourceExhaustedError(absl::StrCat(
-                                 "request header exceeds ", options_.max_header_bytes, " bytes")),
+            ? WithHttpStatus(absl::ResourceExhaustedError(fmt::format(
+                                 "request header exceeds {} bytes", options_.max_header_bytes)),
                              431)
-            : absl::InvalidArgumentError(absl::StrCat("malformed request: ", ec.message()));
+            : absl::InvalidArgumentError(fmt::format("malformed request: {}", ec.message()));
     HttpResponse response = ErrorResponse(status);
     if (WriteResponse(connection, 11, NewRequestId(), response, /*keep_alive=*/false)) {
       LingeringClose(connection);

@@ -58,7 +58,12 @@ struct ServerOptions {
   std::string region = "us-east-1";
 };
 
-// Serves HTTP/1.1 on a listening socket. Thread-safe.
+// Serves HTTP/1.1 on a listening socket: keep-alive, pipelining, chunked or
+// Content-Length bodies, `Expect: 100-continue`. One acceptor thread; each connection is
+// served by its own thread with blocking I/O, at most `max_connections` at once (more wait
+// in the listen queue). A watchdog closes connections idle past `idle_timeout` or making no
+// progress for `io_timeout`. Uploads are streamed through the CSV validator into the
+// ObjectStore, never held in memory whole. Thread-safe.
 class HttpServer {
  public:
   HttpServer(Services services, ServerOptions options);

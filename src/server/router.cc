@@ -5,10 +5,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "base/metrics.h"
 #include "base/status.h"
+#include "fmt/format.h"
+#include "server/ascii.h"
 #include "server/status_http.h"
 
 namespace stockwatch::server {
@@ -19,8 +19,7 @@ constexpr size_t kMaxEchoedPathBytes = 200;
 
 HttpResponse MethodNotAllowed(std::string_view method, std::string_view allow) {
   HttpResponse response = ErrorResponse(WithHttpStatus(
-      absl::UnimplementedError(absl::StrCat("method ", method, " is not allowed here; use ",
-                                            allow)),
+      absl::UnimplementedError(fmt::format("method {} is not allowed here; use {}", method, allow)),
       405));
   response.headers.emplace_back("Allow", std::string(allow));
   return response;
@@ -28,18 +27,18 @@ HttpResponse MethodNotAllowed(std::string_view method, std::string_view allow) {
 
 absl::Status NoRoute(std::string_view method, std::string_view path) {
   return absl::NotFoundError(
-      absl::StrCat("no route for ", method, " ", path.substr(0, kMaxEchoedPathBytes)));
+      fmt::format("no route for {} {}", method, path.substr(0, kMaxEchoedPathBytes)));
 }
 
 // The token of an `Authorization: Bearer <token>` field; empty if absent or another scheme.
 std::string_view BearerToken(std::string_view authorization) {
   constexpr std::string_view kScheme = "bearer";
   if (authorization.size() <= kScheme.size() ||
-      !absl::EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme) ||
+      !EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme) ||
       authorization[kScheme.size()] != ' ') {
     return {};
   }
-  return absl::StripAsciiWhitespace(authorization.substr(kScheme.size()));
+  return TrimAsciiWhitespace(authorization.substr(kScheme.size()));
 }
 
 }  // namespace
@@ -55,7 +54,7 @@ absl::StatusOr<std::string> ReadWholeBody(BodyReader& body, uint64_t limit) {
   std::optional<uint64_t> declared = body.content_length();
   if (declared && *declared > limit) {
     return PayloadTooLarge(
-        absl::StrCat("request body of ", *declared, " bytes exceeds the limit of ", limit));
+        fmt::format("request body of {} bytes exceeds the limit of {} bytes", *declared, limit));
   }
   std::string out;
   if (declared) out.reserve(*declared);

@@ -10,7 +10,7 @@ namespace stockwatch::server {
 namespace {
 
 // Payload type URL under which WithHttpStatus() records its override.
-constexpr std::string_view kHttpStatusPayload = "type.stockwatch.dev/http_status";
+constexpr char kHttpStatusPayload[] = "type.stockwatch.dev/http_status";
 
 std::string_view CodeName(absl::StatusCode code) {
   switch (code) {
@@ -84,7 +84,7 @@ int TableStatus(absl::StatusCode code) {
 
 HttpError StatusToHttp(const absl::Status& status) {
   HttpError error{TableStatus(status.code()), CodeName(status.code())};
-  if (std::optional<absl::Cord> payload = status.GetPayload(kHttpStatusPayload)) {
+  if (auto payload = status.GetPayload(kHttpStatusPayload)) {
     std::string text(*payload);
     int value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -101,7 +101,7 @@ absl::Status WithHttpStatus(absl::Status status, int http_status) {
 }
 
 absl::Status PayloadTooLarge(std::string_view message) {
-  return WithHttpStatus(absl::ResourceExhaustedError(message), 413);
+  return WithHttpStatus(absl::ResourceExhaustedError(std::string(message)), 413);
 }
 
 std::string ErrorJson(const absl::Status& status, const std::vector<std::string>& details) {

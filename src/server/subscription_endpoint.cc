@@ -1,9 +1,8 @@
 #include "server/subscription_endpoint.h"
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
+#include "fmt/format.h"
+#include "server/ascii.h"
 
 namespace stockwatch::server {
 namespace {
@@ -22,13 +21,12 @@ absl::Status CheckAddress(std::string_view address) {
   for (unsigned char c : address.substr(0, at)) {
     if (std::string_view("()<>[]\\,;:\"").find(static_cast<char>(c)) != std::string_view::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat("email endpoint must not contain '", std::string(1, static_cast<char>(c)),
-                       "' before the '@'"));
+          fmt::format("email endpoint must not contain '{}' before the '@'", static_cast<char>(c)));
     }
   }
   std::string_view domain = address.substr(at + 1);
   for (unsigned char c : domain) {
-    if (!(absl::ascii_isalnum(c) || c == '-' || c == '.' || c >= 0x80)) {
+    if (!(IsAsciiAlnum(c) || c == '-' || c == '.' || c >= 0x80)) {
       return absl::InvalidArgumentError("email endpoint has an invalid domain");
     }
   }
@@ -44,7 +42,7 @@ absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view 
   if (endpoint.empty()) return absl::InvalidArgumentError("endpoint is empty");
   if (endpoint.size() > kMaxEndpointBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("endpoint is longer than ", kMaxEndpointBytes, " bytes"));
+        fmt::format("endpoint is longer than {} bytes", kMaxEndpointBytes));
   }
   for (unsigned char c : endpoint) {
     if (IsControl(c)) {
@@ -55,7 +53,7 @@ absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view 
   }
 
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (absl::StartsWithIgnoreCase(endpoint, scheme)) {
+    if (StartsWithIgnoreCase(endpoint, scheme)) {
       std::string_view rest = endpoint.substr(scheme.size());
       std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
       if (authority.empty() || authority.front() == ':' || authority.front() == '@') {
@@ -66,7 +64,7 @@ absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view 
   }
   std::string_view address = endpoint;
   constexpr std::string_view kMailto = "mailto:";
-  if (absl::StartsWithIgnoreCase(endpoint, kMailto)) {
+  if (StartsWithIgnoreCase(endpoint, kMailto)) {
     address.remove_prefix(kMailto.size());
   } else if (endpoint.find(':') != std::string_view::npos ||
              endpoint.find('@') == std::string_view::npos) {

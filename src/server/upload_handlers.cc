@@ -9,11 +9,12 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "base/metrics.h"
 #include "base/status.h"
 #include "core/csv/inventory_csv.h"
 #include "core/model/json.h"
+#include "fmt/format.h"
+#include "server/ascii.h"
 #include "server/router.h"
 #include "server/status_http.h"
 
@@ -35,11 +36,12 @@ class DiscardRows final : public core::RowSink {
 absl::StatusOr<std::string> DecodeUploadName(std::string_view raw_name) {
   absl::StatusOr<std::string> name = PercentDecode(raw_name, PlusMode::kLiteral);
   if (!name.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("upload name: ", name.status().message()));
+    return absl::InvalidArgumentError(
+        fmt::format("upload name: {}", ToStd(name.status().message())));
   }
   if (name->empty() || name->size() > kMaxUploadNameBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("upload name must be 1..", kMaxUploadNameBytes, " bytes"));
+        fmt::format("upload name must be 1..{} bytes", kMaxUploadNameBytes));
   }
   if (name->find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("upload name must not contain NUL");
@@ -90,7 +92,7 @@ absl::StatusOr<HttpResponse> ApiRouter::PutUpload(HttpRequest& request,
   if (declared && *declared > limit) {
     base::Metrics::Get().uploads_refused.fetch_add(1, std::memory_order_relaxed);
     return PayloadTooLarge(
-        absl::StrCat("upload of ", *declared, " bytes exceeds the limit of ", limit, " bytes"));
+        fmt::format("upload of {} bytes exceeds the limit of {} bytes", *declared, limit));
   }
 
   SW_ASSIGN_OR_RETURN(std::unique_ptr<core::ObjectWriter> writer,
@@ -138,7 +140,7 @@ absl::StatusOr<HttpResponse> ApiRouter::PutUpload(HttpRequest& request,
   nlohmann::json json = core::UploadJson(event);
   json["status"] = core::LoadStatusName(core::LoadStatus::kPending);
   HttpResponse response = JsonResponse(201, json);
-  response.headers.emplace_back("Location", absl::StrCat("/api/v1/uploads/", event.sequence));
+  response.headers.emplace_back("Location", fmt::format("/api/v1/uploads/{}", event.sequence));
   return response;
 }
 

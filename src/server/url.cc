@@ -3,7 +3,8 @@
 #include <charconv>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
+#include "fmt/format.h"
+#include "server/ascii.h"
 
 namespace stockwatch::server {
 namespace {
@@ -18,8 +19,8 @@ int HexValue(char c) {
 // Quotes a user-supplied value for an error message, cut to a readable length.
 std::string Quoted(std::string_view text) {
   constexpr size_t kMaxShown = 64;
-  if (text.size() > kMaxShown) return absl::StrCat("\"", text.substr(0, kMaxShown), "...\"");
-  return absl::StrCat("\"", text, "\"");
+  if (text.size() > kMaxShown) return fmt::format("\"{}...\"", text.substr(0, kMaxShown));
+  return fmt::format("\"{}\"", text);
 }
 
 }  // namespace
@@ -39,8 +40,9 @@ absl::StatusOr<std::string> PercentDecode(std::string_view text, PlusMode plus_m
       int high = i + 1 < text.size() ? HexValue(text[i + 1]) : -1;
       int low = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
       if (high < 0 || low < 0) {
-        return absl::InvalidArgumentError("bad percent-encoding: '%' must be followed by two "
-                                          "hex digits");
+        return absl::InvalidArgumentError(
+            "bad percent-encoding: '%' must be followed by two "
+            "hex digits");
       }
       out.push_back(static_cast<char>(high * 16 + low));
       i += 2;
@@ -75,17 +77,17 @@ absl::StatusOr<QueryParams> QueryParams::Parse(std::string_view query) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string_view raw_name = pair.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? std::string_view()
-                                                              : pair.substr(eq + 1);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     absl::StatusOr<std::string> name = PercentDecode(raw_name, PlusMode::kSpace);
     if (!name.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("query parameter name ", Quoted(raw_name), ": ", name.status().message()));
+      return absl::InvalidArgumentError(fmt::format("query parameter name {}: {}", Quoted(raw_name),
+                                                    ToStd(name.status().message())));
     }
     absl::StatusOr<std::string> value = PercentDecode(raw_value, PlusMode::kSpace);
     if (!value.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("query parameter ", *name, ": ", value.status().message()));
+          fmt::format("query parameter {}: {}", *name, ToStd(value.status().message())));
     }
     params.params_.emplace_back(*std::move(name), *std::move(value));
   }
@@ -110,8 +112,7 @@ absl::StatusOr<int64_t> QueryParams::GetInt(std::string_view name, int64_t min, 
 }
 
 absl::StatusOr<std::optional<int64_t>> QueryParams::GetOptionalInt(std::string_view name,
-                                                                   int64_t min,
-                                                                   int64_t max) const {
+                                                                   int64_t min, int64_t max) const {
   std::optional<std::string> text = Get(name);
   if (!text) return std::nullopt;
   absl::StatusOr<int64_t> value = ParseInteger(name, *text, min, max);
@@ -128,14 +129,14 @@ absl::StatusOr<int64_t> ParseInteger(std::string_view what, std::string_view tex
   bool digits_only = !text.empty() && end == text.data() + text.size();
   if (ec == std::errc::result_out_of_range && digits_only) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", Quoted(text), " is out of range ", min, "..", max));
+        fmt::format("{} {} is out of range {}..{}", what, Quoted(text), min, max));
   }
   if (ec != std::errc() || !digits_only) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", Quoted(text), " is not an integer"));
+    return absl::InvalidArgumentError(fmt::format("{} {} is not an integer", what, Quoted(text)));
   }
   if (value < min || value > max) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, " ", value, " is out of range ", min, "..", max));
+        fmt::format("{} {} is out of range {}..{}", what, value, min, max));
   }
   return value;
 }

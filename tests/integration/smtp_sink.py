@@ -24,6 +24,7 @@ multi-line replies are not held back by Nagle's algorithm. Stops on SIGTERM or S
 
 import argparse
 import itertools
+import logging
 import os
 import re
 import signal
@@ -111,6 +112,9 @@ class SinkController(Controller):
 
 
 def main():
+    # aiosmtpd 1.4 logs a warning about its own use of Session.login_data on every login;
+    # errors (such as failed TLS handshakes) still show on stderr.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -134,7 +138,8 @@ def main():
                 getattr(auth_data, "login", None) == user.encode()
                 and getattr(auth_data, "password", None) == password.encode()
             )
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd itself answers 535 to a failed login.
+            return AuthResult(success=ok, handled=False)
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_require_tls"] = bool(args.starttls_cert)

@@ -37,7 +37,7 @@ class ManualClock final : public Clock {
 
  private:
   std::mutex mu_;
-  TimePoint now_ = TimePoint(std::chrono::seconds(1'800'000'000));
+  TimePoint now_ = TimePoint(std::chrono::seconds(1'700'000'000));  // in the past
 };
 
 // Records deliveries and answers with scripted results (delivered when the script is empty).
@@ -108,9 +108,9 @@ class PipelineTest : public ::testing::Test {
   }
 
   ManualClock clock_;
-  InMemoryObjectStore objects_;
+  InMemoryObjectStore objects_{clock_};
   InMemoryInventoryStore inventory_;
-  InMemoryNotifier notifier_;
+  InMemoryNotifier notifier_{clock_};
   Loader loader_{objects_, inventory_, clock_, LoaderOptions{}};
   Checker checker_{inventory_, inventory_, notifier_, CheckerOptions{}};
 };
@@ -266,7 +266,7 @@ TEST_F(PipelineTest, DispatcherRetriesThenDeliversAndKeepsPermanentFailures) {
 
   // Not due yet: nothing is sent.
   EXPECT_EQ(dispatcher.DispatchDue()->delivered, 0u);
-  clock_.Advance(std::chrono::milliseconds(*round1->next_due - clock_.Now()) +
+  clock_.Advance(std::chrono::duration_cast<std::chrono::milliseconds>(*round1->next_due - clock_.Now()) +
                  std::chrono::milliseconds(1));
   auto round2 = dispatcher.DispatchDue();
   EXPECT_EQ(round2->delivered, 1u);

@@ -81,8 +81,7 @@ absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url,
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (std::find(allowed_schemes.begin(), allowed_schemes.end(), parsed.scheme) ==
       allowed_schemes.end()) {
-    return absl::InvalidArgumentError("invalid url: unsupported scheme \"" + parsed.scheme +
-                                      "\"");
+    return absl::InvalidArgumentError("invalid url: unsupported scheme \"" + parsed.scheme + "\"");
   }
   const std::string host = GetPart(handle.get(), CURLUPART_HOST);
   if (host.empty()) return absl::InvalidArgumentError("invalid url: no host");
@@ -93,8 +92,8 @@ absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url,
   parsed.redacted = parsed.scheme + "://" + host + (port.empty() ? "" : ":" + port) + path;
 
   // Everything left out of `redacted` may be a credential; remember it raw and decoded.
-  for (CURLUPart part : {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS,
-                         CURLUPART_QUERY, CURLUPART_FRAGMENT}) {
+  for (CURLUPart part : {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS, CURLUPART_QUERY,
+                         CURLUPART_FRAGMENT}) {
     for (unsigned int flags : {0u, static_cast<unsigned int>(CURLU_URLDECODE)}) {
       char* raw = nullptr;
       if (curl_url_get(handle.get(), part, &raw, flags) == CURLUE_OK && raw != nullptr) {
@@ -108,8 +107,8 @@ absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url,
 
 std::string ScrubSecrets(std::string text, const ParsedUrl& url) {
   for (const std::string& secret : url.secrets) {
-    for (size_t at = text.find(secret); at != std::string::npos;
-         at = text.find(secret, at + 3)) {
+    if (secret.size() < kMinScrubbedSecretBytes) continue;
+    for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
       text.replace(at, secret.size(), "***");
     }
   }

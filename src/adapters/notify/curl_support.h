@@ -32,8 +32,8 @@ void EnsureCurlGlobalInit();
 // A URL split into the parts a channel needs. `redacted` is what error messages may show:
 // scheme://host[:port]/path with any user name, password, query and fragment left out.
 struct ParsedUrl {
-  std::string scheme;    // lower case
-  std::string redacted;  // e.g. "https://hooks.example.com/alerts"
+  std::string scheme;                // lower case
+  std::string redacted;              // e.g. "https://hooks.example.com/alerts"
   std::vector<std::string> secrets;  // user info, query and fragment, to scrub from texts
 };
 
@@ -43,7 +43,10 @@ struct ParsedUrl {
 absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url,
                                    const std::vector<std::string_view>& allowed_schemes);
 
-// Returns `text` with every occurrence of each of `url.secrets` replaced by "***".
+// Returns `text` with every occurrence of each of `url.secrets` of at least
+// kMinScrubbedSecretBytes replaced by "***". Shorter ones are left alone: replacing a one-letter
+// user name would garble the text while protecting nothing.
+inline constexpr size_t kMinScrubbedSecretBytes = 4;
 std::string ScrubSecrets(std::string text, const ParsedUrl& url);
 
 // A pool of CURL easy handles. A handle keeps its connection cache, DNS cache and TLS
@@ -62,7 +65,7 @@ class CurlHandlePool {
     ~Lease();
 
     // Null when curl_easy_init failed (out of memory).
-    CURL* get() const { return handle_; }
+    CURL* Handle() const { return handle_; }
 
    private:
     friend class CurlHandlePool;

@@ -163,8 +163,7 @@ struct ComposedEmail {
 absl::StatusOr<ComposedEmail> Compose(const core::Delivery& delivery, std::string_view from) {
   const core::Message& message = delivery.message;
   ComposedEmail email;
-  SW_ASSIGN_OR_RETURN(email.recipient,
-                      EmailAddressFromEndpoint(delivery.subscription.endpoint));
+  SW_ASSIGN_OR_RETURN(email.recipient, EmailAddressFromEndpoint(delivery.subscription.endpoint));
   SW_RETURN_IF_ERROR(ValidateAddress(from));
   if (HasLineBreak(message.subject)) {
     return absl::InvalidArgumentError("CR or LF in subject (header injection)");
@@ -173,8 +172,7 @@ absl::StatusOr<ComposedEmail> Compose(const core::Delivery& delivery, std::strin
   std::string text = NormalizeLineEnds(message.body);
   if (!text.empty() && !text.ends_with("\r\n")) text += "\r\n";
   text += "\r\n-- \r\n";
-  text += NormalizeLineEnds("Store: " + message.store + "\nItem: " + message.item +
-                            "\nCount: " +
+  text += NormalizeLineEnds("Store: " + message.store + "\nItem: " + message.item + "\nCount: " +
                             (message.old_count ? std::to_string(*message.old_count) : "new") +
                             " -> " + std::to_string(message.new_count) + "\n");
   const bool eight_bit = Fits8bit(text);
@@ -319,7 +317,8 @@ std::string EncodeHeaderValue(std::string_view value) {
       end += length;
     }
     if (!out.empty()) out += "\r\n ";  // folding whitespace between words is not displayed
-    out += "=?UTF-8?B?" + absl::Base64Escape(value.substr(start, end - start)) + "?=";
+    out += "=?UTF-8?B?" + absl::Base64Escape(absl::string_view(value.data() + start, end - start)) +
+           "?=";
     start = end;
   }
   return out;
@@ -356,8 +355,8 @@ absl::StatusOr<std::unique_ptr<SmtpChannel>> SmtpChannel::Create(SmtpChannelOpti
     return absl::InvalidArgumentError("smtp from address: " + std::string(status.message()));
   }
   std::string redacted = url->redacted;
-  if (redacted.ends_with("/") && redacted.find('/', url->scheme.size() + 3) + 1 ==
-                                     redacted.size()) {
+  if (redacted.ends_with("/") &&
+      redacted.find('/', url->scheme.size() + 3) + 1 == redacted.size()) {
     redacted.pop_back();  // "smtp://host:25/" reads better without the empty EHLO path
   }
   std::vector<std::string> secrets = url->secrets;
@@ -385,13 +384,12 @@ SendResult SmtpChannel::Send(const core::Delivery& delivery) {
       void operator()(curl_slist* list) const { curl_slist_free_all(list); }
     };
     const std::string rcpt = "<" + email->recipient + ">";
-    std::unique_ptr<curl_slist, SlistDeleter> recipients(
-        curl_slist_append(nullptr, rcpt.c_str()));
+    std::unique_ptr<curl_slist, SlistDeleter> recipients(curl_slist_append(nullptr, rcpt.c_str()));
     if (recipients == nullptr) return Retryable("out of memory building email");
     const std::string mail_from = "<" + options_.from + ">";
 
     CurlHandlePool::Lease lease = pool_->Acquire();
-    CURL* curl = lease.get();
+    CURL* curl = lease.Handle();
     if (curl == nullptr) return Retryable("curl_easy_init failed");
 
     UploadSource source{email->data, 0};
@@ -420,8 +418,7 @@ SendResult SmtpChannel::Send(const core::Delivery& delivery) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, &ReadUpload);
     curl_easy_setopt(curl, CURLOPT_READDATA, &source);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(email->data.size()));
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(email->data.size()));
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnReplyLine);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &last_error_reply);
 
@@ -439,8 +436,9 @@ SendResult SmtpChannel::Send(const core::Delivery& delivery) {
     std::string curl_text = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
     curl_text = ScrubSecrets(std::move(curl_text), secrets_);
     if (code >= 400 && code < 600) {
-      std::string text = "smtp " + std::to_string(code) + " from " + redacted_url_ + ": " +
-                         (last_error_reply.empty() ? curl_text : ScrubSecrets(last_error_reply, secrets_));
+      std::string text =
+          "smtp " + std::to_string(code) + " from " + redacted_url_ + ": " +
+          (last_error_reply.empty() ? curl_text : ScrubSecrets(last_error_reply, secrets_));
       return code < 500 ? Retryable(std::move(text)) : Permanent(std::move(text));
     }
     std::string text = curl_text + " (" + redacted_url_ + ")";

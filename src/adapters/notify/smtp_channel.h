@@ -118,7 +118,7 @@ class SmtpChannel final : public core::Channel {
               std::vector<std::string> secrets);
 
   const SmtpChannelOptions options_;
-  const std::string redacted_url_;  // options_.url without user info, for error texts
+  const std::string redacted_url_;          // options_.url without user info, for error texts
   const std::vector<std::string> secrets_;  // parts of options_.url to scrub from texts
   std::unique_ptr<notify_internal::CurlHandlePool> pool_;
 };

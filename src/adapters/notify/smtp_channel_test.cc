@@ -118,14 +118,14 @@ class SmtpChannelTest : public ::testing::Test {
 
   SmtpChannelOptions Options() const {
     SmtpChannelOptions options;
-    options.url = "smtp://127.0.0.1:" + std::to_string(sink_->port());
+    options.url = "smtp://127.0.0.1:" + std::to_string(sink_->Port());
     options.from = "alerts@stockwatch.test";
     return options;
   }
 
   // The only message the sink saved.
   Email OnlyEmail() const {
-    const auto files = sink_->dir().Files(".eml");
+    const auto files = sink_->Dir().Files(".eml");
     SW_CHECK(files.size() == 1);
     return ParseEmail(notify_test::ReadFile(files[0]));
   }
@@ -150,10 +150,10 @@ TEST_F(SmtpChannelTest, SendsInventoryAlert) {
   EXPECT_EQ(email.headers.at("MIME-Version"), "1.0");
   EXPECT_EQ(email.headers.at("Content-Type"), "text/plain; charset=utf-8");
   EXPECT_EQ(email.headers.at("Content-Transfer-Encoding"), "8bit");
-  EXPECT_THAT(email.header_names,
-              ElementsAre("X-Peer", "X-MailFrom", "X-RcptTo", "From", "To", "Subject", "Date",
-                          "Message-ID", "MIME-Version", "Content-Type",
-                          "Content-Transfer-Encoding", "Auto-Submitted"));
+  EXPECT_THAT(
+      email.header_names,
+      ElementsAre("X-Peer", "X-MailFrom", "X-RcptTo", "From", "To", "Subject", "Date", "Message-ID",
+                  "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Auto-Submitted"));
   EXPECT_THAT(email.body, StartsWith("Berlin is out of stock of Echo Plus"));
   EXPECT_EQ(email.body,
             "Berlin is out of stock of Echo Plus.\r\n"
@@ -224,7 +224,8 @@ TEST_F(SmtpChannelTest, DotStuffingRoundTrips) {
   core::Delivery delivery = MakeDelivery("mailto:ops@example.com");
   delivery.message.body = ".\n.hidden\n..two dots\nlast\n.";
   ASSERT_EQ(channel_->Send(delivery).kind, SendResult::Kind::kDelivered);
-  EXPECT_THAT(OnlyEmail().body, StartsWith(".\r\n.hidden\r\n..two dots\r\nlast\r\n.\r\n\r\n-- \r\n"));
+  EXPECT_THAT(OnlyEmail().body,
+              StartsWith(".\r\n.hidden\r\n..two dots\r\nlast\r\n.\r\n\r\n-- \r\n"));
 }
 
 TEST_F(SmtpChannelTest, KeepsUtf8BodyAndNormalizesLineEnds) {
@@ -234,7 +235,8 @@ TEST_F(SmtpChannelTest, KeepsUtf8BodyAndNormalizesLineEnds) {
   ASSERT_EQ(channel_->Send(delivery).kind, SendResult::Kind::kDelivered);
   const Email email = OnlyEmail();
   EXPECT_EQ(email.headers.at("Content-Transfer-Encoding"), "8bit");
-  EXPECT_THAT(email.body, StartsWith("Köln: Müsli\r\nist aus.\r\nEnde\r\n\r\n-- \r\nStore: Köln\r\n"));
+  EXPECT_THAT(email.body,
+              StartsWith("Köln: Müsli\r\nist aus.\r\nEnde\r\n\r\n-- \r\nStore: Köln\r\n"));
 }
 
 TEST_F(SmtpChannelTest, LongLineGoesQuotedPrintable) {
@@ -252,15 +254,15 @@ TEST_F(SmtpChannelTest, LongLineGoesQuotedPrintable) {
 }
 
 TEST_F(SmtpChannelTest, RefusesLineBreakInSubject) {
-  for (const std::string subject : {"Alert\r\nBcc: victim@example.com", "Alert\nBcc: x@y.z",
-                                    "Alert\rX: y"}) {
+  for (const std::string subject :
+       {"Alert\r\nBcc: victim@example.com", "Alert\nBcc: x@y.z", "Alert\rX: y"}) {
     core::Delivery delivery = MakeDelivery("mailto:ops@example.com");
     delivery.message.subject = subject;
     const SendResult result = channel_->Send(delivery);
     EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
     EXPECT_THAT(result.error, HasSubstr("CR or LF in subject"));
   }
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST_F(SmtpChannelTest, RefusesLineBreakInRecipient) {
@@ -271,7 +273,7 @@ TEST_F(SmtpChannelTest, RefusesLineBreakInRecipient) {
     EXPECT_EQ(result.kind, SendResult::Kind::kPermanent) << endpoint;
     EXPECT_THAT(result.error, HasSubstr("CR or LF in email address")) << endpoint;
   }
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST_F(SmtpChannelTest, RejectsInvalidAddresses) {
@@ -283,7 +285,7 @@ TEST_F(SmtpChannelTest, RejectsInvalidAddresses) {
     EXPECT_EQ(result.kind, SendResult::Kind::kPermanent) << endpoint;
     EXPECT_THAT(result.error, StartsWith("refusing to send: ")) << endpoint;
   }
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST_F(SmtpChannelTest, DecodesPercentEncodedMailto) {
@@ -295,7 +297,7 @@ TEST_F(SmtpChannelTest, DecodesPercentEncodedMailto) {
 TEST_F(SmtpChannelTest, TemporaryRejectionIsRetryable) {
   const SendResult result = channel_->Send(MakeDelivery("mailto:reply-451@example.com"));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
-  EXPECT_EQ(result.error, "smtp 451 from smtp://127.0.0.1:" + std::to_string(sink_->port()) +
+  EXPECT_EQ(result.error, "smtp 451 from smtp://127.0.0.1:" + std::to_string(sink_->Port()) +
                               ": 451 4.0.0 scripted reply for reply-451@example.com");
   // The channel recovers: the failed connection is not reused in a bad state.
   EXPECT_EQ(channel_->Send(MakeDelivery("mailto:ops@example.com")).kind,
@@ -306,7 +308,7 @@ TEST_F(SmtpChannelTest, PermanentRejectionIsPermanent) {
   const SendResult result = channel_->Send(MakeDelivery("mailto:reply-550@example.com"));
   EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
   EXPECT_THAT(result.error, StartsWith("smtp 550 from smtp://127.0.0.1:"));
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST_F(SmtpChannelTest, RequireTlsWithoutStarttlsIsPermanent) {
@@ -317,13 +319,14 @@ TEST_F(SmtpChannelTest, RequireTlsWithoutStarttlsIsPermanent) {
   const SendResult result = (*channel)->Send(MakeDelivery("mailto:ops@example.com"));
   EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
   EXPECT_THAT(result.error, HasSubstr("smtp://127.0.0.1:"));
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST_F(SmtpChannelTest, ConcurrentSends) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 10;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -337,7 +340,7 @@ TEST_F(SmtpChannelTest, ConcurrentSends) {
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
   std::set<std::string> ids;
-  for (const auto& file : sink_->dir().Files(".eml")) {
+  for (const auto& file : sink_->Dir().Files(".eml")) {
     ids.insert(ParseEmail(notify_test::ReadFile(file)).headers.at("Message-ID"));
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread));
@@ -378,8 +381,7 @@ TEST(SmtpChannelStandaloneTest, CreateRejectsBadOptions) {
 
 TEST(SmtpChannelStandaloneTest, ErrorTextHidesUrlCredentials) {
   SmtpChannelOptions options;
-  options.url =
-      "smtp://mailer:pa55word@127.0.0.1:" + std::to_string(notify_test::UnusedPort());
+  options.url = "smtp://mailer:pa55word@127.0.0.1:" + std::to_string(notify_test::UnusedPort());
   options.from = "alerts@stockwatch.test";
   auto channel = SmtpChannel::Create(options);
   ASSERT_TRUE(channel.ok()) << channel.status();
@@ -393,24 +395,23 @@ TEST(SmtpChannelStandaloneTest, ErrorTextHidesUrlCredentials) {
 class SmtpChannelTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string cert = (dir_.path() / "cert.pem").string();
-    const std::string key = (dir_.path() / "key.pem").string();
+    const std::string cert = (dir_.Path() / "cert.pem").string();
+    const std::string key = (dir_.Path() / "key.pem").string();
     if (notify_test::Subprocess::Run({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
                                       "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                                       "-keyout", key, "-out", cert, "-days", "1", "-subj",
                                       "/CN=localhost"}) != 0) {
       GTEST_SKIP() << "openssl could not make a certificate";
     }
-    auto sink = notify_test::Sink::Start(
-        "smtp_sink.py",
-        {"--starttls-cert", cert, "--starttls-key", key, "--auth", "mailer:pa55word"});
+    auto sink = notify_test::Sink::Start("smtp_sink.py", {"--starttls-cert", cert, "--starttls-key",
+                                                          key, "--auth", "mailer:pa55word"});
     ASSERT_TRUE(sink.ok()) << sink.status();
     sink_ = std::move(*sink);
   }
 
   SmtpChannelOptions Options() const {
     SmtpChannelOptions options;
-    options.url = "smtp://127.0.0.1:" + std::to_string(sink_->port());
+    options.url = "smtp://127.0.0.1:" + std::to_string(sink_->Port());
     options.from = "alerts@stockwatch.test";
     options.username = "mailer";
     options.password = "pa55word";
@@ -428,8 +429,8 @@ TEST_F(SmtpChannelTlsTest, SendsOverStarttlsWithLogin) {
   ASSERT_TRUE(channel.ok());
   const SendResult result = (*channel)->Send(MakeDelivery("mailto:ops@example.com"));
   EXPECT_EQ(result.kind, SendResult::Kind::kDelivered) << result.error;
-  ASSERT_EQ(sink_->dir().Files(".eml").size(), 1u);
-  EXPECT_EQ(ParseEmail(notify_test::ReadFile(sink_->dir().Files(".eml")[0])).headers.at("Subject"),
+  ASSERT_EQ(sink_->Dir().Files(".eml").size(), 1u);
+  EXPECT_EQ(ParseEmail(notify_test::ReadFile(sink_->Dir().Files(".eml")[0])).headers.at("Subject"),
             "Inventory Alert!");
 }
 
@@ -442,7 +443,7 @@ TEST_F(SmtpChannelTlsTest, WrongPasswordIsPermanent) {
   EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
   EXPECT_THAT(result.error, StartsWith("smtp 535 from smtp://127.0.0.1:"));
   EXPECT_THAT(result.error, Not(HasSubstr("wrong-pa55")));
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST_F(SmtpChannelTlsTest, UntrustedCertificateIsPermanent) {
@@ -453,7 +454,7 @@ TEST_F(SmtpChannelTlsTest, UntrustedCertificateIsPermanent) {
   const SendResult result = (*channel)->Send(MakeDelivery("mailto:ops@example.com"));
   EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
   EXPECT_THAT(result.error, HasSubstr("certificate"));
-  EXPECT_TRUE(sink_->dir().Files(".eml").empty());
+  EXPECT_TRUE(sink_->Dir().Files(".eml").empty());
 }
 
 TEST(ComposeEmailTest, IsDeterministicAndSanitizesMessageId) {
@@ -470,9 +471,9 @@ TEST(ComposeEmailTest, IsDeterministicAndSanitizesMessageId) {
 TEST(ComposeEmailTest, FormatsDates) {
   using namespace std::chrono;
   EXPECT_EQ(FormatRfc5322Date(core::TimePoint{}), "Thu, 01 Jan 1970 00:00:00 +0000");
-  EXPECT_EQ(FormatRfc5322Date(core::TimePoint(sys_days(2024y / February / 29)) + 23h + 5min +
-                              7s + 999ms),
-            "Thu, 29 Feb 2024 23:05:07 +0000");
+  EXPECT_EQ(
+      FormatRfc5322Date(core::TimePoint(sys_days(2024y / February / 29)) + 23h + 5min + 7s + 999ms),
+      "Thu, 29 Feb 2024 23:05:07 +0000");
   EXPECT_EQ(FormatRfc5322Date(core::TimePoint(sys_days(2023y / December / 31)) - 1s),
             "Sat, 30 Dec 2023 23:59:59 +0000");
 }

@@ -48,7 +48,7 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
-  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& Path() const { return path_; }
 
   // Regular files directly in the directory whose names end in `suffix`, sorted by name.
   std::vector<std::filesystem::path> Files(std::string_view suffix) const {
@@ -94,6 +94,7 @@ class Subprocess {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
     pid_t pid = 0;
@@ -115,6 +116,7 @@ class Subprocess {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
     pid_t pid = 0;
@@ -175,8 +177,9 @@ class Sink {
   static absl::StatusOr<std::unique_ptr<Sink>> Start(const std::string& script,
                                                      std::vector<std::string> extra_args = {}) {
     auto sink = std::unique_ptr<Sink>(new Sink());
-    std::vector<std::string> argv = {"/usr/bin/python3", (IntegrationDir() / script).string(),
-                                     "--port", "0", "--dir", sink->dir_.path().string()};
+    std::vector<std::string> argv = {
+        "/usr/bin/python3",        (IntegrationDir() / script).string(), "--port", "0", "--dir",
+        sink->dir_.Path().string()};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     auto process = Subprocess::Start(argv);
     if (!process.ok()) return process.status();
@@ -188,8 +191,8 @@ class Sink {
     return sink;
   }
 
-  int port() const { return port_; }
-  const TempDir& dir() const { return dir_; }
+  int Port() const { return port_; }
+  const TempDir& Dir() const { return dir_; }
 
  private:
   Sink() = default;
@@ -206,9 +209,9 @@ inline int UnusedPort() {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  SW_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
   socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  SW_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
   close(fd);
   return ntohs(address.sin_port);
 }

@@ -115,7 +115,7 @@ SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& o
   }
 
   const std::string body = WebhookPayload(delivery);
-  Slist headers;
+  curl_slist* header_list = nullptr;
   for (const std::string& header : {
            std::string("Content-Type: application/json"),
            "X-Stockwatch-Delivery: " + std::to_string(delivery.id),
@@ -124,14 +124,17 @@ SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& o
            // libcurl would otherwise wait for "100 Continue" before sending large bodies.
            std::string("Expect:"),
        }) {
-    curl_slist* appended = curl_slist_append(headers.get(), header.c_str());
-    if (appended == nullptr) return Retryable("out of memory building webhook request");
-    headers.release();
-    headers.reset(appended);
+    curl_slist* appended = curl_slist_append(header_list, header.c_str());
+    if (appended == nullptr) {
+      curl_slist_free_all(header_list);
+      return Retryable("out of memory building webhook request");
+    }
+    header_list = appended;
   }
+  const Slist headers(header_list);
 
   CurlHandlePool::Lease lease = pool.Acquire();
-  CURL* curl = lease.get();
+  CURL* curl = lease.Handle();
   if (curl == nullptr) return Retryable("curl_easy_init failed");
 
   ResponseHeaders response;
@@ -194,8 +197,7 @@ std::string FormatRfc3339Millis(core::TimePoint at) {
   std::snprintf(text, sizeof(text), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
                 static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
                 static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
-                static_cast<int>(time.minutes().count()),
-                static_cast<int>(time.seconds().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
                 static_cast<int>(time.subseconds().count()));
   return text;
 }
@@ -218,12 +220,10 @@ std::string WebhookPayload(const core::Delivery& delivery) {
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value,
-                                                    core::TimePoint now) {
+std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, core::TimePoint now) {
   value = Trim(value);
   if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(),
-                  [](char c) { return c >= '0' && c <= '9'; })) {
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     int64_t seconds = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
     if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
@@ -239,8 +239,7 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value,
 }
 
 WebhookChannel::WebhookChannel(WebhookChannelOptions options)
-    : options_(std::move(options)),
-      pool_(std::make_unique<CurlHandlePool>(options_.max_idle_handles)) {}
+    : options_(options), pool_(std::make_unique<CurlHandlePool>(options_.max_idle_handles)) {}
 
 WebhookChannel::~WebhookChannel() = default;
 

@@ -46,6 +46,19 @@ struct ScriptedReply {
   bool hang = false;          // read the request, never answer, wait for the peer to close
 };
 
+ScriptedReply Reply(int status, std::string extra_headers = "") {
+  ScriptedReply reply;
+  reply.status = status;
+  reply.extra_headers = std::move(extra_headers);
+  return reply;
+}
+
+ScriptedReply Hang() {
+  ScriptedReply reply;
+  reply.hang = true;
+  return reply;
+}
+
 // A one-thread HTTP/1.1 server on 127.0.0.1 that answers requests from a script, in order,
 // over as many connections as the client opens (one at a time), then stops.
 class ScriptedHttpServer {
@@ -68,16 +81,16 @@ class ScriptedHttpServer {
   std::string Url(std::string_view path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
   }
-  int port() const { return port_; }
+  int Port() const { return port_; }
 
-  // Waits until the script is done; then requests() and connections() are complete.
+  // Waits until the script is done; then Requests() and Connections() are complete.
   void Join() {
     if (thread_.joinable()) thread_.join();
     if (listen_fd_ >= 0) close(listen_fd_);
     listen_fd_ = -1;
   }
-  const std::vector<HttpRequest>& requests() const { return requests_; }
-  int connections() const { return connections_; }
+  const std::vector<HttpRequest>& Requests() const { return requests_; }
+  int Connections() const { return connections_; }
 
  private:
   static bool WaitReadable(int fd) {
@@ -115,9 +128,8 @@ class ScriptedHttpServer {
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       request.headers[name] = std::string(TrimHeaderValue(line.substr(colon + 1)));
     }
-    const size_t length = request.headers.count("content-length")
-                              ? std::stoul(request.headers["content-length"])
-                              : 0;
+    const size_t length =
+        request.headers.count("content-length") ? std::stoul(request.headers["content-length"]) : 0;
     while (buffered.size() < length) {
       char chunk[4096];
       if (!WaitReadable(fd)) return std::nullopt;
@@ -156,8 +168,8 @@ class ScriptedHttpServer {
           break;
         }
         const std::string response = "HTTP/1.1 " + std::to_string(reply.status) +
-                                      " Scripted\r\nContent-Length: 2\r\n" +
-                                      reply.extra_headers + "\r\nok";
+                                     " Scripted\r\nContent-Length: 2\r\n" + reply.extra_headers +
+                                     "\r\nok";
         SW_CHECK(write(fd, response.data(), response.size()) ==
                  static_cast<ssize_t>(response.size()));
       }
@@ -200,15 +212,15 @@ core::Delivery MakeDelivery(std::string endpoint) {
 }
 
 TEST(WebhookChannelTest, PostsDocumentWithHeaders) {
-  ScriptedHttpServer server({{.status = 200}});
+  ScriptedHttpServer server({Reply(200)});
   WebhookChannel channel;
   const SendResult result = channel.Send(MakeDelivery(server.Url("/hooks/stock")));
   server.Join();
 
   EXPECT_EQ(result.kind, SendResult::Kind::kDelivered) << result.error;
   EXPECT_EQ(result.error, "");
-  ASSERT_EQ(server.requests().size(), 1u);
-  const HttpRequest& request = server.requests()[0];
+  ASSERT_EQ(server.Requests().size(), 1u);
+  const HttpRequest& request = server.Requests()[0];
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.target, "/hooks/stock");
   EXPECT_EQ(request.headers.at("content-type"), "application/json");
@@ -253,7 +265,7 @@ TEST(WebhookChannelTest, PayloadReplacesInvalidUtf8) {
 }
 
 TEST(WebhookChannelTest, ServiceUnavailableWithRetryAfterIsRetryable) {
-  ScriptedHttpServer server({{.status = 503, .extra_headers = "Retry-After: 7\r\n"}});
+  ScriptedHttpServer server({Reply(503, "Retry-After: 7\r\n")});
   WebhookChannel channel;
   const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
@@ -273,9 +285,9 @@ TEST(WebhookChannelTest, ClassifiesStatusCodes) {
       {413, SendResult::Kind::kPermanent},
   };
   std::vector<ScriptedReply> replies;
+  replies.reserve(cases.size());
   for (const auto& [status, kind] : cases) {
-    replies.push_back({.status = status,
-                       .extra_headers = status / 100 == 3 ? "Location: /elsewhere\r\n" : ""});
+    replies.push_back(Reply(status, status / 100 == 3 ? "Location: /elsewhere\r\n" : ""));
   }
   ScriptedHttpServer server(replies);
   WebhookChannel channel;
@@ -288,25 +300,24 @@ TEST(WebhookChannelTest, ClassifiesStatusCodes) {
     EXPECT_FALSE(result.retry_after.has_value());
   }
   server.Join();
-  EXPECT_EQ(server.requests().size(), cases.size());
-  for (const HttpRequest& request : server.requests()) EXPECT_EQ(request.target, "/hook");
+  EXPECT_EQ(server.Requests().size(), cases.size());
+  for (const HttpRequest& request : server.Requests()) EXPECT_EQ(request.target, "/hook");
 }
 
 TEST(WebhookChannelTest, FollowsRedirectsWhenAllowed) {
-  ScriptedHttpServer server({{.status = 307, .extra_headers = "Location: /moved\r\n"},
-                             {.status = 200}});
+  ScriptedHttpServer server({Reply(307, "Location: /moved\r\n"), Reply(200)});
   WebhookChannel channel({.max_redirects = 1});
   const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
   server.Join();
   EXPECT_EQ(result.kind, SendResult::Kind::kDelivered) << result.error;
-  ASSERT_EQ(server.requests().size(), 2u);
-  EXPECT_EQ(server.requests()[1].method, "POST");
-  EXPECT_EQ(server.requests()[1].target, "/moved");
-  EXPECT_EQ(server.requests()[1].body, server.requests()[0].body);
+  ASSERT_EQ(server.Requests().size(), 2u);
+  EXPECT_EQ(server.Requests()[1].method, "POST");
+  EXPECT_EQ(server.Requests()[1].target, "/moved");
+  EXPECT_EQ(server.Requests()[1].body, server.Requests()[0].body);
 }
 
 TEST(WebhookChannelTest, ReusesConnection) {
-  ScriptedHttpServer server({{.status = 200}, {.status = 200}, {.status = 200}});
+  ScriptedHttpServer server({Reply(200), Reply(200), Reply(200)});
   WebhookChannel channel;
   for (int i = 0; i < 3; ++i) {
     core::Delivery delivery = MakeDelivery(server.Url("/hook"));
@@ -314,12 +325,12 @@ TEST(WebhookChannelTest, ReusesConnection) {
     EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kDelivered);
   }
   server.Join();
-  EXPECT_EQ(server.requests().size(), 3u);
-  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.Requests().size(), 3u);
+  EXPECT_EQ(server.Connections(), 1);
 }
 
 TEST(WebhookChannelTest, TimeoutIsRetryable) {
-  ScriptedHttpServer server({{.hang = true}});
+  ScriptedHttpServer server({Hang()});
   WebhookChannel channel({.timeout = 200ms});
   const SendResult result = channel.Send(MakeDelivery(server.Url("/slow")));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
@@ -336,8 +347,8 @@ TEST(WebhookChannelTest, ConnectionRefusedIsRetryable) {
 }
 
 TEST(WebhookChannelTest, ErrorTextHasNoSecrets) {
-  ScriptedHttpServer server({{.status = 404}});
-  const std::string url = "http://hook-user:s3cr3t@127.0.0.1:" + std::to_string(server.port()) +
+  ScriptedHttpServer server({Reply(404)});
+  const std::string url = "http://hook-user:s3cr3t@127.0.0.1:" + std::to_string(server.Port()) +
                           "/hook?token=t0k3n#frag";
   WebhookChannel channel;
   const SendResult result = channel.Send(MakeDelivery(url));
@@ -345,12 +356,13 @@ TEST(WebhookChannelTest, ErrorTextHasNoSecrets) {
   EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
   EXPECT_EQ(result.error, "http 404 from " + server.Url("/hook"));
   // The secrets still reach the receiver: the query, and the user info as Basic auth.
-  ASSERT_EQ(server.requests().size(), 1u);
-  EXPECT_EQ(server.requests()[0].target, "/hook?token=t0k3n");
-  EXPECT_THAT(server.requests()[0].headers.at("authorization"), HasSubstr("Basic "));
+  ASSERT_EQ(server.Requests().size(), 1u);
+  EXPECT_EQ(server.Requests()[0].target, "/hook?token=t0k3n");
+  EXPECT_THAT(server.Requests()[0].headers.at("authorization"), HasSubstr("Basic "));
 
-  const std::string refused = "http://hook-user:s3cr3t@127.0.0.1:" +
-                              std::to_string(notify_test::UnusedPort()) + "/hook?token=t0k3n";
+  const std::string refused =
+      "http://hook-user:s3cr3t@127.0.0.1:" + std::to_string(notify_test::UnusedPort()) +
+      "/hook?token=t0k3n";
   const SendResult failed = channel.Send(MakeDelivery(refused));
   EXPECT_EQ(failed.kind, SendResult::Kind::kRetryable);
   EXPECT_THAT(failed.error, Not(HasSubstr("s3cr3t")));
@@ -384,11 +396,12 @@ TEST(WebhookChannelTest, RefusesLineBreakInHeaderValue) {
 TEST(WebhookChannelTest, ConcurrentSendsToThreadedSink) {
   auto sink = notify_test::Sink::Start("webhook_sink.py");
   ASSERT_TRUE(sink.ok()) << sink.status();
-  const std::string url = "http://127.0.0.1:" + std::to_string((*sink)->port()) + "/hook";
+  const std::string url = "http://127.0.0.1:" + std::to_string((*sink)->Port()) + "/hook";
   WebhookChannel channel({.max_idle_handles = 2});  // fewer than threads: extra handles too
   constexpr int kThreads = 4;
   constexpr int kPerThread = 20;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -402,7 +415,7 @@ TEST(WebhookChannelTest, ConcurrentSendsToThreadedSink) {
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
 
-  const auto files = (*sink)->dir().Files(".json");
+  const auto files = (*sink)->Dir().Files(".json");
   ASSERT_EQ(files.size(), static_cast<size_t>(kThreads * kPerThread));
   std::set<int64_t> ids;
   for (const auto& file : files) {
@@ -419,14 +432,15 @@ TEST(WebhookChannelTest, ConcurrentSendsToThreadedSink) {
 }
 
 TEST(WebhookChannelTest, SinkScriptedStatusIsRetryable) {
-  auto sink = notify_test::Sink::Start("webhook_sink.py", {"--status", "503", "--retry-after", "9"});
+  auto sink =
+      notify_test::Sink::Start("webhook_sink.py", {"--status", "503", "--retry-after", "9"});
   ASSERT_TRUE(sink.ok()) << sink.status();
   WebhookChannel channel;
   const SendResult result =
-      channel.Send(MakeDelivery("http://127.0.0.1:" + std::to_string((*sink)->port()) + "/x"));
+      channel.Send(MakeDelivery("http://127.0.0.1:" + std::to_string((*sink)->Port()) + "/x"));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_EQ(result.retry_after, 9s);
-  EXPECT_EQ((*sink)->dir().Files(".json").size(), 1u);
+  EXPECT_EQ((*sink)->Dir().Files(".json").size(), 1u);
 }
 
 TEST(RetryAfterTest, ParsesSecondsAndDates) {

@@ -22,10 +22,12 @@ namespace {
 // The schema, one entry per version; PRAGMA user_version counts the entries applied. Never
 // edit an applied entry: append a new one.
 //
-// Times are nanoseconds since the epoch. The inventory tables are shaped for bulk loads:
-// store and item names are interned to dense ids, an inventory row is keyed by
-// (store_id << 32 | item_id) and the change stream is kept as packed blocks of records (see
-// sqlite_inventory_store.cc). A threshold scope uses '' for "any".
+// Times are nanoseconds since the epoch. The inventory tables are shaped for bulk loads
+// (see sqlite_inventory_store.cc): store and item names are interned to dense ids; the
+// table is kept as chunks, one row per store and 256 consecutive item ids, packing each
+// present item as (item_id & 255: 1 byte, count: varint, last change sequence: varint) in
+// item id order; the change stream as blocks of consecutive records. A threshold scope
+// uses '' for "any".
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE meta (
@@ -57,10 +59,9 @@ CREATE TABLE items (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL
 );
-CREATE TABLE inventory (
-  key INTEGER PRIMARY KEY,
-  count INTEGER NOT NULL,
-  last_seq INTEGER NOT NULL
+CREATE TABLE inventory_chunks (
+  chunk INTEGER PRIMARY KEY,  -- store_id << 24 | item_id >> 8
+  items BLOB NOT NULL
 );
 CREATE TABLE change_blocks (
   first_seq INTEGER PRIMARY KEY,
@@ -217,7 +218,9 @@ SqliteStatement& SqliteStatement::Bind(int index, std::optional<int64_t> value) 
 }
 
 SqliteStatement& SqliteStatement::BindText(int index, std::string_view value) {
-  sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  // An empty view may have a null pointer, which SQLite would bind as NULL.
+  sqlite3_bind_text64(stmt_, index, value.empty() ? "" : value.data(), value.size(),
+                      SQLITE_TRANSIENT, SQLITE_UTF8);
   return *this;
 }
 
@@ -229,8 +232,7 @@ SqliteStatement& SqliteStatement::BindBlob(int index, std::string_view value) {
 }
 
 SqliteStatement& SqliteStatement::BindStaticBlob(int index, std::string_view value) {
-  sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(),
-                      SQLITE_STATIC);
+  sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(), SQLITE_STATIC);
   return *this;
 }
 
@@ -384,6 +386,10 @@ class SqliteDatabase::Checkpointer {
     return SQLITE_OK;
   }
 
+  // Held while a checkpoint runs: SQLite fails a second concurrent checkpoint at once
+  // (SQLITE_BUSY, without calling the busy handler), so explicit checkpoints take it too.
+  std::mutex run_mu;
+
  private:
   void Wake() {
     {
@@ -400,9 +406,12 @@ class SqliteDatabase::Checkpointer {
       if (stop_) return;
       pending_ = false;
       lock.unlock();
-      // Failures (a busy lock from another process) are retried after the next commit.
-      sqlite3_wal_checkpoint_v2(conn_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
+      {
+        // Failures (a busy lock from another process) are retried after the next commit.
+        std::lock_guard run_lock(run_mu);
+        sqlite3_wal_checkpoint_v2(conn_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
+      }
       lock.lock();
     }
   }
@@ -496,10 +505,15 @@ absl::Status SqliteDatabase::Migrate() {
                                          std::to_string(kSchemaVersion) + ")");
   }
   for (int64_t next = version; next < kSchemaVersion; ++next) {
-    SW_RETURN_IF_ERROR(WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) {
-      SW_RETURN_IF_ERROR(conn.Exec(kMigrations[next]));
-      return conn.Exec("PRAGMA user_version = " + std::to_string(next + 1));
-    }));
+    if (const absl::Status txn = WithWriteTransaction(
+            Durability::kSynced,
+            [&](SqliteConnection& conn) {
+              SW_RETURN_IF_ERROR(conn.Exec(kMigrations[next]));
+              return conn.Exec("PRAGMA user_version = " + std::to_string(next + 1));
+            });
+        !txn.ok()) {
+      return txn;
+    }
   }
   return absl::OkStatus();
 }
@@ -523,8 +537,8 @@ absl::Status SqliteDatabase::WithWriteTransaction(
       result = absl::InternalError(std::string("write transaction failed: ") + e.what());
     }
     if (result.ok()) {
-      SW_ASSIGN_OR_RETURN(SqliteStatement commit, conn.Prepare("COMMIT"));
-      result = commit.Run();
+      absl::StatusOr<SqliteStatement> commit = conn.Prepare("COMMIT");
+      result = commit.ok() ? commit->Run() : commit.status();
     }
     if (!result.ok() && !sqlite3_get_autocommit(conn.raw())) {
       // Rolls back whatever the failed statements left; a failed ROLLBACK leaves nothing
@@ -581,6 +595,8 @@ absl::Status SqliteDatabase::WithReadTransaction(
 
 absl::Status SqliteDatabase::Checkpoint() {
   std::lock_guard lock(write_mu_->mu);
+  std::unique_lock<std::mutex> run_lock;
+  if (checkpointer_ != nullptr) run_lock = std::unique_lock(checkpointer_->run_mu);
   const int rc = sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
                                            nullptr, nullptr);
   if (rc != SQLITE_OK) return writer_->Error(rc, "checkpoint");

@@ -31,6 +31,13 @@ uint64_t MakeKey(uint32_t store, uint32_t item) { return (uint64_t{store} << 32)
 uint32_t StoreOf(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
 uint32_t ItemOf(uint64_t key) { return static_cast<uint32_t>(key); }
 
+// The table is stored as chunks of 256 consecutive item ids of one store; a chunk's rowid
+// is key >> 8, i.e. store_id << 24 | item_id >> 8.
+constexpr int kChunkShift = 8;
+uint64_t ChunkOf(uint64_t key) { return key >> kChunkShift; }
+uint32_t ChunkStore(uint64_t chunk) { return static_cast<uint32_t>(chunk >> (32 - kChunkShift)); }
+uint32_t ChunkFirstItem(uint64_t chunk) { return static_cast<uint32_t>(chunk << kChunkShift); }
+
 // A fast non-cryptographic hash for interning names (the inputs are our own file's names,
 // and a collision costs a string compare, not correctness).
 uint64_t HashName(std::string_view s) {
@@ -240,8 +247,8 @@ absl::Status DecodeBlock(uint64_t first_seq, int64_t records, std::string_view d
   uint64_t key = 0;
   for (int64_t i = 0; i < records; ++i) {
     uint64_t delta, old_plus1, count, back;
-    if (!GetVarint(p, end, delta) || !GetVarint(p, end, old_plus1) ||
-        !GetVarint(p, end, count) || !GetVarint(p, end, back)) {
+    if (!GetVarint(p, end, delta) || !GetVarint(p, end, old_plus1) || !GetVarint(p, end, count) ||
+        !GetVarint(p, end, back)) {
       return absl::DataLossError("inventory: change block " + std::to_string(first_seq) +
                                  " is truncated");
     }
@@ -348,15 +355,13 @@ absl::Status AlreadyApplied(int64_t upload_id) {
 // them) and takes `mu` exclusively only to apply a committed upload.
 class SqliteInventoryStore::Impl {
  public:
-  Impl(std::shared_ptr<SqliteDatabase> db, const SqliteInventoryOptions& options)
-      : db(std::move(db)), options(options) {}
+  Impl(std::shared_ptr<SqliteDatabase> database, const SqliteInventoryOptions& opts)
+      : db(std::move(database)), options(opts) {}
 
   absl::Status Load();
   TimePoint TimeOfSeq(uint64_t seq) const;
   const std::vector<uint32_t>& SortedItems(uint32_t store) const;
   const std::vector<uint32_t>& SortedStores() const;
-  absl::StatusOr<std::vector<ChangeRecord>> Records(const std::vector<BlockRecord>& records,
-                                                   int64_t upload_id) const;
   ChangeRecord ToRecord(const BlockRecord& record, int64_t upload_id, int64_t at_ns) const;
   void Apply(const NameTable& new_stores, const NameTable& new_items,
              const std::vector<Change>& changes, uint64_t first_seq, int64_t upload_id,
@@ -369,8 +374,8 @@ class SqliteInventoryStore::Impl {
   mutable std::shared_mutex mu;
   NameTable store_names;
   NameTable item_names;
-  std::vector<StoreState> stores;  // by store id
-  std::vector<UploadSpan> spans;   // by first_seq
+  std::vector<StoreState> stores;                // by store id
+  std::vector<UploadSpan> spans;                 // by first_seq
   std::unordered_map<int64_t, int64_t> applied;  // upload id -> at_ns
   int64_t last_applied = 0;
   uint64_t next_seq = 1;
@@ -412,23 +417,37 @@ absl::Status SqliteInventoryStore::Impl::Load() {
     stores.resize(store_names.size());
     {
       SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                          conn.Prepare("SELECT key, count, last_seq FROM inventory"));
+                          conn.Prepare("SELECT chunk, items FROM inventory_chunks"));
       while (true) {
         SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) break;
-        const auto key = static_cast<uint64_t>(stmt.Int64(0));
-        if (StoreOf(key) >= stores.size() || ItemOf(key) >= item_names.end()) {
-          return absl::DataLossError("inventory: row " + std::to_string(key) +
-                                     " names an unknown store or item");
+        const auto chunk = static_cast<uint64_t>(stmt.Int64(0));
+        const uint32_t store_id = ChunkStore(chunk);
+        const uint32_t base = ChunkFirstItem(chunk);
+        if (store_id >= stores.size()) {
+          return absl::DataLossError("inventory: chunk " + std::to_string(chunk) +
+                                     " names an unknown store");
         }
-        StoreState& store = stores[StoreOf(key)];
-        bool inserted = false;
-        IndexSlot& slot = store.items.FindOrInsert(ItemOf(key), inserted);
-        slot.count = static_cast<int32_t>(stmt.Int64(1));
-        slot.last_seq = static_cast<uint64_t>(stmt.Int64(2));
-        if (slot.count == 0) ++store.out_of_stock;
-        store.last_seq = std::max(store.last_seq, slot.last_seq);
-        ++item_count;
+        StoreState& store = stores[store_id];
+        const std::string_view data = stmt.Blob(1);
+        const char* p = data.data();
+        const char* end = p + data.size();
+        while (p < end) {
+          const uint32_t item = base + static_cast<uint8_t>(*p++);
+          uint64_t count = 0, last_seq = 0;
+          if (!GetVarint(p, end, count) || !GetVarint(p, end, last_seq) ||
+              item >= item_names.end() || count > core::kMaxCount) {
+            return absl::DataLossError("inventory: chunk " + std::to_string(chunk) +
+                                       " is malformed");
+          }
+          bool inserted = false;
+          IndexSlot& slot = store.items.FindOrInsert(item, inserted);
+          slot.count = static_cast<int32_t>(count);
+          slot.last_seq = last_seq;
+          if (count == 0) ++store.out_of_stock;
+          store.last_seq = std::max(store.last_seq, last_seq);
+          ++item_count;
+        }
       }
     }
     {
@@ -464,9 +483,8 @@ const std::vector<uint32_t>& SqliteInventoryStore::Impl::SortedItems(uint32_t st
     state.sorted.clear();
     state.sorted.reserve(state.items.size());
     state.items.ForEach([&](uint32_t id, const IndexSlot&) { state.sorted.push_back(id); });
-    std::sort(state.sorted.begin(), state.sorted.end(), [&](uint32_t a, uint32_t b) {
-      return item_names.Name(a) < item_names.Name(b);
-    });
+    std::sort(state.sorted.begin(), state.sorted.end(),
+              [&](uint32_t a, uint32_t b) { return item_names.Name(a) < item_names.Name(b); });
     state.sorted_valid = true;
   }
   return state.sorted;
@@ -477,9 +495,8 @@ const std::vector<uint32_t>& SqliteInventoryStore::Impl::SortedStores() const {
   if (!sorted_stores_valid) {
     sorted_stores.resize(stores.size());
     for (uint32_t i = 0; i < sorted_stores.size(); ++i) sorted_stores[i] = i;
-    std::sort(sorted_stores.begin(), sorted_stores.end(), [&](uint32_t a, uint32_t b) {
-      return store_names.Name(a) < store_names.Name(b);
-    });
+    std::sort(sorted_stores.begin(), sorted_stores.end(),
+              [&](uint32_t a, uint32_t b) { return store_names.Name(a) < store_names.Name(b); });
     sorted_stores_valid = true;
   }
   return sorted_stores;
@@ -576,27 +593,20 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
                  int64_t line) override {
     SW_CHECK(count >= 0 && count <= core::kMaxCount);
     SW_CHECK(!committed_);
-    uint32_t store_id;
-    if (last_store_id_ != kNoId && store == last_store_) {
-      store_id = last_store_id_;
-    } else {
-      store_id = Intern(impl_->store_names, new_stores_, store);
-      last_store_.assign(store);
-      last_store_id_ = store_id;
-      if (store_id >= staged_.size()) staged_.resize(store_id + 1);
-      StagedStore& fresh = staged_[store_id];
-      if (!fresh.touched) {
-        fresh.touched = true;
-        touched_.push_back(store_id);
-        if (store_id < impl_->stores.size()) {
-          const size_t expected = impl_->stores[store_id].items.size();
-          fresh.table.Reserve(expected);
-          fresh.order.reserve(expected);
-        }
+    // Files come grouped by store, so the store is looked up once per run of rows.
+    if (last_staged_ == nullptr || store != last_store_) {
+      const uint32_t store_id = Intern(impl_->store_names, new_stores_, store);
+      auto [it, fresh] = staged_.try_emplace(store_id);
+      if (fresh && store_id < impl_->stores.size()) {
+        const size_t expected = impl_->stores[store_id].items.size();
+        it->second.table.Reserve(expected);
+        it->second.order.reserve(expected);
       }
+      last_store_.assign(store);
+      last_staged_ = &it->second;
     }
     const uint32_t item_id = Intern(impl_->item_names, new_items_, item);
-    StagedStore& staged = staged_[store_id];
+    StagedStore& staged = *last_staged_;
     bool inserted = false;
     StagedSlot& slot = staged.table.FindOrInsert(item_id, inserted);
     const int64_t replaced = inserted ? 0 : slot.line;
@@ -612,7 +622,6 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
   struct StagedStore {
     IdTable<StagedSlot> table;
     std::vector<uint32_t> order;  // item ids in first-staged order
-    bool touched = false;
   };
 
   static uint32_t Intern(const NameTable& known, NameTable& fresh, std::string_view name) {
@@ -625,11 +634,11 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
   }
 
   std::vector<Change> Diff(int64_t& unchanged) const;
-  absl::Status Write(SqliteConnection& conn, const std::vector<Change>& changes,
-                     uint64_t first_seq, const std::string& report_json);
+  absl::Status Write(SqliteConnection& conn, const std::vector<Change>& changes, uint64_t first_seq,
+                     const std::string& report_json);
   absl::Status WriteNames(SqliteConnection& conn, const char* sql, const NameTable& names);
-  absl::Status WriteRows(SqliteConnection& conn, const std::vector<Change>& changes,
-                         uint64_t first_seq);
+  absl::Status WriteChunks(SqliteConnection& conn, const std::vector<Change>& changes,
+                           uint64_t first_seq);
   absl::Status WriteBlocks(SqliteConnection& conn, const std::vector<Change>& changes,
                            uint64_t first_seq);
 
@@ -638,23 +647,25 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
   const TimePoint at_;
   NameTable new_stores_;
   NameTable new_items_;
-  std::vector<StagedStore> staged_;  // by store id
-  std::vector<uint32_t> touched_;    // store ids with staged rows
+  std::unordered_map<uint32_t, StagedStore> staged_;  // by store id
   std::string last_store_;
-  uint32_t last_store_id_ = kNoId;
+  StagedStore* last_staged_ = nullptr;  // staged_ of last_store_
   bool committed_ = false;
 };
 
 std::vector<Change> SqliteInventoryStore::Writer::Diff(int64_t& unchanged) const {
-  std::vector<uint32_t> stores = touched_;
-  std::sort(stores.begin(), stores.end());
+  std::vector<uint32_t> stores;
   size_t staged_rows = 0;
-  for (uint32_t store : stores) staged_rows += staged_[store].order.size();
+  for (const auto& [store, staged] : staged_) {
+    stores.push_back(store);
+    staged_rows += staged.order.size();
+  }
+  std::sort(stores.begin(), stores.end());
   std::vector<Change> changes;
   changes.reserve(staged_rows);
   unchanged = 0;
   for (uint32_t store : stores) {
-    const StagedStore& staged = staged_[store];
+    const StagedStore& staged = staged_.at(store);
     const IdTable<IndexSlot>* index =
         store < impl_->stores.size() ? &impl_->stores[store].items : nullptr;
     const size_t begin = changes.size();
@@ -665,8 +676,8 @@ std::vector<Change> SqliteInventoryStore::Writer::Diff(int64_t& unchanged) const
         ++unchanged;
         continue;
       }
-      changes.push_back(Change{MakeKey(store, item), row->count, old ? old->count : -1,
-                               old ? old->last_seq : 0});
+      changes.push_back(
+          Change{MakeKey(store, item), row->count, old ? old->count : -1, old ? old->last_seq : 0});
     }
     auto by_key = [](const Change& a, const Change& b) { return a.key < b.key; };
     if (!std::is_sorted(changes.begin() + begin, changes.end(), by_key)) {
@@ -690,16 +701,18 @@ absl::Status SqliteInventoryStore::Writer::Commit(core::LoadReport& report) {
   report.rows_unchanged = unchanged;
   std::string report_json;
   try {
-    report_json = core::ReportToStorageJson(report).dump(
-        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    report_json = core::ReportToStorageJson(report).dump(-1, ' ', false,
+                                                         nlohmann::json::error_handler_t::replace);
   } catch (const std::exception& e) {
     return absl::InternalError(std::string("inventory: cannot encode report: ") + e.what());
   }
   const uint64_t first_seq = impl_->next_seq;
-  SW_RETURN_IF_ERROR(
-      impl_->db->WithWriteTransaction(Durability::kNormal, [&](SqliteConnection& conn) {
-        return Write(conn, changes, first_seq, report_json);
-      }));
+  if (const absl::Status txn = impl_->db->WithWriteTransaction(
+          Durability::kNormal,
+          [&](SqliteConnection& conn) { return Write(conn, changes, first_seq, report_json); });
+      !txn.ok()) {
+    return txn;
+  }
   impl_->Apply(new_stores_, new_items_, changes, first_seq, upload_id_, ToUnixNanos(at_));
   return absl::OkStatus();
 }
@@ -709,9 +722,8 @@ absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn,
                                                  uint64_t first_seq,
                                                  const std::string& report_json) {
   {
-    SW_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        conn.Prepare("SELECT value FROM meta WHERE name = 'inventory_generation'"));
+    SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                        conn.Prepare("SELECT value FROM meta WHERE name = 'inventory_generation'"));
     SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if ((row ? stmt.Int64(0) : 0) != impl_->generation) {
       return absl::AbortedError(
@@ -726,13 +738,12 @@ absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn,
   }
   SW_RETURN_IF_ERROR(WriteNames(conn, "INSERT INTO stores (id, name) VALUES (?, ?)", new_stores_));
   SW_RETURN_IF_ERROR(WriteNames(conn, "INSERT INTO items (id, name) VALUES (?, ?)", new_items_));
-  SW_RETURN_IF_ERROR(WriteRows(conn, changes, first_seq));
+  SW_RETURN_IF_ERROR(WriteChunks(conn, changes, first_seq));
   SW_RETURN_IF_ERROR(WriteBlocks(conn, changes, first_seq));
   {
-    SW_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        conn.Prepare("INSERT INTO uploads (id, at_ns, first_seq, changes, report) "
-                     "VALUES (?, ?, ?, ?, ?)"));
+    SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                        conn.Prepare("INSERT INTO uploads (id, at_ns, first_seq, changes, report) "
+                                     "VALUES (?, ?, ?, ?, ?)"));
     stmt.Bind(1, upload_id_)
         .Bind(2, ToUnixNanos(at_))
         .Bind(3, static_cast<int64_t>(first_seq))
@@ -760,54 +771,51 @@ absl::Status SqliteInventoryStore::Writer::WriteNames(SqliteConnection& conn, co
   return absl::OkStatus();
 }
 
-// New items go in with multi-row INSERTs (one VDBE program run per `rows_per_insert` rows);
-// changed items with a keyed UPDATE. Both in key order, so the B-tree is appended to or
-// walked forwards.
-absl::Status SqliteInventoryStore::Writer::WriteRows(SqliteConnection& conn,
-                                                     const std::vector<Change>& changes,
-                                                     uint64_t first_seq) {
-  const int batch = std::max(1, impl_->options.rows_per_insert);
-  std::string many_sql = "INSERT INTO inventory (key, count, last_seq) VALUES (?, ?, ?)";
-  for (int i = 1; i < batch; ++i) many_sql += ", (?, ?, ?)";
-  SW_ASSIGN_OR_RETURN(SqliteStatement many, conn.Prepare(many_sql));
-  SW_ASSIGN_OR_RETURN(SqliteStatement one,
-                      conn.Prepare("INSERT INTO inventory (key, count, last_seq) VALUES (?, ?, ?)"));
-  SW_ASSIGN_OR_RETURN(SqliteStatement update,
-                      conn.Prepare("UPDATE inventory SET count = ?2, last_seq = ?3 WHERE key = ?1"));
-  auto step = [&](SqliteStatement& stmt) -> absl::Status {
-    const int rc = sqlite3_step(stmt.raw());
-    sqlite3_reset(stmt.raw());
-    if (rc != SQLITE_DONE) return conn.Error(rc, "write inventory");
-    return absl::OkStatus();
-  };
-  auto bind_row = [](sqlite3_stmt* stmt, int base, const Change& change, uint64_t seq) {
-    sqlite3_bind_int64(stmt, base + 1, static_cast<int64_t>(change.key));
-    sqlite3_bind_int64(stmt, base + 2, change.new_count);
-    sqlite3_bind_int64(stmt, base + 3, static_cast<int64_t>(seq));
-  };
-  std::vector<size_t> pending;
-  pending.reserve(static_cast<size_t>(batch));
-  for (size_t i = 0; i < changes.size(); ++i) {
-    const Change& change = changes[i];
-    if (change.old_count >= 0) {
-      bind_row(update.raw(), 0, change, first_seq + i);
-      SW_RETURN_IF_ERROR(step(update));
-      if (conn.Changes() != 1) {
-        return absl::DataLossError("inventory: row " + std::to_string(change.key) +
-                                   " is in the index but not in the table");
+// Rewrites every chunk that holds a changed item: the chunk's items from the index (as it
+// is before this upload) merged with the changes. The writes are in key order, so a first
+// load appends to the B-tree.
+absl::Status SqliteInventoryStore::Writer::WriteChunks(SqliteConnection& conn,
+                                                       const std::vector<Change>& changes,
+                                                       uint64_t first_seq) {
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                      conn.Prepare("INSERT INTO inventory_chunks (chunk, items) VALUES (?, ?) "
+                                   "ON CONFLICT (chunk) DO UPDATE SET items = excluded.items"));
+  // An item takes at most 1 + 5 + 10 bytes.
+  std::string buffer(size_t{16} << kChunkShift, '\0');
+  for (size_t run = 0; run < changes.size();) {
+    const uint64_t chunk = ChunkOf(changes[run].key);
+    size_t end = run;
+    while (end < changes.size() && ChunkOf(changes[end].key) == chunk) ++end;
+    const uint32_t store = ChunkStore(chunk);
+    const uint32_t base = ChunkFirstItem(chunk);
+    const IdTable<IndexSlot>* index =
+        store < impl_->stores.size() ? &impl_->stores[store].items : nullptr;
+    char* p = buffer.data();
+    auto put = [&p](uint32_t offset, int64_t count, uint64_t seq) {
+      *p++ = static_cast<char>(offset);
+      p = PutVarint(p, static_cast<uint64_t>(count));
+      p = PutVarint(p, seq);
+    };
+    if (index == nullptr || index->size() == 0) {
+      for (size_t i = run; i < end; ++i) {
+        put(ItemOf(changes[i].key) - base, changes[i].new_count, first_seq + i);
       }
-      continue;
+    } else {
+      size_t i = run;
+      for (uint32_t offset = 0; offset < (1u << kChunkShift); ++offset) {
+        if (i < end && ItemOf(changes[i].key) == base + offset) {
+          put(offset, changes[i].new_count, first_seq + i);
+          ++i;
+        } else if (const IndexSlot* slot = index->Find(base + offset)) {
+          put(offset, slot->count, slot->last_seq);
+        }
+      }
     }
-    bind_row(many.raw(), static_cast<int>(pending.size()) * 3, change, first_seq + i);
-    pending.push_back(i);
-    if (pending.size() == static_cast<size_t>(batch)) {
-      SW_RETURN_IF_ERROR(step(many));
-      pending.clear();
-    }
-  }
-  for (size_t i : pending) {
-    bind_row(one.raw(), 0, changes[i], first_seq + i);
-    SW_RETURN_IF_ERROR(step(one));
+    stmt.Bind(1, static_cast<int64_t>(chunk))
+        .BindStaticBlob(2, std::string_view(buffer.data(), static_cast<size_t>(p - buffer.data())));
+    SW_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+    run = end;
   }
   return absl::OkStatus();
 }
@@ -886,15 +894,19 @@ absl::StatusOr<core::LoadReport> SqliteInventoryStore::GetReport(int64_t upload_
     if (!impl_->applied.contains(upload_id)) return not_found();
   }
   std::string text;
-  SW_RETURN_IF_ERROR(impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
-    SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                        conn.Prepare("SELECT report FROM uploads WHERE id = ?"));
-    stmt.Bind(1, upload_id);
-    SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return not_found();
-    text = std::string(stmt.Text(0));
-    return absl::OkStatus();
-  }));
+  if (const absl::Status txn =
+          impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                conn.Prepare("SELECT report FROM uploads WHERE id = ?"));
+            stmt.Bind(1, upload_id);
+            SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) return not_found();
+            text = std::string(stmt.Text(0));
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
   nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return absl::DataLossError("inventory: stored report of upload " + std::to_string(upload_id) +
@@ -927,10 +939,9 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::Inve
   }
   auto first_store = order->begin();
   if (has_cursor) {
-    first_store = std::lower_bound(order->begin(), order->end(), after_store,
-                                   [&](uint32_t id, const std::string& name) {
-                                     return impl.store_names.Name(id) < name;
-                                   });
+    first_store = std::lower_bound(
+        order->begin(), order->end(), after_store,
+        [&](uint32_t id, const std::string& name) { return impl.store_names.Name(id) < name; });
   }
   const std::string_view prefix = query.item_prefix ? *query.item_prefix : std::string_view();
   bool more = false;
@@ -944,10 +955,9 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::Inve
     };
     auto it = std::lower_bound(items.begin(), items.end(), prefix, by_name);
     if (has_cursor && store_name == after_store) {
-      auto after = std::upper_bound(items.begin(), items.end(), after_item,
-                                    [&](const std::string& name, uint32_t id) {
-                                      return name < impl.item_names.Name(id);
-                                    });
+      auto after = std::upper_bound(
+          items.begin(), items.end(), after_item,
+          [&](const std::string& name, uint32_t id) { return name < impl.item_names.Name(id); });
       it = std::max(it, after);
     }
     for (; it != items.end(); ++it) {
@@ -973,9 +983,8 @@ absl::StatusOr<InventoryItem> SqliteInventoryStore::Get(std::string_view store,
   std::shared_lock lock(impl.mu);
   const uint32_t store_id = impl.store_names.Find(store, HashName(store));
   const uint32_t item_id = impl.item_names.Find(item, HashName(item));
-  const IndexSlot* slot = store_id == kNoId || item_id == kNoId
-                              ? nullptr
-                              : impl.stores[store_id].items.Find(item_id);
+  const IndexSlot* slot =
+      store_id == kNoId || item_id == kNoId ? nullptr : impl.stores[store_id].items.Find(item_id);
   if (slot == nullptr) {
     return absl::NotFoundError("inventory: no item \"" + std::string(item) + "\" in store \"" +
                                std::string(store) + "\"");
@@ -1026,25 +1035,28 @@ absl::Status SqliteInventoryStore::SetThreshold(const core::Threshold& scope,
 
 absl::StatusOr<std::vector<core::Threshold>> SqliteInventoryStore::Thresholds() {
   std::vector<core::Threshold> out;
-  SW_RETURN_IF_ERROR(impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
-    SW_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        conn.Prepare("SELECT store, item, value FROM thresholds ORDER BY store, item"));
-    while (true) {
-      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) return absl::OkStatus();
-      core::Threshold threshold;
-      if (!stmt.Text(0).empty()) threshold.store = std::string(stmt.Text(0));
-      if (!stmt.Text(1).empty()) threshold.item = std::string(stmt.Text(1));
-      threshold.value = stmt.Int64(2);
-      out.push_back(std::move(threshold));
-    }
-  }));
+  if (const absl::Status txn =
+          impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT store, item, value FROM thresholds ORDER BY store, item"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              core::Threshold threshold;
+              if (!stmt.Text(0).empty()) threshold.store = std::string(stmt.Text(0));
+              if (!stmt.Text(1).empty()) threshold.item = std::string(stmt.Text(1));
+              threshold.value = stmt.Int64(2);
+              out.push_back(std::move(threshold));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
   return out;
 }
 
-absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::Read(uint64_t after,
-                                                                     size_t limit) {
+absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::Read(uint64_t after, size_t limit) {
   std::vector<ChangeRecord> out;
   const Impl& impl = *impl_;
   // Shared lock for the names; records at or past next_seq (committed but not yet applied
@@ -1052,36 +1064,41 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::Read(uint64_t af
   std::shared_lock lock(impl.mu);
   const uint64_t end_seq = impl.next_seq;
   if (limit == 0 || after + 1 >= end_seq) return out;
-  SW_RETURN_IF_ERROR(impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
-    SW_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        conn.Prepare("SELECT first_seq, upload_id, records, data FROM change_blocks "
-                     "WHERE first_seq >= IFNULL((SELECT MAX(first_seq) FROM change_blocks "
-                     "WHERE first_seq <= ?1), 0) ORDER BY first_seq"));
-    stmt.Bind(1, static_cast<int64_t>(after + 1));
-    std::vector<BlockRecord> records;
-    while (out.size() < limit) {
-      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      const auto first = static_cast<uint64_t>(stmt.Int64(0));
-      if (first >= end_seq) break;
-      const int64_t upload_id = stmt.Int64(1);
-      SW_RETURN_IF_ERROR(DecodeBlock(first, stmt.Int64(2), stmt.Blob(3), records));
-      auto at = impl.applied.find(upload_id);
-      const int64_t at_ns = at != impl.applied.end() ? at->second : 0;
-      for (const BlockRecord& record : records) {
-        if (record.sequence <= after) continue;
-        if (record.sequence >= end_seq || out.size() == limit) break;
-        out.push_back(impl.ToRecord(record, upload_id, at_ns));
-      }
-    }
-    return absl::OkStatus();
-  }));
+  if (const absl::Status txn =
+          impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT first_seq, upload_id, records, data FROM change_blocks "
+                             "WHERE first_seq >= IFNULL((SELECT MAX(first_seq) FROM change_blocks "
+                             "WHERE first_seq <= ?1), 0) ORDER BY first_seq"));
+            stmt.Bind(1, static_cast<int64_t>(after + 1));
+            std::vector<BlockRecord> records;
+            while (out.size() < limit) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) break;
+              const auto first = static_cast<uint64_t>(stmt.Int64(0));
+              if (first >= end_seq) break;
+              const int64_t upload_id = stmt.Int64(1);
+              SW_RETURN_IF_ERROR(DecodeBlock(first, stmt.Int64(2), stmt.Blob(3), records));
+              auto at = impl.applied.find(upload_id);
+              const int64_t at_ns = at != impl.applied.end() ? at->second : 0;
+              for (const BlockRecord& record : records) {
+                if (record.sequence <= after) continue;
+                if (record.sequence >= end_seq || out.size() == limit) break;
+                out.push_back(impl.ToRecord(record, upload_id, at_ns));
+              }
+            }
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
   return out;
 }
 
-absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(
-    std::string_view store, std::string_view item, size_t limit) {
+absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(std::string_view store,
+                                                                            std::string_view item,
+                                                                            size_t limit) {
   std::vector<ChangeRecord> out;
   const Impl& impl = *impl_;
   std::shared_lock lock(impl.mu);
@@ -1091,35 +1108,42 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(
   const IndexSlot* slot = impl.stores[store_id].items.Find(item_id);
   if (slot == nullptr || limit == 0) return out;
   uint64_t seq = slot->last_seq;
-  SW_RETURN_IF_ERROR(impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
-    SW_ASSIGN_OR_RETURN(
-        SqliteStatement stmt,
-        conn.Prepare("SELECT first_seq, upload_id, records, data FROM change_blocks "
-                     "WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1"));
-    std::vector<BlockRecord> block;
-    uint64_t block_first = 0;
-    int64_t block_upload = 0;
-    while (seq != 0 && out.size() < limit) {
-      if (block.empty() || seq < block_first || seq >= block_first + block.size()) {
-        stmt.Bind(1, static_cast<int64_t>(seq));
-        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) return absl::DataLossError("inventory: change " + std::to_string(seq) + " is missing");
-        block_first = static_cast<uint64_t>(stmt.Int64(0));
-        block_upload = stmt.Int64(1);
-        SW_RETURN_IF_ERROR(DecodeBlock(block_first, stmt.Int64(2), stmt.Blob(3), block));
-        stmt.Reset();
-        if (seq >= block_first + block.size()) {
-          return absl::DataLossError("inventory: change " + std::to_string(seq) + " is missing");
-        }
-      }
-      const BlockRecord& record = block[seq - block_first];
-      auto at = impl.applied.find(block_upload);
-      out.push_back(
-          impl.ToRecord(record, block_upload, at != impl.applied.end() ? at->second : 0));
-      seq = record.previous;
-    }
-    return absl::OkStatus();
-  }));
+  if (const absl::Status txn =
+          impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT first_seq, upload_id, records, data FROM change_blocks "
+                             "WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1"));
+            std::vector<BlockRecord> block;
+            uint64_t block_first = 0;
+            int64_t block_upload = 0;
+            while (seq != 0 && out.size() < limit) {
+              if (block.empty() || seq < block_first || seq >= block_first + block.size()) {
+                stmt.Bind(1, static_cast<int64_t>(seq));
+                SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+                if (!row)
+                  return absl::DataLossError("inventory: change " + std::to_string(seq) +
+                                             " is missing");
+                block_first = static_cast<uint64_t>(stmt.Int64(0));
+                block_upload = stmt.Int64(1);
+                SW_RETURN_IF_ERROR(DecodeBlock(block_first, stmt.Int64(2), stmt.Blob(3), block));
+                stmt.Reset();
+                if (seq >= block_first + block.size()) {
+                  return absl::DataLossError("inventory: change " + std::to_string(seq) +
+                                             " is missing");
+                }
+              }
+              const BlockRecord& record = block[seq - block_first];
+              auto at = impl.applied.find(block_upload);
+              out.push_back(
+                  impl.ToRecord(record, block_upload, at != impl.applied.end() ? at->second : 0));
+              seq = record.previous;
+            }
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
   return out;
 }
 

@@ -48,8 +48,10 @@ TEST(StockRulesTest, BackInStockWhenZeroBecomesPositive) {
   EXPECT_EQ(Topics(EvaluateChange(Change(0, 12), std::nullopt)), Topics_t{"BackInStock"});
 }
 
-TEST(StockRulesTest, BackInStockBelowThresholdIsAlsoLow) {
-  EXPECT_EQ(Topics(EvaluateChange(Change(0, 3), 5)), (Topics_t{"LowStock", "BackInStock"}));
+// Coming back from 0 to a low count does not cross the threshold from above: it is news
+// of stock arriving, not of stock running low.
+TEST(StockRulesTest, BackInStockBelowThresholdIsNotLow) {
+  EXPECT_EQ(Topics(EvaluateChange(Change(0, 3), 5)), Topics_t{"BackInStock"});
 }
 
 TEST(StockRulesTest, CrossingThresholdDownwardPublishesLowStock) {

@@ -38,39 +38,72 @@ class RowSink {
 // sequence may be split across chunks). Memory stays bounded by the longest record, which
 // is itself bounded (kMaxRecordBytes). Not thread-safe.
 //
-// Errors are values, located as file:line:column with 1-based physical lines and 1-based
-// byte columns of the field's first byte. Reasons (exact texts, tested):
-//   header:  `missing header`, `missing column "count"` (and store, item),
-//            `duplicate column "store"`
-//   rows:    `count "1O" is not a whole number`, `count "-1" is out of range 0..2147483647`,
-//            `count is empty`, `store is empty`, `item is empty`,
-//            `store is not valid UTF-8`, `item is longer than 256 bytes`,
-//            `expected 3 fields, found 2`, `unterminated quoted field`,
-//            `unexpected character after closing quote`, `record is longer than N bytes`
-//   file:    `file has no data rows`
+// Dialect (RFC 4180 plus what spreadsheets write):
+// - The first non-blank record is the header. Its names are trimmed of spaces and tabs and
+//   matched case-insensitively; store, item and count are required, in any order; other
+//   columns are ignored and listed in ignored_columns().
+// - Records end with LF or CRLF (mixed is fine); a CR directly before the LF or the end of
+//   the input belongs to the line ending, any other CR is data. A UTF-8 BOM at the very
+//   start is skipped. Blank lines (nothing between line endings) are skipped anywhere.
+// - A field is quoted if it starts with `"`, after optional spaces/tabs; inside, `""` is a
+//   quote and commas and line breaks are data; only spaces/tabs may follow the closing
+//   quote. A `"` inside an unquoted field is data (`Tablet 10" Case`).
+// - Values (quoted or not) are trimmed of spaces and tabs. store and item must then be
+//   non-empty, at most kMaxNameBytes bytes and valid UTF-8 (no overlong forms, surrogates
+//   or code points above U+10FFFF). count must be a whole number 0..kMaxCount in decimal
+//   digits only (no sign, point or exponent; leading zeros are fine).
+//
+// Errors are values, located as file:line:column with 1-based physical lines (where the
+// record starts; the header is line 1 even after a BOM or with CRLF) and 1-based byte
+// columns of the field's first byte (a leading space or the opening quote included), counted
+// from the last line break before the field (after the BOM on line 1). Each bad row gets
+// one error: the first structural problem, else the leftmost bad field. Reasons (exact
+// texts; values in quotes are escaped as \", \\, \n, \r, \t, \xHH for control bytes and
+// invalid UTF-8, and cut to 40 bytes followed by "..."):
+//   file, no line:    `missing header` (no non-blank record), `file has no data rows`
+//   header:           `missing column "store"` (or "item", "count"; column 1 of the header)
+//   header:           `duplicate column "store"` (at the second one)
+//   any record:       `unterminated quoted field` (at the field; only at the end of input),
+//                     `unexpected character after closing quote` (at the field),
+//                     `record is longer than 65536 bytes` (column 1; parsing resumes at the
+//                     next record boundary)
+//   data row:         `expected 3 fields, found 2` (column 1; 3 = fields in the header),
+//                     `count is empty`, `count "1O" is not a whole number`,
+//                     `count "-1" is out of range 0..2147483647`,
+//                     `store is empty`, `store is longer than 256 bytes`,
+//                     `store is not valid UTF-8` (same three for item)
+// Any header or file error rejects the file whatever the policy.
 class InventoryCsvParser {
  public:
   // Longest record accepted, in bytes; a longer one is a bad row.
   static constexpr size_t kMaxRecordBytes = 64 * 1024;
 
+  // `file_name` prefixes every message.
   InventoryCsvParser(std::string file_name, BadRowPolicy policy);
 
-  // Parses `chunk`, calling `sink` for each good row. Returns kInvalidArgument when the
-  // whole file is rejected (bad header; any bad row under kReject) with the first error as
-  // the message ("file:line:column: reason"); after that, further calls return it again.
+  // Parses `chunk`, calling `sink` for each good row in file order. Returns
+  // kInvalidArgument when the whole file is rejected (bad header; any bad row under
+  // kReject) with the first error as the message ("file:line:column: reason"); after that,
+  // further calls ignore their input and return it again. Rows delivered before a rejection
+  // belong to the rejected file: the caller must discard them. `chunk` need not outlive the
+  // call (a record split across chunks is copied, at most kMaxRecordBytes + 1 bytes).
+  // REQUIRES: Finish() has not been called.
   absl::Status Feed(std::string_view chunk, RowSink& sink);
   // Ends the input: parses a last record without a line break, then returns
-  // kInvalidArgument if the file is rejected or has no data rows.
+  // kInvalidArgument if the file is rejected, has no header or has no data rows.
+  // REQUIRES: called once.
   absl::Status Finish(RowSink& sink);
 
   // Counters and issues so far. rows_read counts good and bad data rows; blank lines
-  // (a line with nothing on it) are skipped and not counted.
+  // (a line with nothing on it) are skipped and not counted. rows_rejected counts bad data
+  // rows; error_count counts every error, header and file errors included.
   int64_t rows_read() const { return rows_read_; }
   int64_t rows_rejected() const { return rows_rejected_; }
   int64_t error_count() const { return error_count_; }
   // First kMaxReportedIssues errors.
   const std::vector<RowIssue>& errors() const { return errors_; }
-  // Columns of the header other than store, item and count, in file order.
+  // Columns of the header other than store, item and count, in file order, trimmed; names
+  // that are not printable UTF-8 of at most 256 bytes are kept escaped as in messages.
   const std::vector<std::string>& ignored_columns() const { return ignored_columns_; }
   bool rejected() const { return rejected_; }
   const std::string& file_name() const { return file_name_; }
@@ -102,6 +135,10 @@ class InventoryCsvParser {
   // Scans the current record on from `p`. Returns the byte after the LF that ends the
   // record, or nullptr if [p, end) ended first (the state is kept for the next call).
   const char* Scan(const char* p, const char* end);
+  // Fast path for a good one-line data row complete in [p, end): parses, checks and
+  // delivers it, returning the byte after its LF. Returns nullptr, changing nothing, for
+  // anything else (the general path then handles the record and reports its errors).
+  const char* ParseSimpleRow(const char* p, const char* end, RowSink& sink);
   void StartField(size_t offset);
   void EndField(size_t end_offset);
   void SetRecordError(RecordError error);
@@ -111,6 +148,7 @@ class InventoryCsvParser {
   void ResetRecord();
   void ProcessHeader(const char* data);
   void ProcessRow(const char* data, RowSink& sink);
+  void ProcessRowSlow(const char* data, RowSink& sink);
   // Records an issue; under kReject (or when `reject_file`), rejects the file.
   void AddIssue(int64_t line, int64_t column, std::string reason, bool reject_file);
   std::string_view FieldValue(const char* data, const FieldSpan& field, std::string& scratch);
@@ -136,23 +174,26 @@ class InventoryCsvParser {
   size_t store_col_ = 0;
   size_t item_col_ = 0;
   size_t count_col_ = 0;
-  size_t role_cols_[3] = {0, 0, 0};  // store/item/count columns in file order
+  size_t role_cols_[3] = {0, 0, 0};               // store/item/count columns in file order
   size_t keep_fields_ = static_cast<size_t>(-1);  // fields of a record worth recording
+  // ParseSimpleRow() handles rows whose columns of interest are among the first kFastFields.
+  static constexpr size_t kFastFields = 32;
+  bool fast_rows_ = false;  // header read and keep_fields_ <= kFastFields
 
   // Current record.
-  int64_t line_ = 1;         // physical line where the current record starts
+  int64_t line_ = 1;  // physical line where the current record starts
   ScanState state_ = ScanState::kFieldStart;
   ScanState end_state_ = ScanState::kFieldStart;  // state when the record ended
-  size_t record_bytes_ = 0;  // bytes of the record scanned so far
-  int64_t record_lines_ = 0;  // line breaks inside the record so far
-  size_t line_begin_ = 0;    // offset just after the record's last line break
+  size_t record_bytes_ = 0;                       // bytes of the record scanned so far
+  int64_t record_lines_ = 0;                      // line breaks inside the record so far
+  size_t line_begin_ = 0;                         // offset just after the record's last line break
   size_t field_count_ = 0;
   bool too_long_ = false;
   RecordError record_error_ = RecordError::kNone;
-  FieldSpan error_field_;  // the field the record error is about
-  FieldSpan field_;        // the field being scanned
+  FieldSpan error_field_;          // the field the record error is about
+  FieldSpan field_;                // the field being scanned
   std::vector<FieldSpan> fields_;  // the first keep_fields_ fields of the record
-  std::string carry_;  // the record's bytes when it spans chunks (at most kMaxRecordBytes + 1)
+  std::string carry_;       // the record's bytes when it spans chunks (at most kMaxRecordBytes + 1)
   std::string scratch_[3];  // unescaped quoted values
 };
 

@@ -13,9 +13,10 @@ namespace stockwatch::core {
 class ChangeStream {
  public:
   virtual ~ChangeStream() = default;
-  // Records with sequence > `after`, in order, at most `limit`.
+  // Records with sequence > `after`, in order, at most `limit`. Within one upload the order
+  // of items is the adapter's (not necessarily by name).
   virtual absl::StatusOr<std::vector<ChangeRecord>> Read(uint64_t after, size_t limit) = 0;
-  // The records of one item, newest first, at most `limit`.
+  // The records of one item, newest first, at most `limit`; empty for an unknown item.
   virtual absl::StatusOr<std::vector<ChangeRecord>> ItemHistory(std::string_view store,
                                                                 std::string_view item,
                                                                 size_t limit) = 0;

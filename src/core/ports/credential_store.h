@@ -29,7 +29,8 @@ class CredentialStore {
  public:
   virtual ~CredentialStore() = default;
   // Stores `token` (caller-generated, high entropy) under `name`. kAlreadyExists if the
-  // name is taken.
+  // name is taken or the token is already stored; kInvalidArgument if name, role or token
+  // is empty.
   virtual absl::StatusOr<TokenInfo> AddToken(std::string_view name, std::string_view role,
                                              std::string_view token, TimePoint at) = 0;
   // The principal owning `token`; kUnauthenticated if none does. Compares in constant time.

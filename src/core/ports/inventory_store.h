@@ -60,7 +60,11 @@ class InventoryStore {
  public:
   virtual ~InventoryStore() = default;
 
-  // Starts applying upload `upload_id` (an ObjectCreated event sequence).
+  // Starts applying upload `upload_id` (an ObjectCreated event sequence); `at` becomes the
+  // time of its change records and the updated_at of the items it changes. One writer at a
+  // time: kFailedPrecondition while another writer of this store is alive (destroying a
+  // writer ends it). kInvalidArgument if `upload_id` <= 0. The writer must not outlive the
+  // store.
   virtual absl::StatusOr<std::unique_ptr<UploadWriter>> BeginUpload(int64_t upload_id,
                                                                    TimePoint at) = 0;
   // The highest upload id whose report is stored, 0 if none. Uploads are applied in order.
@@ -68,13 +72,17 @@ class InventoryStore {
   // The stored report of `upload_id`; kNotFound if the upload is not applied yet.
   virtual absl::StatusOr<LoadReport> GetReport(int64_t upload_id) = 0;
 
+  // kInvalidArgument for a limit outside 1..10000 or a cursor not from this store.
   virtual absl::StatusOr<InventoryPage> Query(const InventoryQuery& query) = 0;
   // kNotFound if the item does not exist.
   virtual absl::StatusOr<InventoryItem> Get(std::string_view store, std::string_view item) = 0;
   virtual absl::StatusOr<std::vector<StoreSummary>> Stores() = 0;
 
-  // Sets (or with an empty value, removes) the threshold of one scope.
+  // Sets (or with an empty value, removes) the threshold of one scope; `scope.value` is
+  // ignored. Removing an absent threshold is OK. kInvalidArgument for a value outside
+  // 0..kMaxCount or an empty (rather than absent) store or item.
   virtual absl::Status SetThreshold(const Threshold& scope, std::optional<int64_t> value) = 0;
+  // Ordered by (store, item), a wildcard before any name.
   virtual absl::StatusOr<std::vector<Threshold>> Thresholds() = 0;
 };
 

@@ -30,7 +30,8 @@ class Notifier {
   // Atomically: stores `messages`, one pending delivery per subscription of each message's
   // topic (due at `message.at`), and sets the checker checkpoint to `checkpoint`.
   // Returns kAborted, writing nothing, if the stored checkpoint is not `expected` (another
-  // checker ran).
+  // checker ran), and kInvalidArgument, writing nothing, if a message names an unknown
+  // topic. A message whose id is already stored is skipped (no new deliveries).
   virtual absl::Status Publish(const std::vector<Message>& messages, uint64_t expected,
                                uint64_t checkpoint) = 0;
   // The checker checkpoint: the last change sequence it has handled, 0 at first.
@@ -40,8 +41,8 @@ class Notifier {
   virtual absl::StatusOr<std::vector<Message>> RecentMessages(std::optional<std::string> topic,
                                                               size_t limit) = 0;
 
-  // kInvalidArgument for an unknown topic. Subscribing the same endpoint twice to a topic
-  // returns the existing subscription.
+  // kInvalidArgument for an unknown topic or an empty endpoint. Subscribing the same
+  // endpoint twice to a topic returns the existing subscription.
   virtual absl::StatusOr<Subscription> Subscribe(std::string_view topic, Protocol protocol,
                                                  std::string_view endpoint, TimePoint at) = 0;
   // kNotFound if absent. Pending deliveries of it are failed with "unsubscribed".
@@ -53,6 +54,9 @@ class Notifier {
   virtual absl::StatusOr<std::vector<Delivery>> DueDeliveries(TimePoint now, size_t limit) = 0;
   // The earliest next_attempt_at among pending deliveries, if any.
   virtual absl::StatusOr<std::optional<TimePoint>> NextDue() = 0;
+  // Counts one attempt of a pending delivery: delivered, failed for good, or due again at
+  // `outcome.next_attempt_at`. kNotFound for an unknown delivery; a delivery no longer
+  // pending (failed by Unsubscribe meanwhile) is left as it is, returning OK.
   virtual absl::Status RecordAttempt(int64_t delivery_id, const AttemptOutcome& outcome,
                                      TimePoint at) = 0;
   // Deliveries newest first; `state` filters when set.

@@ -43,6 +43,7 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
 
   // Starts storing object `key` in `bucket` for `uploader`. Keys are opaque bytes.
+  // kInvalidArgument for an empty bucket or key.
   virtual absl::StatusOr<std::unique_ptr<ObjectWriter>> BeginPut(std::string_view bucket,
                                                                 std::string_view key,
                                                                 std::string_view uploader) = 0;

@@ -1,0 +1,187 @@
+#include "adapters/memory/in_memory_notifier.h"
+
+#include <algorithm>
+
+namespace stockwatch::adapters {
+
+using core::DeliveryState;
+
+InMemoryNotifier::InMemoryNotifier(core::Clock& clock)
+    : clock_(clock),
+      topics_{std::string(core::kTopicNoStock), std::string(core::kTopicLowStock),
+              std::string(core::kTopicBackInStock)} {}
+
+absl::Status InMemoryNotifier::Publish(const std::vector<core::Message>& messages,
+                                       uint64_t expected, uint64_t checkpoint) {
+  std::lock_guard lock(mu_);
+  if (checkpoint_ != expected) {
+    return absl::AbortedError("notifier: checkpoint is " + std::to_string(checkpoint_) + ", not " +
+                              std::to_string(expected) + " (another checker ran)");
+  }
+  for (const core::Message& m : messages) {
+    if (!topics_.contains(m.topic)) {
+      return absl::InvalidArgumentError("notifier: unknown topic \"" + m.topic + "\"");
+    }
+  }
+  std::set<std::string, std::less<>> seen;
+  for (const core::Message& m : messages) {
+    if (message_ids_.contains(m.id) || !seen.insert(m.id).second) continue;
+    messages_.push_back(m);
+    for (const StoredSubscription& s : subscriptions_) {
+      if (!s.active || s.subscription.topic != m.topic) continue;
+      deliveries_.push_back(StoredDelivery{messages_.size() - 1, s.subscription.id,
+                                           DeliveryState::kPending, 0, m.at, "", m.at});
+    }
+  }
+  message_ids_.merge(seen);
+  checkpoint_ = checkpoint;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> InMemoryNotifier::Checkpoint() {
+  std::lock_guard lock(mu_);
+  return checkpoint_;
+}
+
+absl::StatusOr<std::vector<core::Message>> InMemoryNotifier::RecentMessages(
+    std::optional<std::string> topic, size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<core::Message> out;
+  for (auto it = messages_.rbegin(); it != messages_.rend() && out.size() < limit; ++it) {
+    if (!topic || it->topic == *topic) out.push_back(*it);
+  }
+  return out;
+}
+
+absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(std::string_view topic,
+                                                               core::Protocol protocol,
+                                                               std::string_view endpoint,
+                                                               core::TimePoint at) {
+  if (endpoint.empty()) return absl::InvalidArgumentError("notifier: endpoint is empty");
+  std::lock_guard lock(mu_);
+  if (!topics_.contains(topic)) {
+    return absl::InvalidArgumentError("notifier: unknown topic \"" + std::string(topic) + "\"");
+  }
+  for (const StoredSubscription& s : subscriptions_) {
+    if (s.active && s.subscription.topic == topic && s.subscription.endpoint == endpoint) {
+      return s.subscription;
+    }
+  }
+  core::Subscription subscription;
+  subscription.id = static_cast<int64_t>(subscriptions_.size()) + 1;
+  subscription.topic = std::string(topic);
+  subscription.protocol = protocol;
+  subscription.endpoint = std::string(endpoint);
+  subscription.created_at = at;
+  subscriptions_.push_back(StoredSubscription{subscription, true});
+  return subscription;
+}
+
+absl::Status InMemoryNotifier::Unsubscribe(int64_t subscription_id) {
+  const core::TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  if (subscription_id < 1 || subscription_id > static_cast<int64_t>(subscriptions_.size()) ||
+      !subscriptions_[static_cast<size_t>(subscription_id - 1)].active) {
+    return absl::NotFoundError("notifier: no subscription " + std::to_string(subscription_id));
+  }
+  subscriptions_[static_cast<size_t>(subscription_id - 1)].active = false;
+  for (StoredDelivery& d : deliveries_) {
+    if (d.subscription_id == subscription_id && d.state == DeliveryState::kPending) {
+      d.state = DeliveryState::kFailed;
+      d.last_error = "unsubscribed";
+      d.updated_at = now;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::Subscription>> InMemoryNotifier::Subscriptions() {
+  std::lock_guard lock(mu_);
+  std::vector<core::Subscription> out;
+  for (const StoredSubscription& s : subscriptions_) {
+    if (s.active) out.push_back(s.subscription);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> InMemoryNotifier::Topics() {
+  return std::vector<std::string>(topics_.begin(), topics_.end());
+}
+
+core::Delivery InMemoryNotifier::Expand(size_t index) const {
+  const StoredDelivery& d = deliveries_[index];
+  core::Delivery out;
+  out.id = static_cast<int64_t>(index) + 1;
+  out.message = messages_[d.message];
+  out.subscription = subscriptions_[static_cast<size_t>(d.subscription_id - 1)].subscription;
+  out.state = d.state;
+  out.attempts = d.attempts;
+  out.next_attempt_at = d.next_attempt_at;
+  out.last_error = d.last_error;
+  out.updated_at = d.updated_at;
+  return out;
+}
+
+absl::StatusOr<std::vector<core::Delivery>> InMemoryNotifier::DueDeliveries(core::TimePoint now,
+                                                                            size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<size_t> due;
+  for (size_t i = 0; i < deliveries_.size(); ++i) {
+    if (deliveries_[i].state == DeliveryState::kPending && deliveries_[i].next_attempt_at <= now) {
+      due.push_back(i);
+    }
+  }
+  std::stable_sort(due.begin(), due.end(), [&](size_t a, size_t b) {
+    return deliveries_[a].next_attempt_at < deliveries_[b].next_attempt_at;
+  });
+  std::vector<core::Delivery> out;
+  for (size_t i = 0; i < due.size() && out.size() < limit; ++i) out.push_back(Expand(due[i]));
+  return out;
+}
+
+absl::StatusOr<std::optional<core::TimePoint>> InMemoryNotifier::NextDue() {
+  std::lock_guard lock(mu_);
+  std::optional<core::TimePoint> next;
+  for (const StoredDelivery& d : deliveries_) {
+    if (d.state == DeliveryState::kPending && (!next || d.next_attempt_at < *next)) {
+      next = d.next_attempt_at;
+    }
+  }
+  return next;
+}
+
+absl::Status InMemoryNotifier::RecordAttempt(int64_t delivery_id,
+                                             const core::AttemptOutcome& outcome,
+                                             core::TimePoint at) {
+  std::lock_guard lock(mu_);
+  if (delivery_id < 1 || delivery_id > static_cast<int64_t>(deliveries_.size())) {
+    return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
+  }
+  StoredDelivery& d = deliveries_[static_cast<size_t>(delivery_id - 1)];
+  if (d.state != DeliveryState::kPending) return absl::OkStatus();
+  ++d.attempts;
+  d.updated_at = at;
+  if (outcome.delivered) {
+    d.state = DeliveryState::kDelivered;
+    d.last_error.clear();
+  } else if (outcome.permanent_failure) {
+    d.state = DeliveryState::kFailed;
+    d.last_error = outcome.error;
+  } else {
+    d.last_error = outcome.error;
+    d.next_attempt_at = outcome.next_attempt_at;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::Delivery>> InMemoryNotifier::Deliveries(
+    std::optional<DeliveryState> state, size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<core::Delivery> out;
+  for (size_t i = deliveries_.size(); i > 0 && out.size() < limit; --i) {
+    if (!state || deliveries_[i - 1].state == *state) out.push_back(Expand(i - 1));
+  }
+  return out;
+}
+
+}  // namespace stockwatch::adapters

@@ -1,0 +1,35 @@
+// API tokens in the shared SQLite database, stored as hashes.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "adapters/sqlite/sqlite_database.h"
+#include "core/ports/credential_store.h"
+
+namespace stockwatch::adapters {
+
+// Keeps the SHA-256 of each token, never the token. Tokens are random 32-byte secrets, so
+// a fast unsalted hash suffices: nobody can brute-force 256 bits of entropy, and a fast
+// hash keeps Authenticate() cheap on every request. (A password would need a slow salted
+// hash such as argon2id instead.)
+//
+// Beyond the port (shared with InMemoryCredentialStore): kInvalidArgument for an empty
+// name, role or token; kAlreadyExists also when the same token is added twice.
+// Tokens() orders by id. Thread-safe.
+class SqliteCredentialStore final : public core::CredentialStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqliteCredentialStore>> Open(
+      std::shared_ptr<SqliteDatabase> db);
+
+  absl::StatusOr<core::TokenInfo> AddToken(std::string_view name, std::string_view role,
+                                           std::string_view token, core::TimePoint at) override;
+  absl::StatusOr<core::Principal> Authenticate(std::string_view token) override;
+  absl::StatusOr<std::vector<core::TokenInfo>> Tokens() override;
+
+ private:
+  explicit SqliteCredentialStore(std::shared_ptr<SqliteDatabase> db);
+  std::shared_ptr<SqliteDatabase> db_;
+};
+
+}  // namespace stockwatch::adapters

@@ -1,0 +1,403 @@
+#include "adapters/sqlite/sqlite_notifier.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace stockwatch::adapters {
+namespace {
+
+using core::Delivery;
+using core::DeliveryState;
+using core::Message;
+using core::Protocol;
+using core::Subscription;
+
+// Stored enum values; never renumber.
+int64_t StateValue(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kPending:
+      return 0;
+    case DeliveryState::kDelivered:
+      return 1;
+    case DeliveryState::kFailed:
+      return 2;
+  }
+  return 0;
+}
+
+DeliveryState StateFrom(int64_t value) {
+  return value == 1   ? DeliveryState::kDelivered
+         : value == 2 ? DeliveryState::kFailed
+                      : DeliveryState::kPending;
+}
+
+int64_t ProtocolValue(Protocol protocol) { return protocol == Protocol::kEmail ? 1 : 0; }
+Protocol ProtocolFrom(int64_t value) { return value == 1 ? Protocol::kEmail : Protocol::kWebhook; }
+
+int64_t Limit(size_t limit) { return static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)); }
+
+constexpr char kMessageColumns[] =
+    "m.id, m.topic, m.subject, m.body, m.store, m.item, m.old_count, m.new_count, "
+    "m.change_sequence, m.at_ns";
+constexpr char kSubscriptionColumns[] = "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns";
+
+// Reads the message columns starting at `c`.
+Message MessageFrom(const SqliteStatement& stmt, int c) {
+  Message m;
+  m.id = std::string(stmt.Text(c));
+  m.topic = std::string(stmt.Text(c + 1));
+  m.subject = std::string(stmt.Text(c + 2));
+  m.body = std::string(stmt.Text(c + 3));
+  m.store = std::string(stmt.Text(c + 4));
+  m.item = std::string(stmt.Text(c + 5));
+  m.old_count = stmt.OptionalInt64(c + 6);
+  m.new_count = stmt.Int64(c + 7);
+  m.change_sequence = static_cast<uint64_t>(stmt.Int64(c + 8));
+  m.at = FromUnixNanos(stmt.Int64(c + 9));
+  return m;
+}
+
+Subscription SubscriptionFrom(const SqliteStatement& stmt, int c) {
+  Subscription s;
+  s.id = stmt.Int64(c);
+  s.topic = std::string(stmt.Text(c + 1));
+  s.protocol = ProtocolFrom(stmt.Int64(c + 2));
+  s.endpoint = std::string(stmt.Text(c + 3));
+  s.created_at = FromUnixNanos(stmt.Int64(c + 4));
+  return s;
+}
+
+absl::StatusOr<bool> TopicExists(SqliteConnection& conn, std::string_view topic) {
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT 1 FROM topics WHERE name = ?"));
+  stmt.BindText(1, topic);
+  return stmt.Step();
+}
+
+absl::Status UnknownTopic(std::string_view topic) {
+  return absl::InvalidArgumentError("notifier: unknown topic \"" + std::string(topic) + "\"");
+}
+
+}  // namespace
+
+SqliteNotifier::SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock)
+    : db_(std::move(db)), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<SqliteNotifier>> SqliteNotifier::Open(
+    std::shared_ptr<SqliteDatabase> db, core::Clock& clock) {
+  return std::unique_ptr<SqliteNotifier>(new SqliteNotifier(std::move(db), clock));
+}
+
+absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint64_t expected,
+                                     uint64_t checkpoint) {
+  return db_->WithWriteTransaction(
+      Durability::kNormal, [&](SqliteConnection& conn) -> absl::Status {
+        {
+          SW_ASSIGN_OR_RETURN(
+              SqliteStatement stmt,
+              conn.Prepare("SELECT value FROM meta WHERE name = 'checker_checkpoint'"));
+          SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+          const uint64_t stored = row ? static_cast<uint64_t>(stmt.Int64(0)) : 0;
+          if (stored != expected) {
+            return absl::AbortedError("notifier: checkpoint is " + std::to_string(stored) +
+                                      ", not " + std::to_string(expected) +
+                                      " (another checker ran)");
+          }
+        }
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement insert,
+            conn.Prepare("INSERT INTO messages (id, topic, subject, body, store, item, old_count, "
+                         "new_count, change_sequence, at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT (id) DO NOTHING"));
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement fan_out,
+            conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
+                         "next_attempt_ns, last_error, updated_at_ns) "
+                         "SELECT ?1, id, 0, 0, ?2, '', ?2 FROM subscriptions "
+                         "WHERE topic = ?3 AND active ORDER BY id"));
+        for (const Message& m : messages) {
+          SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, m.topic));
+          if (!known) return UnknownTopic(m.topic);
+          insert.BindText(1, m.id)
+              .BindText(2, m.topic)
+              .BindText(3, m.subject)
+              .BindText(4, m.body)
+              .BindText(5, m.store)
+              .BindText(6, m.item)
+              .Bind(7, m.old_count)
+              .Bind(8, m.new_count)
+              .Bind(9, static_cast<int64_t>(m.change_sequence))
+              .Bind(10, ToUnixNanos(m.at));
+          SW_RETURN_IF_ERROR(insert.Run());
+          insert.Reset();
+          if (conn.Changes() == 0) continue;  // already published
+          fan_out.Bind(1, conn.LastInsertRowid()).Bind(2, ToUnixNanos(m.at)).BindText(3, m.topic);
+          SW_RETURN_IF_ERROR(fan_out.Run());
+          fan_out.Reset();
+        }
+        SW_ASSIGN_OR_RETURN(SqliteStatement save,
+                            conn.Prepare("INSERT INTO meta (name, value) VALUES "
+                                         "('checker_checkpoint', ?) ON CONFLICT (name) DO UPDATE "
+                                         "SET value = excluded.value"));
+        save.Bind(1, static_cast<int64_t>(checkpoint));
+        return save.Run();
+      });
+}
+
+absl::StatusOr<uint64_t> SqliteNotifier::Checkpoint() {
+  uint64_t checkpoint = 0;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT value FROM meta WHERE name = 'checker_checkpoint'"));
+            SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (row) checkpoint = static_cast<uint64_t>(stmt.Int64(0));
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return checkpoint;
+}
+
+absl::StatusOr<std::vector<Message>> SqliteNotifier::RecentMessages(
+    std::optional<std::string> topic, size_t limit) {
+  std::vector<Message> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            const std::string sql = std::string("SELECT ") + kMessageColumns + " FROM messages m " +
+                                    (topic ? "WHERE m.topic = ?2 " : "") +
+                                    "ORDER BY m.seq DESC LIMIT ?1";
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+            stmt.Bind(1, Limit(limit));
+            if (topic) stmt.BindText(2, *topic);
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.push_back(MessageFrom(stmt, 0));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, Protocol protocol,
+                                                       std::string_view endpoint,
+                                                       core::TimePoint at) {
+  if (endpoint.empty()) return absl::InvalidArgumentError("notifier: endpoint is empty");
+  Subscription out;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, topic));
+            if (!known) return UnknownTopic(topic);
+            {
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement stmt,
+                  conn.Prepare(std::string("SELECT ") + kSubscriptionColumns +
+                               " FROM subscriptions s WHERE s.topic = ? AND s.endpoint = ? AND "
+                               "s.active"));
+              stmt.BindText(1, topic).BindText(2, endpoint);
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (row) {
+                out = SubscriptionFrom(stmt, 0);
+                return absl::OkStatus();
+              }
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement insert,
+                conn.Prepare("INSERT INTO subscriptions (topic, protocol, endpoint, created_at_ns) "
+                             "VALUES (?, ?, ?, ?)"));
+            insert.BindText(1, topic)
+                .Bind(2, ProtocolValue(protocol))
+                .BindText(3, endpoint)
+                .Bind(4, ToUnixNanos(at));
+            SW_RETURN_IF_ERROR(insert.Run());
+            out.id = conn.LastInsertRowid();
+            out.topic = std::string(topic);
+            out.protocol = protocol;
+            out.endpoint = std::string(endpoint);
+            out.created_at = at;
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::Status SqliteNotifier::Unsubscribe(int64_t subscription_id) {
+  const int64_t now = ToUnixNanos(clock_.Now());
+  return db_->WithWriteTransaction(
+      Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        {
+          SW_ASSIGN_OR_RETURN(
+              SqliteStatement stmt,
+              conn.Prepare("UPDATE subscriptions SET active = 0 WHERE id = ? AND active"));
+          stmt.Bind(1, subscription_id);
+          SW_RETURN_IF_ERROR(stmt.Run());
+          if (conn.Changes() == 0) {
+            return absl::NotFoundError("notifier: no subscription " +
+                                       std::to_string(subscription_id));
+          }
+        }
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement fail,
+            conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'unsubscribed', "
+                         "updated_at_ns = ? WHERE subscription_id = ? AND state = 0"));
+        fail.Bind(1, now).Bind(2, subscription_id);
+        return fail.Run();
+      });
+}
+
+absl::StatusOr<std::vector<Subscription>> SqliteNotifier::Subscriptions() {
+  std::vector<Subscription> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                conn.Prepare(std::string("SELECT ") + kSubscriptionColumns +
+                                             " FROM subscriptions s WHERE s.active ORDER BY s.id"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.push_back(SubscriptionFrom(stmt, 0));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteNotifier::Topics() {
+  std::vector<std::string> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                conn.Prepare("SELECT name FROM topics ORDER BY name"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.emplace_back(stmt.Text(0));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Delivery>> SqliteNotifier::LoadDeliveries(
+    const std::string& where, absl::FunctionRef<void(SqliteStatement&)> bind) {
+  std::vector<Delivery> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            const std::string sql =
+                std::string(
+                    "SELECT d.id, d.state, d.attempts, d.next_attempt_ns, d.last_error, "
+                    "d.updated_at_ns, ") +
+                kMessageColumns + ", " + kSubscriptionColumns +
+                " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+                "JOIN subscriptions s ON s.id = d.subscription_id " +
+                where;
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+            bind(stmt);
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              Delivery d;
+              d.id = stmt.Int64(0);
+              d.state = StateFrom(stmt.Int64(1));
+              d.attempts = static_cast<int>(stmt.Int64(2));
+              d.next_attempt_at = FromUnixNanos(stmt.Int64(3));
+              d.last_error = std::string(stmt.Text(4));
+              d.updated_at = FromUnixNanos(stmt.Int64(5));
+              d.message = MessageFrom(stmt, 6);
+              d.subscription = SubscriptionFrom(stmt, 16);
+              out.push_back(std::move(d));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Delivery>> SqliteNotifier::DueDeliveries(core::TimePoint now,
+                                                                    size_t limit) {
+  return LoadDeliveries(
+      "WHERE d.state = 0 AND d.next_attempt_ns <= ?1 ORDER BY d.next_attempt_ns, d.id LIMIT ?2",
+      [&](SqliteStatement& stmt) { stmt.Bind(1, ToUnixNanos(now)).Bind(2, Limit(limit)); });
+}
+
+absl::StatusOr<std::optional<core::TimePoint>> SqliteNotifier::NextDue() {
+  std::optional<core::TimePoint> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT MIN(next_attempt_ns) FROM deliveries WHERE state = 0"));
+            SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (row && !stmt.IsNull(0)) out = FromUnixNanos(stmt.Int64(0));
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::Status SqliteNotifier::RecordAttempt(int64_t delivery_id, const core::AttemptOutcome& outcome,
+                                           core::TimePoint at) {
+  return db_->WithWriteTransaction(
+      Durability::kNormal, [&](SqliteConnection& conn) -> absl::Status {
+        {
+          SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                              conn.Prepare("SELECT state FROM deliveries WHERE id = ?"));
+          stmt.Bind(1, delivery_id);
+          SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+          if (!row) {
+            return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
+          }
+          if (StateFrom(stmt.Int64(0)) != DeliveryState::kPending) return absl::OkStatus();
+        }
+        DeliveryState state = DeliveryState::kPending;
+        if (outcome.delivered) {
+          state = DeliveryState::kDelivered;
+        } else if (outcome.permanent_failure) {
+          state = DeliveryState::kFailed;
+        }
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement update,
+            conn.Prepare(
+                "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3, "
+                "next_attempt_ns = CASE WHEN ?2 = 0 THEN ?4 ELSE next_attempt_ns END, "
+                "updated_at_ns = ?5 WHERE id = ?1"));
+        update.Bind(1, delivery_id)
+            .Bind(2, StateValue(state))
+            .BindText(3, outcome.delivered ? std::string_view() : std::string_view(outcome.error))
+            .Bind(4, ToUnixNanos(outcome.next_attempt_at))
+            .Bind(5, ToUnixNanos(at));
+        return update.Run();
+      });
+}
+
+absl::StatusOr<std::vector<Delivery>> SqliteNotifier::Deliveries(std::optional<DeliveryState> state,
+                                                                 size_t limit) {
+  if (state) {
+    return LoadDeliveries(
+        "WHERE d.state = ?1 ORDER BY d.id DESC LIMIT ?2",
+        [&](SqliteStatement& stmt) { stmt.Bind(1, StateValue(*state)).Bind(2, Limit(limit)); });
+  }
+  return LoadDeliveries("ORDER BY d.id DESC LIMIT ?1",
+                        [&](SqliteStatement& stmt) { stmt.Bind(1, Limit(limit)); });
+}
+
+}  // namespace stockwatch::adapters

@@ -1,0 +1,60 @@
+// Topics, subscriptions, messages and the delivery outbox in the shared SQLite database.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "adapters/sqlite/sqlite_database.h"
+#include "core/ports/clock.h"
+#include "core/ports/notifier.h"
+
+namespace stockwatch::adapters {
+
+// The topics NoStock, LowStock and BackInStock exist from the first migration.
+//
+// Semantics beyond the port (shared with InMemoryNotifier):
+// - Publish: kInvalidArgument, writing nothing, if a message names an unknown topic. A
+//   message whose id is already stored is skipped (no new deliveries), so publishing is
+//   idempotent by message id.
+// - Subscribe: kInvalidArgument for an empty endpoint.
+// - RecordAttempt: kNotFound for an unknown delivery. A delivery that is no longer pending
+//   (failed by Unsubscribe meanwhile) is left as it is, and OK is returned.
+// - Unsubscribe stamps the failed deliveries with `clock`'s time.
+// Durability: subscription changes are synced; Publish and RecordAttempt commit with
+// Durability::kNormal (a lost tail is published or attempted again: at-least-once).
+// Thread-safe.
+class SqliteNotifier final : public core::Notifier {
+ public:
+  // `clock` must outlive the notifier.
+  static absl::StatusOr<std::unique_ptr<SqliteNotifier>> Open(std::shared_ptr<SqliteDatabase> db,
+                                                              core::Clock& clock);
+
+  absl::Status Publish(const std::vector<core::Message>& messages, uint64_t expected,
+                       uint64_t checkpoint) override;
+  absl::StatusOr<uint64_t> Checkpoint() override;
+  absl::StatusOr<std::vector<core::Message>> RecentMessages(std::optional<std::string> topic,
+                                                            size_t limit) override;
+  absl::StatusOr<core::Subscription> Subscribe(std::string_view topic, core::Protocol protocol,
+                                               std::string_view endpoint,
+                                               core::TimePoint at) override;
+  absl::Status Unsubscribe(int64_t subscription_id) override;
+  absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
+  absl::StatusOr<std::vector<std::string>> Topics() override;
+  absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
+                                                            size_t limit) override;
+  absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
+  absl::Status RecordAttempt(int64_t delivery_id, const core::AttemptOutcome& outcome,
+                             core::TimePoint at) override;
+  absl::StatusOr<std::vector<core::Delivery>> Deliveries(std::optional<core::DeliveryState> state,
+                                                         size_t limit) override;
+
+ private:
+  SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock);
+  absl::StatusOr<std::vector<core::Delivery>> LoadDeliveries(
+      const std::string& where, absl::FunctionRef<void(SqliteStatement&)> bind);
+
+  std::shared_ptr<SqliteDatabase> db_;
+  core::Clock& clock_;
+};
+
+}  // namespace stockwatch::adapters

@@ -1,0 +1,871 @@
+// The client subcommands: each one talks to a running server over the HTTP API of
+// docs/API.md. What they print is meant to be stable, for people and for scripts:
+//
+// Every command takes
+//   --server URL  default $STOCKWATCH_SERVER, else http://127.0.0.1:8080
+//   --token T     default $STOCKWATCH_TOKEN; neither -> "no API token: ..." and exit 2.
+// The token is sent as a bearer token and never printed.
+//
+// stockwatch upload FILE... [--name NAME] [--no-wait] [--wait-timeout S] [--format text|json]
+//   PUTs each file in turn to /api/v1/uploads/{name} (name = --name, allowed with one FILE
+//   only, else the file's base name), streamed from disk. On a terminal, files of 1 MiB and
+//   more show a progress bar on stderr. Per file, on stdout:
+//     uploaded NAME as upload ID (SIZE bytes, sha256 HEX)
+//   then, unless --no-wait, once the server has loaded it (polling ?wait=30 for at most
+//   --wait-timeout seconds, default 600), the report of `check` (cli/report_text.h):
+//     NAME: loaded: 6 rows read, 6 loaded, 0 unchanged, 0 rejected (12 ms)
+//       NAME:3:14: count is empty                 <- each error, indented
+//       warning: NAME:2:1: ...                     <- each warning
+//       ignored columns: price, note
+//   or "NAME: rejected: <reason>" and its errors, or "NAME: pending after S s (see
+//   `stockwatch uploads --id ID`)" when the wait ran out. A file the server refuses
+//   (400 bad file, 401, 413, ...) gives on stderr
+//     stockwatch: NAME: refused: <error.message> (HTTP 400)
+//       <each of error.details other than the message>
+//   and the next file is sent. --format json prints, instead of the text, one JSON array of
+//   the final upload objects (docs/API.md, plus "file": the local path); a refused file
+//   appears as {"file","name","status":"refused","error":{code,message,details}} and a file
+//   that could not be read as {"file","name","status":"failed","error":{"message"}}. The
+//   array is printed even when the server becomes unreachable midway.
+//   Exit 0 when every file was loaded (rows skipped under the default bad-row policy count as
+//   loaded; their errors are printed), or, with --no-wait, accepted; 1 when any was refused,
+//   rejected, unreadable or still pending; 3 when the server cannot be reached.
+//
+// stockwatch inventory [--store S] [--item-prefix P] [--max-count N] [--limit N]
+//                      [--format table|csv|json]
+//   Follows next_cursor through every page (--limit items per request, default 1000) and
+//   prints as it goes:
+//     table: STORE  ITEM  COUNT  UPDATED, widths fitted to the first page (at most 40
+//            characters; longer values end in "…"), COUNT right-aligned;
+//     csv:   "store,item,count,updated_at" and one RFC 4180 record per item, CRLF line ends;
+//            a value starting with = + - @ TAB or CR gets a leading ' (formula injection);
+//     json:  one document {"items":[...]} with one item per line.
+// stockwatch stores [--format table|json]      STORE  ITEMS  OUT_OF_STOCK  LAST_UPDATED
+// stockwatch uploads [--limit N] [--format table|json]
+//   newest first: ID  NAME  STATUS  SIZE  ROWS  LOADED  ERRORS  UPLOADER  CREATED
+// stockwatch uploads --id ID [--format text|json]
+//   "upload ID: NAME (SIZE bytes, sha256 HEX) by UPLOADER at TIME" then the report as above
+//   (or "NAME: pending").
+// stockwatch alerts [--topic T] [--limit N] [--format table|json]
+//   newest first: TIME  TOPIC  STORE  ITEM  OLD  NEW  SUBJECT
+// stockwatch subscribe --topic T [--protocol webhook|email] ENDPOINT [--format text|json]
+//   ENDPOINT is mailto:ADDRESS or an http(s):// URL; prints
+//     subscribed ENDPOINT to TOPIC (subscription ID)
+// stockwatch subscriptions [--format table|json]  ID  TOPIC  PROTOCOL  CREATED  ENDPOINT
+// stockwatch unsubscribe ID                       prints "unsubscribed subscription ID"
+// stockwatch thresholds [list] [--format table|json]   STORE  ITEM  VALUE ("*" = any)
+// stockwatch thresholds set [--store S] [--item I] VALUE [--format text|json]
+//   VALUE is a whole number, or "none" to remove the threshold; prints
+//     threshold store=S item=I set to VALUE    or    threshold store=S item=I removed
+//   with "*" for a store or item not given.
+// stockwatch deliveries [--failed | --state pending|delivered|failed] [--limit N]
+//                       [--format table|json]
+//   ID  STATE  ATTEMPTS  TOPIC  ENDPOINT  UPDATED  LAST_ERROR
+//
+// In tables a missing or null value shows as "-" and control characters as "?"; every
+// --format json (but upload's and inventory's) prints the server's document, indented by
+// two spaces. Table and text output goes to stdout, messages to stderr.
+// Errors: an HTTP error answer prints "stockwatch: <error.message> (HTTP <status>)" and its
+// details, exit 1; a server that cannot be reached prints "stockwatch: cannot reach
+// <server>: <reason>" (or "request to <server> failed: <reason>" when a transfer breaks),
+// exit 3; bad flags exit 2.
+#include <fmt/format.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cli/api_client.h"
+#include "cli/client_output.h"
+#include "cli/commands.h"
+#include "cli/report_text.h"
+#include "nlohmann/json.hpp"
+
+namespace stockwatch::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDefaultServer[] = "http://127.0.0.1:8080";
+// Uploads at least this large get a progress bar (when stderr is a terminal).
+constexpr uint64_t kProgressMinBytes = uint64_t{1} << 20;
+// Longest wait asked of the server per poll of an upload's status.
+constexpr int kMaxPollSeconds = 30;
+// Longest page the API serves.
+constexpr int kMaxPageSize = 10000;
+
+struct ConnectionFlags {
+  std::string server = kDefaultServer;
+  std::string token;
+};
+
+void AddConnectionFlags(CLI::App& cmd, ConnectionFlags& flags) {
+  cmd.add_option("--server", flags.server,
+                 "Server URL (default $STOCKWATCH_SERVER, else http://127.0.0.1:8080)")
+      ->envname("STOCKWATCH_SERVER");
+  cmd.add_option("--token", flags.token, "API token (default $STOCKWATCH_TOKEN)")
+      ->envname("STOCKWATCH_TOKEN");
+}
+
+// Prints "stockwatch: <message>" on stderr and ends the command with `exit_code`.
+[[noreturn]] void Fail(int exit_code, std::string_view message) {
+  std::fflush(stdout);
+  fmt::print(stderr, "stockwatch: {}\n", SanitizeLine(message));
+  throw CLI::RuntimeError(exit_code);
+}
+
+// A transport failure: exit 3 when the server could not be reached or the transfer broke.
+[[noreturn]] void FailTransport(const absl::Status& status) {
+  Fail(status.code() == absl::StatusCode::kUnavailable ? kExitUnavailable : kExitFailure,
+       std::string(status.message()));
+}
+
+[[noreturn]] void FailHttp(const HttpResponse& response) {
+  std::fflush(stdout);
+  fmt::print(stderr, "stockwatch: {}", FormatApiError(ParseApiError(response)));
+  throw CLI::RuntimeError(kExitFailure);
+}
+
+ApiClient Connect(const ConnectionFlags& flags) {
+  if (!IsHttpUrl(flags.server)) {
+    Fail(kExitUsage, fmt::format("--server must be an http:// or https:// URL, not \"{}\"",
+                                 RedactUrl(flags.server)));
+  }
+  if (flags.token.empty()) Fail(kExitUsage, "no API token: pass --token or set STOCKWATCH_TOKEN");
+  for (const char c : flags.token) {
+    // The token goes into a header line: no spaces, controls or line breaks.
+    if (c <= ' ' || c == '\x7F') {
+      Fail(kExitUsage, "the API token must not contain spaces or control characters");
+    }
+  }
+  ApiClientOptions options;
+  options.server = flags.server;
+  options.token = flags.token;
+  return ApiClient(std::move(options));
+}
+
+// Parses the body of a 2xx answer; prints the error and ends the command otherwise.
+json ExpectJson(const absl::StatusOr<HttpResponse>& response) {
+  if (!response.ok()) FailTransport(response.status());
+  if (response->status < 200 || response->status >= 300) FailHttp(*response);
+  if (response->body.empty()) return json::object();
+  json doc = json::parse(response->body, nullptr, false);
+  if (doc.is_discarded()) {
+    Fail(kExitFailure, fmt::format("the server's answer is not JSON (HTTP {})", response->status));
+  }
+  return doc;
+}
+
+std::string Dump(const json& doc) {
+  return doc.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
+void PrintJson(const json& doc) { fmt::print("{}\n", Dump(doc)); }
+
+// `doc[key]` when it is an array, else an empty array: a listing with no rows.
+const json& ArrayField(const json& doc, std::string_view key) {
+  static const json empty_array = json::array();
+  if (!doc.is_object()) return empty_array;
+  const auto it = doc.find(key);
+  return it != doc.end() && it->is_array() ? *it : empty_array;
+}
+
+// `doc[key]` when it is an object, else an empty object.
+const json& ObjectField(const json& doc, std::string_view key) {
+  static const json empty_object = json::object();
+  if (!doc.is_object()) return empty_object;
+  const auto it = doc.find(key);
+  return it != doc.end() && it->is_object() ? *it : empty_object;
+}
+
+std::string StringField(const json& doc, std::string_view key, std::string fallback) {
+  if (doc.is_object()) {
+    const auto it = doc.find(key);
+    if (it != doc.end() && it->is_string()) return it->get<std::string>();
+  }
+  return fallback;
+}
+
+// Runs `body`, turning a surprise in the server's JSON (a field of the wrong type) into a
+// failure of the command instead of an internal error of the process.
+std::function<void()> Guarded(std::function<void()> body) {
+  return [body = std::move(body)] {
+    try {
+      body();
+    } catch (const json::exception& e) {
+      Fail(kExitFailure, fmt::format("unexpected answer from the server: {}", e.what()));
+    }
+  };
+}
+
+void PrintTable(std::vector<Column> columns, const std::vector<std::vector<std::string>>& rows) {
+  fmt::print("{}", RenderTable(std::move(columns), rows));
+}
+
+// ---------------------------------------------------------------------------------------
+// upload
+
+// Width of the terminal on stderr, for the progress bar.
+size_t TerminalWidth() {
+  winsize size{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
+// The progress bar of one upload, redrawn on stderr at most ten times a second. Draws nothing
+// unless enabled.
+class ProgressBar {
+ public:
+  ProgressBar(std::string name, bool enabled)
+      : name_(std::move(name)),
+        enabled_(enabled),
+        width_(enabled ? TerminalWidth() : 80),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void Update(uint64_t sent, uint64_t total) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    Draw(sent, total, now);
+  }
+
+  // Ends the line of the bar, first drawing it full when the upload completed.
+  void Finish(bool completed, uint64_t total) {
+    if (!enabled_) return;
+    if (completed) Draw(total, total, std::chrono::steady_clock::now());
+    if (!drawn_) return;
+    std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  void Draw(uint64_t sent, uint64_t total, std::chrono::steady_clock::time_point now) {
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0.001 ? static_cast<double>(sent) / seconds : 0.0;
+    // "\x1b[K" clears what a longer earlier line left to the right.
+    fmt::print(stderr, "\r{}\x1b[K", RenderProgressBar(name_, sent, total, rate, width_));
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  const std::string name_;
+  const bool enabled_;
+  const size_t width_;
+  const std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+  bool drawn_ = false;
+};
+
+struct UploadFlags {
+  ConnectionFlags connection;
+  std::vector<std::string> files;
+  std::string name;  // empty: each file's base name
+  bool no_wait = false;
+  int wait_timeout_seconds = 600;
+  std::string format = "text";
+};
+
+enum class UploadOutcome { kOk, kFailed };
+
+// Polls the upload until it is no longer pending or `timeout` has passed and returns the last
+// upload document seen. An HTTP error answer is put in `http_error` (and null returned);
+// kUnavailable when the server cannot be reached, kInternal when its answer is not JSON.
+absl::StatusOr<json> WaitForLoad(ApiClient& client, int64_t id, std::chrono::seconds timeout,
+                                 std::optional<HttpResponse>& http_error) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + timeout;
+  const std::string path = "/api/v1/uploads/" + std::to_string(id);
+  while (true) {
+    const auto remaining = std::chrono::ceil<std::chrono::seconds>(deadline - Clock::now()).count();
+    const int64_t wait = std::clamp<int64_t>(remaining, 0, kMaxPollSeconds);
+    const Clock::time_point asked = Clock::now();
+    auto response = client.Get(WithQuery(path, {{"wait", std::to_string(wait)}}),
+                               std::chrono::seconds(wait + 30));
+    if (!response.ok()) return response.status();
+    if (response->status != 200) {
+      http_error = std::move(*response);
+      return json();
+    }
+    json upload = json::parse(response->body, nullptr, false);
+    if (upload.is_discarded() || !upload.is_object()) {
+      return absl::InternalError(
+          fmt::format("the server's answer about upload {} is not a JSON object", id));
+    }
+    if (StringField(upload, "status", "pending") != "pending" || Clock::now() >= deadline) {
+      return upload;
+    }
+    // A server that answers at once instead of waiting must not be polled in a tight loop.
+    if (wait > 0 && Clock::now() - asked < std::chrono::seconds(1)) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+}
+
+void RunUpload(const UploadFlags& flags) {
+  if (!flags.name.empty() && flags.files.size() != 1) {
+    Fail(kExitUsage, "--name needs exactly one FILE");
+  }
+  ApiClient client = Connect(flags.connection);
+  const bool as_json = flags.format == "json";
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  json results = json::array();
+  UploadOutcome outcome = UploadOutcome::kOk;
+
+  // Ends the command for a transport failure, printing the JSON gathered so far first.
+  const auto fail_transport = [&](const absl::Status& status) {
+    if (as_json) PrintJson(results);
+    FailTransport(status);
+  };
+
+  for (const std::string& path : flags.files) {
+    const std::string name =
+        flags.name.empty() ? std::filesystem::path(path).filename().string() : flags.name;
+    std::error_code ec;
+    const uint64_t size_hint = std::filesystem::file_size(path, ec);
+    ProgressBar bar(name, tty && !ec && size_hint >= kProgressMinBytes);
+    uint64_t total = 0;
+    auto response = client.PutFile("/api/v1/uploads/" + UrlEncode(name), path,
+                                   [&bar, &total](uint64_t sent, uint64_t file_size) {
+                                     total = file_size;
+                                     bar.Update(sent, file_size);
+                                   });
+    bar.Finish(response.ok(), total > 0 ? total : size_hint);
+    if (!response.ok()) {
+      if (response.status().code() == absl::StatusCode::kUnavailable) {
+        fail_transport(response.status());
+      }
+      // The file could not be read (or the answer was too large): this file failed.
+      fmt::print(stderr, "stockwatch: {}\n",
+                 SanitizeLine(std::string(response.status().message())));
+      results.push_back({{"file", path},
+                         {"name", name},
+                         {"status", "failed"},
+                         {"error", {{"message", std::string(response.status().message())}}}});
+      outcome = UploadOutcome::kFailed;
+      continue;
+    }
+    if (response->status < 200 || response->status >= 300) {
+      const ApiError error = ParseApiError(*response);
+      std::fflush(stdout);
+      fmt::print(stderr, "stockwatch: {}: refused: {}", SanitizeLine(name), FormatApiError(error));
+      results.push_back(
+          {{"file", path},
+           {"name", name},
+           {"status", "refused"},
+           {"error",
+            {{"code", error.code}, {"message", error.message}, {"details", error.details}}}});
+      outcome = UploadOutcome::kFailed;
+      continue;
+    }
+    json upload = json::parse(response->body, nullptr, false);
+    if (!upload.is_object()) {
+      Fail(kExitFailure, fmt::format("the server's answer to the upload of {} is not JSON", name));
+    }
+    const std::string shown_name = StringField(upload, "name", name);
+    const int64_t id = upload.value("id", int64_t{0});
+    if (!as_json) {
+      fmt::print("uploaded {} as upload {} ({} bytes, sha256 {})\n", SanitizeLine(shown_name), id,
+                 CellText(upload, "size"), SanitizeLine(CellText(upload, "sha256")));
+      std::fflush(stdout);
+    }
+    if (!flags.no_wait) {
+      std::optional<HttpResponse> http_error;
+      auto waited =
+          WaitForLoad(client, id, std::chrono::seconds(flags.wait_timeout_seconds), http_error);
+      if (!waited.ok()) {
+        if (waited.status().code() == absl::StatusCode::kUnavailable) {
+          fail_transport(waited.status());
+        }
+        fmt::print(stderr, "stockwatch: {}\n",
+                   SanitizeLine(std::string(waited.status().message())));
+        outcome = UploadOutcome::kFailed;
+      } else if (http_error) {
+        std::fflush(stdout);
+        fmt::print(stderr, "stockwatch: {}: {}", SanitizeLine(shown_name),
+                   FormatApiError(ParseApiError(*http_error)));
+        outcome = UploadOutcome::kFailed;
+      } else {
+        upload = std::move(*waited);
+      }
+      const std::string status = StringField(upload, "status", "pending");
+      if (status != "loaded") outcome = UploadOutcome::kFailed;
+      if (!as_json && !http_error && waited.ok()) {
+        if (status == "pending") {
+          fmt::print("{}: pending after {} s (see `stockwatch uploads --id {}`)\n",
+                     SanitizeLine(shown_name), flags.wait_timeout_seconds, id);
+        } else {
+          json report = ObjectField(upload, "report");
+          if (!report.contains("status")) report["status"] = status;
+          fmt::print("{}", SanitizeText(ReportText(shown_name, report)));
+        }
+        std::fflush(stdout);
+      }
+    }
+    upload["file"] = path;
+    results.push_back(std::move(upload));
+  }
+  if (as_json) PrintJson(results);
+  if (outcome != UploadOutcome::kOk) throw CLI::RuntimeError(kExitFailure);
+}
+
+void AddUploadCommand(CLI::App& app) {
+  auto flags = std::make_shared<UploadFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "upload", "Upload inventory files to the server and wait for their load reports");
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("FILE", flags->files, "Inventory CSV files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--name", flags->name, "Name to upload the file as (one FILE only)");
+  cmd->add_flag("--no-wait", flags->no_wait, "Do not wait for the load reports");
+  cmd->add_option("--wait-timeout", flags->wait_timeout_seconds,
+                  "Longest wait for each load report, in seconds (default 600)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->callback(Guarded([flags] { RunUpload(*flags); }));
+}
+
+// ---------------------------------------------------------------------------------------
+// inventory
+
+struct InventoryFlags {
+  ConnectionFlags connection;
+  std::string store;
+  std::string item_prefix;
+  int64_t max_count = -1;  // -1: no filter
+  int limit = 1000;
+  std::string format = "table";
+};
+
+std::vector<std::string> InventoryRow(const json& item) {
+  return {CellText(item, "store"), CellText(item, "item"), CellText(item, "count"),
+          CellText(item, "updated_at")};
+}
+
+void RunInventory(const InventoryFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  Table table({{"STORE"}, {"ITEM"}, {"COUNT", Align::kRight}, {"UPDATED"}});
+  std::string cursor;
+  bool first_page = true;
+  bool first_item = true;
+  while (true) {
+    const std::string target =
+        WithQuery("/api/v1/inventory",
+                  {{"store", flags.store},
+                   {"item_prefix", flags.item_prefix},
+                   {"max_count", flags.max_count >= 0 ? std::to_string(flags.max_count) : ""},
+                   {"limit", std::to_string(flags.limit)},
+                   {"cursor", cursor}});
+    const json page = ExpectJson(client.Get(target));
+    const json& items = ArrayField(page, "items");
+    std::string out;
+    if (flags.format == "table") {
+      std::vector<std::vector<std::string>> rows;
+      for (const json& item : items) rows.push_back(InventoryRow(item));
+      if (first_page) {
+        table.Fit(rows);
+        out += table.Header();
+      }
+      for (const auto& row : rows) out += table.Row(row);
+    } else if (flags.format == "csv") {
+      if (first_page) out += CsvRecord({"store", "item", "count", "updated_at"});
+      for (const json& item : items) out += CsvRecord(InventoryRow(item));
+    } else {
+      if (first_page) out += "{\"items\":[";
+      for (const json& item : items) {
+        out += first_item ? "\n" : ",\n";
+        out += item.dump(-1, ' ', false, json::error_handler_t::replace);
+        first_item = false;
+      }
+    }
+    fmt::print("{}", out);
+    std::fflush(stdout);
+    first_page = false;
+    const std::string next = StringField(page, "next_cursor", "");
+    if (next.empty()) break;
+    if (next == cursor) Fail(kExitFailure, "the server returned the same inventory page twice");
+    cursor = next;
+  }
+  if (flags.format == "json") fmt::print("\n]}}\n");
+}
+
+void AddInventoryCommand(CLI::App& app) {
+  auto flags = std::make_shared<InventoryFlags>();
+  CLI::App* cmd = app.add_subcommand("inventory", "List inventory items, by store and item");
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("--store", flags->store, "Only this store");
+  cmd->add_option("--item-prefix", flags->item_prefix, "Only items whose name starts so");
+  cmd->add_option("--max-count", flags->max_count, "Only items with a count of at most N")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", flags->limit, "Items fetched per request (default 1000)")
+      ->check(CLI::Range(1, kMaxPageSize));
+  cmd->add_option("--format", flags->format, "table (default), csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  cmd->callback(Guarded([flags] { RunInventory(*flags); }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Listings: stores, uploads, alerts, subscriptions, deliveries
+
+struct ListFlags {
+  ConnectionFlags connection;
+  std::string format = "table";
+  int limit = 0;  // 0: the server's default
+};
+
+std::string LimitParam(int limit) { return limit > 0 ? std::to_string(limit) : ""; }
+
+void AddListFlags(CLI::App& cmd, ListFlags& flags, bool with_limit) {
+  AddConnectionFlags(cmd, flags.connection);
+  cmd.add_option("--format", flags.format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  if (with_limit) {
+    cmd.add_option("--limit", flags.limit, "Most entries to list")->check(CLI::PositiveNumber);
+  }
+}
+
+void AddStoresCommand(CLI::App& app) {
+  auto flags = std::make_shared<ListFlags>();
+  CLI::App* cmd = app.add_subcommand("stores", "List stores with item and out-of-stock counts");
+  AddListFlags(*cmd, *flags, /*with_limit=*/false);
+  cmd->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->connection);
+    const json doc = ExpectJson(client.Get("/api/v1/stores"));
+    if (flags->format == "json") return PrintJson(doc);
+    std::vector<std::vector<std::string>> rows;
+    for (const json& s : ArrayField(doc, "stores")) {
+      rows.push_back({CellText(s, "store"), CellText(s, "items"), CellText(s, "out_of_stock"),
+                      CellText(s, "last_updated")});
+    }
+    PrintTable(
+        {{"STORE"}, {"ITEMS", Align::kRight}, {"OUT_OF_STOCK", Align::kRight}, {"LAST_UPDATED"}},
+        rows);
+  }));
+}
+
+struct UploadsFlags {
+  ListFlags list;
+  int64_t id = 0;  // 0: list
+};
+
+void PrintUploadText(const json& upload) {
+  const std::string name = StringField(upload, "name", "?");
+  fmt::print("upload {}: {} ({} bytes, sha256 {}) by {} at {}\n", CellText(upload, "id"),
+             SanitizeLine(name), CellText(upload, "size"), SanitizeLine(CellText(upload, "sha256")),
+             SanitizeLine(CellText(upload, "uploader")), CellText(upload, "created_at"));
+  const std::string status = StringField(upload, "status", "pending");
+  if (status == "pending") {
+    fmt::print("{}: pending\n", SanitizeLine(name));
+    return;
+  }
+  json report = ObjectField(upload, "report");
+  if (!report.contains("status")) report["status"] = status;
+  fmt::print("{}", SanitizeText(ReportText(name, report)));
+}
+
+void RunUploads(const UploadsFlags& flags) {
+  ApiClient client = Connect(flags.list.connection);
+  if (flags.id > 0) {
+    const json upload = ExpectJson(client.Get("/api/v1/uploads/" + std::to_string(flags.id)));
+    if (flags.list.format == "json") return PrintJson(upload);
+    return PrintUploadText(upload);
+  }
+  const json doc = ExpectJson(
+      client.Get(WithQuery("/api/v1/uploads", {{"limit", LimitParam(flags.list.limit)}})));
+  if (flags.list.format == "json") return PrintJson(doc);
+  std::vector<std::vector<std::string>> rows;
+  for (const json& u : ArrayField(doc, "uploads")) {
+    const json& report = ObjectField(u, "report");
+    rows.push_back({CellText(u, "id"), CellText(u, "name"), CellText(u, "status"),
+                    CellText(u, "size"), CellText(report, "rows_read"),
+                    CellText(report, "rows_loaded"), CellText(report, "error_count"),
+                    CellText(u, "uploader"), CellText(u, "created_at")});
+  }
+  PrintTable({{"ID", Align::kRight},
+              {"NAME"},
+              {"STATUS"},
+              {"SIZE", Align::kRight},
+              {"ROWS", Align::kRight},
+              {"LOADED", Align::kRight},
+              {"ERRORS", Align::kRight},
+              {"UPLOADER"},
+              {"CREATED"}},
+             rows);
+}
+
+void AddUploadsCommand(CLI::App& app) {
+  auto flags = std::make_shared<UploadsFlags>();
+  CLI::App* cmd =
+      app.add_subcommand("uploads", "List uploads, newest first, or show one load report");
+  AddConnectionFlags(*cmd, flags->list.connection);
+  cmd->add_option("--limit", flags->list.limit, "Most uploads to list")->check(CLI::PositiveNumber);
+  cmd->add_option("--id", flags->id, "Show this upload and its load report")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--format", flags->list.format, "table (default; text with --id) or json")
+      ->check(CLI::IsMember({"table", "text", "json"}));
+  cmd->callback(Guarded([flags] { RunUploads(*flags); }));
+}
+
+struct AlertsFlags {
+  ListFlags list;
+  std::string topic;
+};
+
+void AddAlertsCommand(CLI::App& app) {
+  auto flags = std::make_shared<AlertsFlags>();
+  CLI::App* cmd = app.add_subcommand("alerts", "List published alerts, newest first");
+  AddListFlags(*cmd, flags->list, /*with_limit=*/true);
+  cmd->add_option("--topic", flags->topic, "Only this topic (NoStock, LowStock, BackInStock)");
+  cmd->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->list.connection);
+    const json doc = ExpectJson(client.Get(WithQuery(
+        "/api/v1/alerts", {{"topic", flags->topic}, {"limit", LimitParam(flags->list.limit)}})));
+    if (flags->list.format == "json") return PrintJson(doc);
+    std::vector<std::vector<std::string>> rows;
+    for (const json& a : ArrayField(doc, "alerts")) {
+      rows.push_back({CellText(a, "timestamp"), CellText(a, "topic"), CellText(a, "store"),
+                      CellText(a, "item"), CellText(a, "old_count"), CellText(a, "new_count"),
+                      CellText(a, "subject")});
+    }
+    PrintTable({{"TIME"},
+                {"TOPIC"},
+                {"STORE"},
+                {"ITEM"},
+                {"OLD", Align::kRight},
+                {"NEW", Align::kRight},
+                {"SUBJECT"}},
+               rows);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Subscriptions
+
+struct SubscribeFlags {
+  ConnectionFlags connection;
+  std::string topic;
+  std::string protocol;  // empty: the server infers it from the endpoint
+  std::string endpoint;
+  std::string format = "text";
+};
+
+void AddSubscribeCommand(CLI::App& app) {
+  auto flags = std::make_shared<SubscribeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "subscribe", "Subscribe an email address (mailto:...) or a webhook URL to a topic");
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("--topic", flags->topic, "Topic: NoStock, LowStock or BackInStock")->required();
+  cmd->add_option("--protocol", flags->protocol, "webhook or email (default: from ENDPOINT)")
+      ->check(CLI::IsMember({"webhook", "email"}));
+  cmd->add_option("ENDPOINT", flags->endpoint,
+                  "mailto:ops@example.com, or an https:// (or http://) webhook URL")
+      ->required();
+  cmd->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->connection);
+    json body = {{"topic", flags->topic}, {"endpoint", flags->endpoint}};
+    if (!flags->protocol.empty()) body["protocol"] = flags->protocol;
+    const json sub = ExpectJson(client.Post("/api/v1/subscriptions", body));
+    if (flags->format == "json") return PrintJson(sub);
+    fmt::print("subscribed {} to {} (subscription {})\n",
+               SanitizeLine(StringField(sub, "endpoint", flags->endpoint)),
+               SanitizeLine(StringField(sub, "topic", flags->topic)), CellText(sub, "id"));
+  }));
+}
+
+void AddSubscriptionsCommand(CLI::App& app) {
+  auto flags = std::make_shared<ListFlags>();
+  CLI::App* cmd = app.add_subcommand("subscriptions", "List subscriptions");
+  AddListFlags(*cmd, *flags, /*with_limit=*/false);
+  cmd->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->connection);
+    const json doc = ExpectJson(client.Get("/api/v1/subscriptions"));
+    if (flags->format == "json") return PrintJson(doc);
+    std::vector<std::vector<std::string>> rows;
+    for (const json& s : ArrayField(doc, "subscriptions")) {
+      rows.push_back({CellText(s, "id"), CellText(s, "topic"), CellText(s, "protocol"),
+                      CellText(s, "created_at"), CellText(s, "endpoint")});
+    }
+    PrintTable({{"ID", Align::kRight}, {"TOPIC"}, {"PROTOCOL"}, {"CREATED"}, {"ENDPOINT"}}, rows);
+  }));
+}
+
+struct UnsubscribeFlags {
+  ConnectionFlags connection;
+  int64_t id = 0;
+};
+
+void AddUnsubscribeCommand(CLI::App& app) {
+  auto flags = std::make_shared<UnsubscribeFlags>();
+  CLI::App* cmd = app.add_subcommand("unsubscribe", "Delete a subscription");
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("ID", flags->id, "Subscription id (see `stockwatch subscriptions`)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  cmd->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->connection);
+    ExpectJson(client.Delete("/api/v1/subscriptions/" + std::to_string(flags->id)));
+    fmt::print("unsubscribed subscription {}\n", flags->id);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------
+// thresholds
+
+struct ThresholdsFlags {
+  ConnectionFlags connection;
+  std::string format;  // empty: table for list, text for set
+  std::string store;
+  std::string item;
+  std::string value;
+};
+
+void RunThresholdsList(const ThresholdsFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json doc = ExpectJson(client.Get("/api/v1/thresholds"));
+  if (flags.format == "json") return PrintJson(doc);
+  std::vector<std::vector<std::string>> rows;
+  for (const json& t : ArrayField(doc, "thresholds")) {
+    const auto any = [](const std::string& text) { return text == "-" ? "*" : text; };
+    rows.push_back({any(CellText(t, "store")), any(CellText(t, "item")), CellText(t, "value")});
+  }
+  PrintTable({{"STORE"}, {"ITEM"}, {"VALUE", Align::kRight}}, rows);
+}
+
+void RunThresholdsSet(const ThresholdsFlags& flags) {
+  std::optional<int64_t> value;
+  if (flags.value != "none") {
+    int64_t parsed = 0;
+    const char* end = flags.value.data() + flags.value.size();
+    const auto [ptr, ec] = std::from_chars(flags.value.data(), end, parsed);
+    if (ec != std::errc() || ptr != end || parsed < 0) {
+      Fail(kExitUsage, fmt::format("VALUE must be a whole number of at least 0, or none, not "
+                                   "\"{}\"",
+                                   flags.value));
+    }
+    value = parsed;
+  }
+  ApiClient client = Connect(flags.connection);
+  const auto or_null = [](const std::string& text) { return text.empty() ? json() : json(text); };
+  const json body = {{"store", or_null(flags.store)},
+                     {"item", or_null(flags.item)},
+                     {"value", value ? json(*value) : json()}};
+  const json answer = ExpectJson(client.Put("/api/v1/thresholds", body));
+  if (flags.format == "json") return PrintJson(answer);
+  const std::string where =
+      fmt::format("store={} item={}", flags.store.empty() ? "*" : SanitizeLine(flags.store),
+                  flags.item.empty() ? "*" : SanitizeLine(flags.item));
+  if (value) {
+    fmt::print("threshold {} set to {}\n", where, *value);
+  } else {
+    fmt::print("threshold {} removed\n", where);
+  }
+}
+
+void AddThresholdsCommand(CLI::App& app) {
+  auto flags = std::make_shared<ThresholdsFlags>();
+  CLI::App* cmd =
+      app.add_subcommand("thresholds", "List LowStock thresholds, or set one (`thresholds set`)");
+  cmd->require_subcommand(0, 1);
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("--format", flags->format, "table (default) or json; text or json for set")
+      ->check(CLI::IsMember({"table", "text", "json"}));
+
+  // The subcommands pass options they do not know (--server, --token, --format) up to
+  // `thresholds`, so they may be given after `set` or `list` too.
+  CLI::App* list = cmd->add_subcommand("list", "List thresholds");
+  list->fallthrough();
+  list->footer("Also takes --server, --token and --format of `thresholds`.");
+  list->callback(Guarded([flags] { RunThresholdsList(*flags); }));
+
+  CLI::App* set = cmd->add_subcommand(
+      "set", "Set the threshold of a store, an item, both, or the default; VALUE none removes");
+  set->fallthrough();
+  set->add_option("--store", flags->store, "Store (default: any store)");
+  set->add_option("--item", flags->item, "Item (default: any item)");
+  set->add_option("VALUE", flags->value, "A count at or below which LowStock fires, or none")
+      ->required();
+  set->footer("Also takes --server, --token and --format (text or json) of `thresholds`.");
+  set->callback(Guarded([flags] { RunThresholdsSet(*flags); }));
+
+  cmd->callback(Guarded([flags, cmd] {
+    if (cmd->get_subcommands().empty()) RunThresholdsList(*flags);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------
+// deliveries
+
+struct DeliveriesFlags {
+  ListFlags list;
+  bool failed = false;
+  std::string state;
+};
+
+void AddDeliveriesCommand(CLI::App& app) {
+  auto flags = std::make_shared<DeliveriesFlags>();
+  CLI::App* cmd = app.add_subcommand("deliveries", "List alert deliveries to subscribers");
+  AddListFlags(*cmd, flags->list, /*with_limit=*/true);
+  CLI::Option* failed =
+      cmd->add_flag("--failed", flags->failed, "Only deliveries that failed for good");
+  cmd->add_option("--state", flags->state, "Only this state: pending, delivered or failed")
+      ->check(CLI::IsMember({"pending", "delivered", "failed"}))
+      ->excludes(failed);
+  cmd->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->list.connection);
+    const std::string state = flags->failed ? "failed" : flags->state;
+    const json doc = ExpectJson(client.Get(WithQuery(
+        "/api/v1/deliveries", {{"state", state}, {"limit", LimitParam(flags->list.limit)}})));
+    if (flags->list.format == "json") return PrintJson(doc);
+    std::vector<std::vector<std::string>> rows;
+    for (const json& d : ArrayField(doc, "deliveries")) {
+      std::string last_error = CellText(d, "last_error");
+      if (last_error.empty()) last_error = "-";
+      rows.push_back({CellText(d, "id"), CellText(d, "state"), CellText(d, "attempts"),
+                      CellText(d, "topic"), CellText(d, "endpoint"), CellText(d, "updated_at"),
+                      last_error});
+    }
+    PrintTable({{"ID", Align::kRight},
+                {"STATE"},
+                {"ATTEMPTS", Align::kRight},
+                {"TOPIC"},
+                {"ENDPOINT"},
+                {"UPDATED"},
+                {"LAST_ERROR"}},
+               rows);
+  }));
+}
+
+}  // namespace
+
+void AddClientCommands(CLI::App& app) {
+  AddUploadCommand(app);
+  AddInventoryCommand(app);
+  AddStoresCommand(app);
+  AddUploadsCommand(app);
+  AddAlertsCommand(app);
+  AddSubscribeCommand(app);
+  AddSubscriptionsCommand(app);
+  AddUnsubscribeCommand(app);
+  AddThresholdsCommand(app);
+  AddDeliveriesCommand(app);
+}
+
+}  // namespace stockwatch::cli

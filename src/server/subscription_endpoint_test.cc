@@ -1,0 +1,50 @@
+#include "server/subscription_endpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace stockwatch::server {
+namespace {
+
+TEST(SubscriptionEndpointTest, InfersWebhookFromHttpUrls) {
+  for (std::string_view url :
+       {"https://hooks.example.com/x?y=1", "http://127.0.0.1:9000/hook", "HTTPS://Example.COM"}) {
+    absl::StatusOr<SubscriptionEndpoint> endpoint = ParseSubscriptionEndpoint(url);
+    ASSERT_TRUE(endpoint.ok()) << url << ": " << endpoint.status();
+    EXPECT_EQ(endpoint->protocol, core::Protocol::kWebhook);
+    EXPECT_EQ(endpoint->endpoint, url);
+  }
+}
+
+TEST(SubscriptionEndpointTest, InfersEmailFromMailtoOrBareAddress) {
+  absl::StatusOr<SubscriptionEndpoint> mailto = ParseSubscriptionEndpoint("mailto:ops@example.com");
+  ASSERT_TRUE(mailto.ok());
+  EXPECT_EQ(mailto->protocol, core::Protocol::kEmail);
+  EXPECT_EQ(mailto->endpoint, "ops@example.com");
+  absl::StatusOr<SubscriptionEndpoint> bare = ParseSubscriptionEndpoint("a.b+c@mail.example");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->endpoint, "a.b+c@mail.example");
+}
+
+TEST(SubscriptionEndpointTest, RejectsOtherSchemesAndMalformedAddresses) {
+  for (std::string_view bad : {"", "ftp://example.com", "javascript:alert(1)", "example.com",
+                               "http://", "https:///x", "mailto:", "mailto:@x", "a@", "a@b@c",
+                               "a@exa mple.com", "<a@b.c>", "mailto:a@b.c?cc=d", "a@.example"}) {
+    EXPECT_EQ(ParseSubscriptionEndpoint(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(SubscriptionEndpointTest, RefusesCrLfAndOverlongEndpoints) {
+  EXPECT_FALSE(ParseSubscriptionEndpoint("ops@example.com\r\nBcc: all@example.com").ok());
+  EXPECT_FALSE(ParseSubscriptionEndpoint("https://example.com/\nx").ok());
+  std::string url = "https://example.com/";
+  url.resize(kMaxEndpointBytes, 'a');
+  EXPECT_TRUE(ParseSubscriptionEndpoint(url).ok());
+  url.push_back('a');
+  EXPECT_FALSE(ParseSubscriptionEndpoint(url).ok());
+}
+
+}  // namespace
+}  // namespace stockwatch::server
