@@ -75,6 +75,8 @@ class SinkHandler(BaseHTTPRequestHandler):
 
     def handle_request(self):
         body = self.read_body()
+        if getattr(self.server, "delay", 0):
+            time.sleep(self.server.delay)  # a slow receiver, for crash tests
         text = body.decode("utf-8", "replace")
         try:
             parsed = json.loads(text) if text else None
@@ -114,10 +116,13 @@ def main():
     parser.add_argument("--dir", required=True, help="where to write the .json files")
     parser.add_argument("--status", type=int, default=200, help="status of every response")
     parser.add_argument("--retry-after", type=int, help="send Retry-After: SECONDS")
+    parser.add_argument("--delay-ms", type=int, default=0,
+                        help="wait this long before saving and answering each request")
     args = parser.parse_args()
 
     os.makedirs(args.dir, exist_ok=True)
     server = SinkServer((args.host, args.port), args.dir, args.status, args.retry_after)
+    server.delay = args.delay_ms / 1000.0
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"listening {server.server_address[1]}", flush=True)
