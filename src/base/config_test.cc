@@ -26,10 +26,9 @@ TEST(ConfigTest, FlagsBeatEnvironmentWhichBeatsFile) {
   const std::string file = WriteTemp("sw_config_precedence.toml",
                                      "[smtp]\nurl = \"smtp://file:25\"\nfrom = \"file@x\"\n"
                                      "[server]\nlisten = \"127.0.0.1:1\"\n");
-  auto config = Config::Load(file,
-                             {{"STOCKWATCH_SMTP_URL", "smtp://env:25"},
-                              {"STOCKWATCH_SERVER_LISTEN", "127.0.0.1:2"}},
-                             {{"server.listen", "127.0.0.1:3"}});
+  auto config = Config::Load(
+      file, {{"STOCKWATCH_SMTP_URL", "smtp://env:25"}, {"STOCKWATCH_SERVER_LISTEN", "127.0.0.1:2"}},
+      {{"server.listen", "127.0.0.1:3"}});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->GetString("smtp.from"), "file@x");
   EXPECT_EQ(config->GetString("smtp.url"), "smtp://env:25");
@@ -74,8 +73,8 @@ TEST(ConfigTest, DescribeMasksSecrets) {
 
 // The example file documents every setting with its default: loading it changes nothing.
 TEST(ConfigTest, ExampleFileDocumentsEverySettingWithItsDefault) {
-  const std::string example = std::string(STOCKWATCH_SOURCE_DIR) +
-                              "/config/stockwatch.example.toml";
+  const std::string example =
+      std::string(STOCKWATCH_SOURCE_DIR) + "/config/stockwatch.example.toml";
   auto config = Config::Load(example, {}, {});
   ASSERT_TRUE(config.ok()) << config.status();
   for (const SettingSpec& spec : Settings()) {

@@ -15,8 +15,7 @@ void Histogram::Observe(double seconds) {
   sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
-void Histogram::Render(const std::string& name, const std::string& help,
-                       std::string& out) const {
+void Histogram::Render(const std::string& name, const std::string& help, std::string& out) const {
   out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kBuckets.size(); ++i) {
@@ -42,19 +41,16 @@ std::string Metrics::RenderPrometheus() const {
   };
   counter("stockwatch_uploads_accepted_total", "Uploads stored and acknowledged.",
           uploads_accepted);
-  counter("stockwatch_uploads_refused_total", "Uploads refused while arriving.",
-          uploads_refused);
+  counter("stockwatch_uploads_refused_total", "Uploads refused while arriving.", uploads_refused);
   counter("stockwatch_uploads_loaded_total", "Uploads loaded into the table.", uploads_loaded);
   counter("stockwatch_uploads_rejected_total", "Uploads rejected whole by the loader.",
           uploads_rejected);
-  counter("stockwatch_rows_loaded_total", "Rows that inserted or changed an item.",
-          rows_loaded);
+  counter("stockwatch_rows_loaded_total", "Rows that inserted or changed an item.", rows_loaded);
   counter("stockwatch_rows_unchanged_total", "Rows equal to the table.", rows_unchanged);
   counter("stockwatch_rows_rejected_total", "Bad rows not loaded.", rows_rejected);
   counter("stockwatch_changes_checked_total", "Change records read by the checker.",
           changes_checked);
-  counter("stockwatch_alerts_published_total", "Messages published to topics.",
-          alerts_published);
+  counter("stockwatch_alerts_published_total", "Messages published to topics.", alerts_published);
   counter("stockwatch_deliveries_succeeded_total", "Deliveries that reached a subscriber.",
           deliveries_succeeded);
   counter("stockwatch_deliveries_retried_total", "Delivery attempts that will be retried.",
@@ -66,10 +62,10 @@ std::string Metrics::RenderPrometheus() const {
                         out);
   load_seconds.Render("stockwatch_stage_load_seconds", "Upload acknowledged to load committed.",
                       out);
-  check_seconds.Render("stockwatch_stage_check_seconds",
-                       "Load committed to messages published.", out);
-  deliver_seconds.Render("stockwatch_stage_deliver_seconds",
-                         "Message published to delivered.", out);
+  check_seconds.Render("stockwatch_stage_check_seconds", "Load committed to messages published.",
+                       out);
+  deliver_seconds.Render("stockwatch_stage_deliver_seconds", "Message published to delivered.",
+                         out);
   return out;
 }
 

@@ -3,8 +3,8 @@
 // stockwatch needs.
 #pragma once
 
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 

@@ -11,10 +11,10 @@
 #define SW_CONCAT(a, b) SW_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define SW_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::absl::Status sw_status_ = (expr);           \
-    if (!sw_status_.ok()) return sw_status_;      \
+#define SW_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status sw_status_ = (expr);      \
+    if (!sw_status_.ok()) return sw_status_; \
   } while (0)
 
 // `SW_ASSIGN_OR_RETURN(auto x, F());` assigns the value of an absl::StatusOr or returns

@@ -23,7 +23,7 @@ struct CheckFlags {
 
 // Copies `path` into the object store in 1 MiB pieces, as an upload would.
 absl::StatusOr<core::ObjectCreatedEvent> Stage(core::ObjectStore& objects,
-                                                const std::string& path) {
+                                               const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot open " + path);
   const std::string name = std::filesystem::path(path).filename().string();
@@ -87,8 +87,9 @@ void AddCheckCommand(CLI::App& app) {
   auto flags = std::make_shared<CheckFlags>();
   CLI::App* cmd = app.add_subcommand(
       "check", "Validate inventory files locally and print their load reports; loads nothing");
-  cmd->add_option("FILE", flags->files, "Inventory CSV files")->required()->check(
-      CLI::ExistingFile);
+  cmd->add_option("FILE", flags->files, "Inventory CSV files")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--on-bad-row", flags->on_bad_row, "skip (default) or reject")
       ->check(CLI::IsMember({"skip", "reject"}));
   cmd->add_option("--format", flags->format, "text (default) or json")

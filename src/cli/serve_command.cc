@@ -72,8 +72,7 @@ absl::Status EnsureAdminToken(core::CredentialStore& credentials, const base::Co
   }
   SW_RETURN_IF_ERROR(credentials.AddToken("admin", "admin", token, clock.Now()).status());
   if (generated) {
-    std::cout << "created the admin API token (shown once, store it now): " << token
-              << std::endl;
+    std::cout << "created the admin API token (shown once, store it now): " << token << std::endl;
   } else {
     std::cout << "created the admin API token from the environment" << std::endl;
   }
@@ -93,9 +92,9 @@ sigset_t BlockTerminationSignals() {
 
 absl::Status Serve(const ServeFlags& flags) {
   const sigset_t signals = BlockTerminationSignals();
-  SW_ASSIGN_OR_RETURN(base::Config config,
-                      base::Config::Load(flags.config_file, base::Config::ProcessEnvironment(),
-                                         flags.overrides));
+  SW_ASSIGN_OR_RETURN(
+      base::Config config,
+      base::Config::Load(flags.config_file, base::Config::ProcessEnvironment(), flags.overrides));
   spdlog::set_level(spdlog::level::from_str(config.GetString("log.level")));
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
 
@@ -148,11 +147,11 @@ absl::Status Serve(const ServeFlags& flags) {
     core::RetryPolicy& policy = dispatch_options.policies[p];
     policy.max_attempts = static_cast<int>(config.GetInt(attempts));
     policy.max_age = std::chrono::seconds(config.GetInt(age));
-    policy.initial_backoff = std::chrono::milliseconds(config.GetInt("delivery.initial_backoff_ms"));
+    policy.initial_backoff =
+        std::chrono::milliseconds(config.GetInt("delivery.initial_backoff_ms"));
     policy.max_backoff = std::chrono::milliseconds(config.GetInt("delivery.max_backoff_ms"));
   };
-  backoff(core::Protocol::kEmail, "delivery.email_max_attempts",
-          "delivery.email_max_age_seconds");
+  backoff(core::Protocol::kEmail, "delivery.email_max_attempts", "delivery.email_max_age_seconds");
   backoff(core::Protocol::kWebhook, "delivery.webhook_max_attempts",
           "delivery.webhook_max_age_seconds");
   core::Dispatcher dispatcher(
@@ -166,10 +165,9 @@ absl::Status Serve(const ServeFlags& flags) {
   server_options.max_connections = static_cast<size_t>(config.GetInt("server.max_connections"));
   server_options.idle_timeout = std::chrono::seconds(config.GetInt("server.idle_timeout_seconds"));
   server_options.bad_row_policy = loader_options.bad_row_policy;
-  server::HttpServer http(
-      server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
-                       pipeline.loader_wakeup()},
-      server_options);
+  server::HttpServer http(server::Services{*objects, *inventory, *inventory, *notifier,
+                                           *credentials, clock, pipeline.loader_wakeup()},
+                          server_options);
 
   pipeline.Start();
   SW_RETURN_IF_ERROR(http.Start());

@@ -251,7 +251,8 @@ TEST_F(PipelineTest, DispatcherRetriesThenDeliversAndKeepsPermanentFailures) {
   Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, clock_, DispatcherOptions{},
                         /*seed=*/3);
   ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", clock_.Now()).ok());
-  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kEmail, "ops@example.com", clock_.Now()).ok());
+  ASSERT_TRUE(
+      notifier_.Subscribe("NoStock", Protocol::kEmail, "ops@example.com", clock_.Now()).ok());
   channel.Script({{SendResult::Kind::kRetryable, "http 503", std::chrono::seconds(2)}});
   LoadOne("b1.csv", kBerlin);
   Check();
@@ -266,8 +267,9 @@ TEST_F(PipelineTest, DispatcherRetriesThenDeliversAndKeepsPermanentFailures) {
 
   // Not due yet: nothing is sent.
   EXPECT_EQ(dispatcher.DispatchDue()->delivered, 0u);
-  clock_.Advance(std::chrono::duration_cast<std::chrono::milliseconds>(*round1->next_due - clock_.Now()) +
-                 std::chrono::milliseconds(1));
+  clock_.Advance(
+      std::chrono::duration_cast<std::chrono::milliseconds>(*round1->next_due - clock_.Now()) +
+      std::chrono::milliseconds(1));
   auto round2 = dispatcher.DispatchDue();
   EXPECT_EQ(round2->delivered, 1u);
   EXPECT_FALSE(round2->next_due.has_value());
@@ -285,7 +287,8 @@ TEST_F(PipelineTest, ThreadedPipelineDeliversAnAlertAfterAnUpload) {
   Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, real_clock,
                         DispatcherOptions{});
   Loader loader(objects_, inventory_, real_clock, LoaderOptions{});
-  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", real_clock.Now()).ok());
+  ASSERT_TRUE(
+      notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", real_clock.Now()).ok());
   Pipeline pipeline(loader, checker_, dispatcher, real_clock);
   pipeline.Start();
   Put("inventory-berlin.csv", kBerlin);

@@ -23,8 +23,7 @@ absl::StatusOr<CheckResult> Checker::CheckPending() {
     if (records.empty()) return result;
     std::vector<Message> messages;
     for (const ChangeRecord& record : records) {
-      std::vector<Message> produced =
-          EvaluateChange(record, table.For(record.store, record.item));
+      std::vector<Message> produced = EvaluateChange(record, table.For(record.store, record.item));
       for (Message& m : produced) messages.push_back(std::move(m));
     }
     const uint64_t next = records.back().sequence;

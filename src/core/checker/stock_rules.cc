@@ -39,8 +39,7 @@ std::optional<int64_t> ThresholdTable::For(std::string_view store, std::string_v
   return best->value;
 }
 
-std::vector<Message> EvaluateChange(const ChangeRecord& change,
-                                    std::optional<int64_t> threshold) {
+std::vector<Message> EvaluateChange(const ChangeRecord& change, std::optional<int64_t> threshold) {
   std::vector<Message> out;
   const std::optional<int64_t>& old_count = change.old_count;
   const int64_t new_count = change.new_count;

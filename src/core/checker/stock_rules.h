@@ -28,7 +28,6 @@ class ThresholdTable {
 //  - BackInStock when the count goes from 0 to above 0.
 // An item that stays at 0 publishes nothing; nor does a change within the same band.
 // Message ids are stable: "<change sequence>-<topic>", so a re-run publishes the same ids.
-std::vector<Message> EvaluateChange(const ChangeRecord& change,
-                                    std::optional<int64_t> threshold);
+std::vector<Message> EvaluateChange(const ChangeRecord& change, std::optional<int64_t> threshold);
 
 }  // namespace stockwatch::core

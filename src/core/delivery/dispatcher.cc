@@ -12,8 +12,8 @@ std::chrono::milliseconds Backoff(const RetryPolicy& policy, int attempts,
                                   std::optional<std::chrono::seconds> retry_after,
                                   std::mt19937_64& rng) {
   const int doublings = std::clamp(attempts - 1, 0, 30);
-  const int64_t cap = std::min<int64_t>(policy.max_backoff.count(),
-                                        policy.initial_backoff.count() << doublings);
+  const int64_t cap =
+      std::min<int64_t>(policy.max_backoff.count(), policy.initial_backoff.count() << doublings);
   std::uniform_int_distribution<int64_t> jitter(0, std::max<int64_t>(cap, 0));
   std::chrono::milliseconds delay(jitter(rng));
   if (retry_after) {
@@ -53,8 +53,7 @@ AttemptOutcome Dispatcher::Attempt(const Delivery& delivery) {
   }
   const RetryPolicy& policy = options_.policies[delivery.subscription.protocol];
   const int attempts = delivery.attempts + 1;
-  const TimePoint next =
-      now + Backoff(policy, attempts, sent.retry_after, rng_);
+  const TimePoint next = now + Backoff(policy, attempts, sent.retry_after, rng_);
   if (attempts >= policy.max_attempts || next > delivery.message.at + policy.max_age) {
     outcome.permanent_failure = true;
     outcome.error += " (gave up after " + std::to_string(attempts) + " attempts)";

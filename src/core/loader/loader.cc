@@ -20,10 +20,10 @@ class UpsertSink final : public RowSink {
     ++report_.rows_superseded;
     ++report_.warning_count;
     if (report_.warnings.size() < kMaxReportedIssues) {
-      report_.warnings.push_back(
-          {Severity::kWarning, replaced, 1,
-           "row for store \"" + std::string(row.store) + "\" and item \"" +
-               std::string(row.item) + "\" is superseded by line " + std::to_string(row.line)});
+      report_.warnings.push_back({Severity::kWarning, replaced, 1,
+                                  "row for store \"" + std::string(row.store) + "\" and item \"" +
+                                      std::string(row.item) + "\" is superseded by line " +
+                                      std::to_string(row.line)});
     }
   }
 
@@ -34,8 +34,7 @@ class UpsertSink final : public RowSink {
 
 }  // namespace
 
-Loader::Loader(ObjectStore& objects, InventoryStore& inventory, Clock& clock,
-               LoaderOptions options)
+Loader::Loader(ObjectStore& objects, InventoryStore& inventory, Clock& clock, LoaderOptions options)
     : objects_(objects), inventory_(inventory), clock_(clock), options_(options) {}
 
 absl::StatusOr<LoadReport> Loader::Load(const ObjectCreatedEvent& event) {
@@ -83,9 +82,8 @@ absl::StatusOr<LoadReport> Loader::Load(const ObjectCreatedEvent& event) {
     report.status = LoadStatus::kLoaded;
   }
   report.loaded_at = clock_.Now();
-  report.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           clock_.Monotonic() - started)
-                           .count();
+  report.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.Monotonic() - started).count();
   absl::Status committed = writer->Commit(report);
   if (absl::IsAlreadyExists(committed)) return inventory_.GetReport(event.sequence);
   SW_RETURN_IF_ERROR(committed);

@@ -45,8 +45,8 @@ json IssueToStorage(const RowIssue& issue) {
 
 RowIssue IssueFromStorage(const json& j) {
   RowIssue issue;
-  issue.severity = j.value("severity", "error") == "warning" ? Severity::kWarning
-                                                             : Severity::kError;
+  issue.severity =
+      j.value("severity", "error") == "warning" ? Severity::kWarning : Severity::kError;
   issue.line = j.value("line", int64_t{0});
   issue.column = j.value("column", int64_t{0});
   issue.reason = j.value("reason", "");
@@ -278,26 +278,25 @@ nlohmann::json S3EventJson(const ObjectCreatedEvent& event, std::string_view reg
   char sequencer[64];
   std::snprintf(sequencer, sizeof(sequencer), "%016llX",
                 static_cast<unsigned long long>(event.sequence));
-  json record = {
-      {"eventVersion", "2.1"},
-      {"eventSource", "aws:s3"},
-      {"awsRegion", region},
-      {"eventTime", FormatTime(event.object.created_at)},
-      {"eventName", event.event_name},
-      {"userIdentity", {{"principalId", event.object.uploader}}},
-      {"requestParameters", {{"sourceIPAddress", "127.0.0.1"}}},
-      {"s3",
-       {{"s3SchemaVersion", "1.0"},
-        {"configurationId", "stockwatch-loader"},
-        {"bucket",
-         {{"name", event.object.bucket},
-          {"ownerIdentity", {{"principalId", "stockwatch"}}},
-          {"arn", "arn:aws:s3:::" + event.object.bucket}}},
-        {"object",
-         {{"key", S3UrlEncode(event.object.key)},
-          {"size", event.object.size},
-          {"eTag", event.object.etag},
-          {"sequencer", sequencer}}}}}};
+  json record = {{"eventVersion", "2.1"},
+                 {"eventSource", "aws:s3"},
+                 {"awsRegion", region},
+                 {"eventTime", FormatTime(event.object.created_at)},
+                 {"eventName", event.event_name},
+                 {"userIdentity", {{"principalId", event.object.uploader}}},
+                 {"requestParameters", {{"sourceIPAddress", "127.0.0.1"}}},
+                 {"s3",
+                  {{"s3SchemaVersion", "1.0"},
+                   {"configurationId", "stockwatch-loader"},
+                   {"bucket",
+                    {{"name", event.object.bucket},
+                     {"ownerIdentity", {{"principalId", "stockwatch"}}},
+                     {"arn", "arn:aws:s3:::" + event.object.bucket}}},
+                   {"object",
+                    {{"key", S3UrlEncode(event.object.key)},
+                     {"size", event.object.size},
+                     {"eTag", event.object.etag},
+                     {"sequencer", sequencer}}}}}};
   return {{"Records", json::array({std::move(record)})}};
 }
 

@@ -19,13 +19,13 @@ inline constexpr size_t kMaxNameBytes = 256;
 
 // An object (an uploaded inventory file) as stored by an ObjectStore.
 struct ObjectInfo {
-  int64_t id = 0;            // assigned by the store, > 0
-  std::string bucket;        // "inventory" for the upload API
-  std::string key;           // the name the uploader gave; never used as a path
-  uint64_t size = 0;         // bytes
-  std::string sha256_hex;    // lower-case hex SHA-256 of the content
-  std::string etag;          // lower-case hex MD5 of the content, as S3 computes it
-  std::string uploader;      // principal that uploaded it (token name or access key)
+  int64_t id = 0;          // assigned by the store, > 0
+  std::string bucket;      // "inventory" for the upload API
+  std::string key;         // the name the uploader gave; never used as a path
+  uint64_t size = 0;       // bytes
+  std::string sha256_hex;  // lower-case hex SHA-256 of the content
+  std::string etag;        // lower-case hex MD5 of the content, as S3 computes it
+  std::string uploader;    // principal that uploaded it (token name or access key)
   TimePoint created_at;
 };
 

@@ -66,7 +66,7 @@ class InventoryStore {
   // writer ends it). kInvalidArgument if `upload_id` <= 0. The writer must not outlive the
   // store.
   virtual absl::StatusOr<std::unique_ptr<UploadWriter>> BeginUpload(int64_t upload_id,
-                                                                   TimePoint at) = 0;
+                                                                    TimePoint at) = 0;
   // The highest upload id whose report is stored, 0 if none. Uploads are applied in order.
   virtual absl::StatusOr<int64_t> LastAppliedUpload() = 0;
   // The stored report of `upload_id`; kNotFound if the upload is not applied yet.

@@ -45,8 +45,8 @@ class ObjectStore {
   // Starts storing object `key` in `bucket` for `uploader`. Keys are opaque bytes.
   // kInvalidArgument for an empty bucket or key.
   virtual absl::StatusOr<std::unique_ptr<ObjectWriter>> BeginPut(std::string_view bucket,
-                                                                std::string_view key,
-                                                                std::string_view uploader) = 0;
+                                                                 std::string_view key,
+                                                                 std::string_view uploader) = 0;
   // Opens the content of object `object_id`. kNotFound if there is no such object.
   virtual absl::StatusOr<std::unique_ptr<ObjectReader>> Open(int64_t object_id) = 0;
   // Events with sequence > `after`, in order, at most `limit`.
