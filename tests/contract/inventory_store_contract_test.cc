@@ -609,13 +609,26 @@ TEST(InventoryStoreDifferentialTest, SqliteMatchesMemory) {
   SqliteInventory sqlite;
   std::mt19937_64 rng(2024);
   auto name = [&](const char* prefix, int n) { return prefix + std::to_string(rng() % n); };
-  for (int u = 1; u <= 12; ++u) {
+  for (int u = 1; u <= 16; ++u) {
     std::vector<Row> rows;
-    const int n = static_cast<int>(rng() % 3000);
-    for (int r = 0; r < n; ++r) {
-      // Skewed so that some (store, item) pairs repeat within an upload and across them.
-      rows.push_back({name("Store ", 3 + u), name("Item ", 50 + 40 * u),
-                      static_cast<int64_t>(rng() % 4 == 0 ? 0 : rng() % 20)});
+    if (u % 3 == 0) {
+      // A refresh: every item of the table (so whole stores are staged), a few changed,
+      // a few new, in a shuffled order.
+      InventoryQuery everything;
+      everything.limit = 10000;
+      for (const InventoryItem& item : QueryAll(memory.store(), everything)) {
+        rows.push_back({item.store, item.item,
+                        rng() % 20 == 0 ? static_cast<int64_t>(rng() % 20) : item.count});
+      }
+      for (int r = 0; r < 50; ++r) rows.push_back({name("Store ", 3 + u), name("Item ", 900), 1});
+      std::shuffle(rows.begin(), rows.end(), rng);
+    } else {
+      const int n = static_cast<int>(rng() % 3000);
+      for (int r = 0; r < n; ++r) {
+        // Skewed so that some (store, item) pairs repeat within an upload and across them.
+        rows.push_back({name("Store ", 3 + u), name("Item ", 50 + 40 * u),
+                        static_cast<int64_t>(rng() % 4 == 0 ? 0 : rng() % 20)});
+      }
     }
     std::vector<int64_t> replaced_memory, replaced_sqlite;
     auto a = Upload(memory.store(), u, T0() + seconds(u), rows, &replaced_memory);
@@ -626,6 +639,7 @@ TEST(InventoryStoreDifferentialTest, SqliteMatchesMemory) {
     EXPECT_EQ(replaced_memory, replaced_sqlite);
     if (u % 4 == 0) sqlite.Reopen();
   }
+  sqlite.Reopen();
   InventoryQuery query;
   query.limit = 333;
   EXPECT_EQ(QueryAll(memory.store(), query), QueryAll(sqlite.store(), query));

@@ -313,7 +313,7 @@ struct IndexSlot {
 
 struct StagedSlot {
   uint32_t key = 0;
-  int32_t count = 0;
+  uint32_t pos = 0;  // index into StagedStore::order and ::counts
   int64_t line = 0;
 };
 
@@ -323,6 +323,23 @@ struct Change {
   int32_t new_count = 0;
   int32_t old_count = -1;  // -1: new item
   uint64_t previous = 0;   // the item's last change sequence, 0 if new
+};
+
+// An item a diff found staged but unchanged, with its state in the index.
+struct Kept {
+  uint32_t item = 0;
+  int32_t count = 0;
+  uint64_t last_seq = 0;
+};
+
+// What an upload changes, sorted by key, and what it leaves alone.
+struct Diffed {
+  std::vector<Change> changes;
+  int64_t unchanged = 0;
+  // For an existing store whose every item is staged: its unchanged items by id. The
+  // chunks of such a store are rebuilt by merging these with the changes, without probing
+  // the index for each of the 256 ids.
+  std::unordered_map<uint32_t, std::vector<Kept>> covered;
 };
 
 struct StoreState {
@@ -595,23 +612,31 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
     SW_CHECK(!committed_);
     // Files come grouped by store, so the store is looked up once per run of rows.
     if (last_staged_ == nullptr || store != last_store_) {
+      if (last_staged_ != nullptr && !last_staged_->order.empty()) model_ = last_staged_;
+      model_pos_ = 0;
       const uint32_t store_id = Intern(impl_->store_names, new_stores_, store);
       auto [it, fresh] = staged_.try_emplace(store_id);
       if (fresh && store_id < impl_->stores.size()) {
         const size_t expected = impl_->stores[store_id].items.size();
         it->second.table.Reserve(expected);
         it->second.order.reserve(expected);
+        it->second.counts.reserve(expected);
       }
       last_store_.assign(store);
       last_staged_ = &it->second;
     }
-    const uint32_t item_id = Intern(impl_->item_names, new_items_, item);
+    const uint32_t item_id = PredictedItem(item);
     StagedStore& staged = *last_staged_;
     bool inserted = false;
     StagedSlot& slot = staged.table.FindOrInsert(item_id, inserted);
     const int64_t replaced = inserted ? 0 : slot.line;
-    if (inserted) staged.order.push_back(item_id);
-    slot.count = static_cast<int32_t>(count);
+    if (inserted) {
+      slot.pos = static_cast<uint32_t>(staged.order.size());
+      staged.order.push_back(item_id);
+      staged.counts.push_back(static_cast<int32_t>(count));
+    } else {
+      staged.counts[slot.pos] = static_cast<int32_t>(count);
+    }
     slot.line = line;
     return replaced;
   }
@@ -620,9 +645,29 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
 
  private:
   struct StagedStore {
-    IdTable<StagedSlot> table;
+    IdTable<StagedSlot> table;    // item id -> position, line
     std::vector<uint32_t> order;  // item ids in first-staged order
+    std::vector<int32_t> counts;  // their staged counts (the last row wins)
   };
+
+  // Exports list the same catalog in the same order for every store, so the item of a row
+  // is usually the one at the same position in the previous store's rows: one compare
+  // instead of hashing the name. Tolerates a row more or less than in that store.
+  uint32_t PredictedItem(std::string_view item) {
+    if (model_ != nullptr) {
+      for (size_t pos = model_pos_; pos < model_pos_ + 2 && pos < model_->order.size(); ++pos) {
+        const uint32_t guess = model_->order[pos];
+        const std::string_view name = guess < impl_->item_names.end()
+                                          ? impl_->item_names.Name(guess)
+                                          : new_items_.Name(guess);
+        if (name == item) {
+          model_pos_ = pos + 1;
+          return guess;
+        }
+      }
+    }
+    return Intern(impl_->item_names, new_items_, item);
+  }
 
   static uint32_t Intern(const NameTable& known, NameTable& fresh, std::string_view name) {
     const uint64_t hash = HashName(name);
@@ -633,12 +678,11 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
     return fresh.Add(name, hash);
   }
 
-  std::vector<Change> Diff(int64_t& unchanged) const;
-  absl::Status Write(SqliteConnection& conn, const std::vector<Change>& changes, uint64_t first_seq,
+  Diffed Diff() const;
+  absl::Status Write(SqliteConnection& conn, const Diffed& diffed, uint64_t first_seq,
                      const std::string& report_json);
   absl::Status WriteNames(SqliteConnection& conn, const char* sql, const NameTable& names);
-  absl::Status WriteChunks(SqliteConnection& conn, const std::vector<Change>& changes,
-                           uint64_t first_seq);
+  absl::Status WriteChunks(SqliteConnection& conn, const Diffed& diffed, uint64_t first_seq);
   absl::Status WriteBlocks(SqliteConnection& conn, const std::vector<Change>& changes,
                            uint64_t first_seq);
 
@@ -650,10 +694,12 @@ class SqliteInventoryStore::Writer final : public core::UploadWriter {
   std::unordered_map<uint32_t, StagedStore> staged_;  // by store id
   std::string last_store_;
   StagedStore* last_staged_ = nullptr;  // staged_ of last_store_
+  const StagedStore* model_ = nullptr;  // the store staged before last_store_, if any
+  size_t model_pos_ = 0;                // position in model_->order of the next row
   bool committed_ = false;
 };
 
-std::vector<Change> SqliteInventoryStore::Writer::Diff(int64_t& unchanged) const {
+Diffed SqliteInventoryStore::Writer::Diff() const {
   std::vector<uint32_t> stores;
   size_t staged_rows = 0;
   for (const auto& [store, staged] : staged_) {
@@ -661,30 +707,41 @@ std::vector<Change> SqliteInventoryStore::Writer::Diff(int64_t& unchanged) const
     staged_rows += staged.order.size();
   }
   std::sort(stores.begin(), stores.end());
-  std::vector<Change> changes;
-  changes.reserve(staged_rows);
-  unchanged = 0;
+  Diffed out;
+  out.changes.reserve(staged_rows);
   for (uint32_t store : stores) {
     const StagedStore& staged = staged_.at(store);
     const IdTable<IndexSlot>* index =
         store < impl_->stores.size() ? &impl_->stores[store].items : nullptr;
-    const size_t begin = changes.size();
-    for (uint32_t item : staged.order) {
-      const StagedSlot* row = staged.table.Find(item);
+    const size_t begin = out.changes.size();
+    std::vector<Kept> kept;
+    size_t found = 0;
+    for (size_t i = 0; i < staged.order.size(); ++i) {
+      const uint32_t item = staged.order[i];
+      const int32_t count = staged.counts[i];
       const IndexSlot* old = index != nullptr ? index->Find(item) : nullptr;
-      if (old != nullptr && old->count == row->count) {
-        ++unchanged;
+      if (old != nullptr) ++found;
+      if (old != nullptr && old->count == count) {
+        kept.push_back(Kept{item, count, old->last_seq});
         continue;
       }
-      changes.push_back(
-          Change{MakeKey(store, item), row->count, old ? old->count : -1, old ? old->last_seq : 0});
+      out.changes.push_back(
+          Change{MakeKey(store, item), count, old ? old->count : -1, old ? old->last_seq : 0});
     }
+    out.unchanged += static_cast<int64_t>(kept.size());
     auto by_key = [](const Change& a, const Change& b) { return a.key < b.key; };
-    if (!std::is_sorted(changes.begin() + begin, changes.end(), by_key)) {
-      std::sort(changes.begin() + begin, changes.end(), by_key);
+    if (!std::is_sorted(out.changes.begin() + begin, out.changes.end(), by_key)) {
+      std::sort(out.changes.begin() + begin, out.changes.end(), by_key);
+    }
+    if (index != nullptr && found == index->size() && found > 0 && begin < out.changes.size()) {
+      auto by_item = [](const Kept& a, const Kept& b) { return a.item < b.item; };
+      if (!std::is_sorted(kept.begin(), kept.end(), by_item)) {
+        std::sort(kept.begin(), kept.end(), by_item);
+      }
+      out.covered.emplace(store, std::move(kept));
     }
   }
-  return changes;
+  return out;
 }
 
 absl::Status SqliteInventoryStore::Writer::Commit(core::LoadReport& report) {
@@ -694,11 +751,11 @@ absl::Status SqliteInventoryStore::Writer::Commit(core::LoadReport& report) {
     std::shared_lock lock(impl_->mu);
     if (impl_->applied.contains(upload_id_)) return AlreadyApplied(upload_id_);
   }
-  int64_t unchanged = 0;
-  const std::vector<Change> changes = Diff(unchanged);
+  const Diffed diffed = Diff();
+  const std::vector<Change>& changes = diffed.changes;
   report.upload_id = upload_id_;
   report.rows_loaded = static_cast<int64_t>(changes.size());
-  report.rows_unchanged = unchanged;
+  report.rows_unchanged = diffed.unchanged;
   std::string report_json;
   try {
     report_json = core::ReportToStorageJson(report).dump(-1, ' ', false,
@@ -709,7 +766,7 @@ absl::Status SqliteInventoryStore::Writer::Commit(core::LoadReport& report) {
   const uint64_t first_seq = impl_->next_seq;
   if (const absl::Status txn = impl_->db->WithWriteTransaction(
           Durability::kNormal,
-          [&](SqliteConnection& conn) { return Write(conn, changes, first_seq, report_json); });
+          [&](SqliteConnection& conn) { return Write(conn, diffed, first_seq, report_json); });
       !txn.ok()) {
     return txn;
   }
@@ -717,10 +774,10 @@ absl::Status SqliteInventoryStore::Writer::Commit(core::LoadReport& report) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn,
-                                                 const std::vector<Change>& changes,
+absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn, const Diffed& diffed,
                                                  uint64_t first_seq,
                                                  const std::string& report_json) {
+  const std::vector<Change>& changes = diffed.changes;
   {
     SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
                         conn.Prepare("SELECT value FROM meta WHERE name = 'inventory_generation'"));
@@ -738,7 +795,7 @@ absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn,
   }
   SW_RETURN_IF_ERROR(WriteNames(conn, "INSERT INTO stores (id, name) VALUES (?, ?)", new_stores_));
   SW_RETURN_IF_ERROR(WriteNames(conn, "INSERT INTO items (id, name) VALUES (?, ?)", new_items_));
-  SW_RETURN_IF_ERROR(WriteChunks(conn, changes, first_seq));
+  SW_RETURN_IF_ERROR(WriteChunks(conn, diffed, first_seq));
   SW_RETURN_IF_ERROR(WriteBlocks(conn, changes, first_seq));
   {
     SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
@@ -771,17 +828,21 @@ absl::Status SqliteInventoryStore::Writer::WriteNames(SqliteConnection& conn, co
   return absl::OkStatus();
 }
 
-// Rewrites every chunk that holds a changed item: the chunk's items from the index (as it
-// is before this upload) merged with the changes. The writes are in key order, so a first
-// load appends to the B-tree.
-absl::Status SqliteInventoryStore::Writer::WriteChunks(SqliteConnection& conn,
-                                                       const std::vector<Change>& changes,
+// Rewrites every chunk that holds a changed item: the chunk's other items (from the diff
+// when the upload staged all of the store, else from the index as it is before this
+// upload) merged with the changes. The writes are in key order, so a first load appends
+// to the B-tree.
+absl::Status SqliteInventoryStore::Writer::WriteChunks(SqliteConnection& conn, const Diffed& diffed,
                                                        uint64_t first_seq) {
+  const std::vector<Change>& changes = diffed.changes;
   SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
                       conn.Prepare("INSERT INTO inventory_chunks (chunk, items) VALUES (?, ?) "
                                    "ON CONFLICT (chunk) DO UPDATE SET items = excluded.items"));
   // An item takes at most 1 + 5 + 10 bytes.
   std::string buffer(size_t{16} << kChunkShift, '\0');
+  uint32_t kept_store = kNoId;
+  const std::vector<Kept>* kept = nullptr;  // of kept_store, if covered
+  size_t next_kept = 0;
   for (size_t run = 0; run < changes.size();) {
     const uint64_t chunk = ChunkOf(changes[run].key);
     size_t end = run;
@@ -790,6 +851,12 @@ absl::Status SqliteInventoryStore::Writer::WriteChunks(SqliteConnection& conn,
     const uint32_t base = ChunkFirstItem(chunk);
     const IdTable<IndexSlot>* index =
         store < impl_->stores.size() ? &impl_->stores[store].items : nullptr;
+    if (store != kept_store) {
+      kept_store = store;
+      auto it = diffed.covered.find(store);
+      kept = it != diffed.covered.end() ? &it->second : nullptr;
+      next_kept = 0;
+    }
     char* p = buffer.data();
     auto put = [&p](uint32_t offset, int64_t count, uint64_t seq) {
       *p++ = static_cast<char>(offset);
@@ -799,6 +866,23 @@ absl::Status SqliteInventoryStore::Writer::WriteChunks(SqliteConnection& conn,
     if (index == nullptr || index->size() == 0) {
       for (size_t i = run; i < end; ++i) {
         put(ItemOf(changes[i].key) - base, changes[i].new_count, first_seq + i);
+      }
+    } else if (kept != nullptr) {
+      while (next_kept < kept->size() && (*kept)[next_kept].item < base) ++next_kept;
+      size_t i = run;
+      while (true) {
+        // Kept items at or past `base` (skipped to above); in this chunk if within 256.
+        const bool more_kept =
+            next_kept < kept->size() && (*kept)[next_kept].item - base < (1u << kChunkShift);
+        if (i < end && (!more_kept || ItemOf(changes[i].key) < (*kept)[next_kept].item)) {
+          put(ItemOf(changes[i].key) - base, changes[i].new_count, first_seq + i);
+          ++i;
+        } else if (more_kept) {
+          const Kept& k = (*kept)[next_kept++];
+          put(k.item - base, k.count, k.last_seq);
+        } else {
+          break;
+        }
       }
     } else {
       size_t i = run;
