@@ -190,9 +190,9 @@ def bench_load(args, rows_out):
 def bench_memory(args, rows_out):
     tmp = tempfile.mkdtemp(prefix="sw-bench-")
     path = os.path.join(tmp, "big.csv")
-    # About 33 bytes a row: rows for the requested size, over 1,000 stores x 3,400 items
+    # About 43 bytes a row: rows for the requested size, over 1,000 stores x 3,400 items
     # repeated (rows beyond the catalogue repeat pairs under made-up store names).
-    rows = args.memory_bytes // 33
+    rows = args.memory_bytes // 43
     generate(args, path, rows, stores=1000, items=3400)
     size = os.path.getsize(path)
     server = Server(args.bin, os.path.join(tmp, "data"))
