@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "adapters/notify/curl_support.h"
+#include "core/model/json.h"
 
 namespace stockwatch::adapters {
 namespace {
@@ -187,21 +188,6 @@ SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& o
 
 }  // namespace
 
-std::string FormatRfc3339Millis(core::TimePoint at) {
-  using namespace std::chrono;
-  const auto millis = floor<milliseconds>(at);
-  const auto day = floor<days>(millis);
-  const year_month_day date(day);
-  const hh_mm_ss time(millis - day);
-  char text[64];
-  std::snprintf(text, sizeof(text), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
-                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
-                static_cast<int>(time.subseconds().count()));
-  return text;
-}
-
 std::string WebhookPayload(const core::Delivery& delivery) {
   const core::Message& message = delivery.message;
   // ordered_json keeps the fields in the documented order, which makes the document easy to
@@ -215,7 +201,7 @@ std::string WebhookPayload(const core::Delivery& delivery) {
   doc["old_count"] = message.old_count ? nlohmann::ordered_json(*message.old_count) : nullptr;
   doc["new_count"] = message.new_count;
   doc["message_id"] = message.id;
-  doc["timestamp"] = FormatRfc3339Millis(message.at);
+  doc["timestamp"] = core::FormatTime(message.at);
   doc["delivery_id"] = delivery.id;
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -68,9 +68,6 @@ struct WebhookChannelOptions {
 // replaced by U+FFFD.
 std::string WebhookPayload(const core::Delivery& delivery);
 
-// Message::at as RFC 3339 UTC with milliseconds, e.g. "2024-05-01T12:34:56.789Z".
-std::string FormatRfc3339Millis(core::TimePoint at);
-
 // Parses a Retry-After header value: delay-seconds ("120") or an HTTP-date
 // ("Wed, 01 May 2024 12:36:56 GMT", made relative to `now`, at least 0 s). Returns nullopt if
 // the value is neither.

@@ -457,15 +457,5 @@ TEST(RetryAfterTest, ParsesSecondsAndDates) {
   EXPECT_EQ(ParseRetryAfter("99999999999999999999999", now), std::nullopt);
 }
 
-TEST(Rfc3339Test, FormatsUtcWithMilliseconds) {
-  using namespace std::chrono;
-  EXPECT_EQ(FormatRfc3339Millis(At(2024y / May / 1, 12h + 34min + 56s + 789ms)),
-            "2024-05-01T12:34:56.789Z");
-  EXPECT_EQ(FormatRfc3339Millis(core::TimePoint{}), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(FormatRfc3339Millis(core::TimePoint{} - 1ms), "1969-12-31T23:59:59.999Z");
-  EXPECT_EQ(FormatRfc3339Millis(At(2024y / February / 29, 23h + 59min + 59s) + 999999us),
-            "2024-02-29T23:59:59.999Z");
-}
-
 }  // namespace
 }  // namespace stockwatch::adapters

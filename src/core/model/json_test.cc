@@ -16,6 +16,16 @@ TEST(JsonTest, TimeRoundTripsWithMilliseconds) {
   EXPECT_FALSE(ParseTime("yesterday").ok());
 }
 
+TEST(JsonTest, FormatTimeIsUtcWithMillisecondsAroundTheEpochAndLeapDays) {
+  using namespace std::chrono;
+  EXPECT_EQ(FormatTime(sys_days(2024y / May / 1) + 12h + 34min + 56s + 789ms),
+            "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(FormatTime(TimePoint{}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatTime(TimePoint{} - 1ms), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatTime(sys_days(2024y / February / 29) + 23h + 59min + 59s + 999999us),
+            "2024-02-29T23:59:59.999Z");
+}
+
 TEST(JsonTest, ReportStorageRoundTrips) {
   LoadReport r;
   r.upload_id = 7;
