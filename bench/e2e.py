@@ -64,7 +64,8 @@ class Server:
     def __init__(self, binary, data_dir):
         env = dict(os.environ, STOCKWATCH_ADMIN_TOKEN=TOKEN, STOCKWATCH_LOG_LEVEL="warn")
         self.proc = subprocess.Popen([binary, "serve", "--data", data_dir, "--listen",
-                                      "127.0.0.1:0"], stdout=subprocess.PIPE, text=True, env=env)
+                                      "127.0.0.1:0", "--s3-listen", "off"],
+                                     stdout=subprocess.PIPE, text=True, env=env)
         while True:
             line = self.proc.stdout.readline()
             if not line:

@@ -14,3 +14,6 @@ build/release/bench/load_bench --benchmark_min_time=1
 echo "## end to end"
 /usr/bin/python3 bench/e2e.py --bin build/release/src/stockwatch \
   --gen build/release/bench/stockwatch_gen_inventory "$@"
+echo "## S3 API"
+/usr/bin/python3 bench/s3.py --bin build/release/src/stockwatch \
+  --gen build/release/bench/stockwatch_gen_inventory

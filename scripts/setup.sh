@@ -9,19 +9,29 @@ packages=(
   # libraries (see CMakeLists.txt)
   libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libsodium-dev libcurl4-openssl-dev libssl-dev libabsl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  # test peers and tools: a real SMTP server (aiosmtpd), sqlite3 for integrity checks, curl
-  python3 python3-aiosmtpd sqlite3 curl ca-certificates
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpugixml-dev
+  # test peers and tools: a real SMTP server (aiosmtpd), sqlite3 for integrity checks, curl,
+  # real S3 clients (awscli and boto3: see below)
+  python3 python3-aiosmtpd sqlite3 curl ca-certificates s3cmd rclone
 )
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# awscli and boto3: the machine's own (recent, pyenv) ones when present, as they send the
+# default checksums of current SDKs; otherwise Debian's.
+if ! command -v aws >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends awscli
+fi
+if ! python3 -c 'import boto3' >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-boto3
 fi

@@ -28,4 +28,9 @@ build/fuzz/fuzz/csv_reader -max_total_time=60 -print_final_stats=1 build/fuzz/co
 echo "== build (warnings are errors) and all tests"
 cmake --preset ci >/dev/null
 cmake --build build/ci -j "$jobs"
+# The integration tests drive the S3 API with the JavaScript SDK too (tests/integration/
+# package.json, pinned by its package-lock.json).
+if [ ! -d tests/integration/node_modules/@aws-sdk/client-s3 ]; then
+  npm ci --prefix tests/integration --no-audit --no-fund
+fi
 ctest --test-dir build/ci --output-on-failure -j "$jobs"

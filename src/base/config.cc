@@ -15,13 +15,18 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 22> kSettings = {{
+constexpr std::array<SettingSpec, 27> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
     {"server.max_connections", SettingType::kInt, "256", false},
     {"server.idle_timeout_seconds", SettingType::kInt, "60", false},
     {"server.admin_token", SettingType::kString, "", true},
+    {"s3.listen", SettingType::kString, "127.0.0.1:9000", false},
+    {"s3.buckets", SettingType::kString, "inventory", false},
+    {"s3.region", SettingType::kString, "us-east-1", false},
+    {"s3.domain", SettingType::kString, "localhost", false},
+    {"s3.max_object_bytes", SettingType::kInt, "1073741824", false},
     {"loader.on_bad_row", SettingType::kString, "skip", false},
     {"smtp.url", SettingType::kString, "", false},
     {"smtp.from", SettingType::kString, "stockwatch@localhost", false},

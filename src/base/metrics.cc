@@ -58,6 +58,10 @@ std::string Metrics::RenderPrometheus() const {
   counter("stockwatch_deliveries_failed_total", "Deliveries given up and kept as failed.",
           deliveries_failed);
   counter("stockwatch_http_requests_total", "HTTP requests served.", http_requests);
+  counter("stockwatch_s3_requests_total", "S3 API requests served.", s3_requests);
+  counter("stockwatch_s3_errors_total", "S3 API requests answered with an error.", s3_errors);
+  counter("stockwatch_s3_bytes_received_total", "Object and part bytes stored by the S3 API.",
+          s3_bytes_received);
   accept_seconds.Render("stockwatch_stage_accept_seconds", "Upload request to acknowledgement.",
                         out);
   load_seconds.Render("stockwatch_stage_load_seconds", "Upload acknowledged to load committed.",

@@ -40,6 +40,9 @@ struct Metrics {
   std::atomic<uint64_t> deliveries_retried{0};
   std::atomic<uint64_t> deliveries_failed{0};
   std::atomic<uint64_t> http_requests{0};
+  std::atomic<uint64_t> s3_requests{0};
+  std::atomic<uint64_t> s3_errors{0};
+  std::atomic<uint64_t> s3_bytes_received{0};  // object and part payload bytes stored
   Histogram accept_seconds;   // upload request: first byte to 201
   Histogram load_seconds;     // event committed to load committed
   Histogram check_seconds;    // load committed to messages published

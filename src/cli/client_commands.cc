@@ -853,6 +853,99 @@ void AddDeliveriesCommand(CLI::App& app) {
   }));
 }
 
+// ---------------------------------------------------------------------------------------
+// S3 access keys
+
+struct KeysFlags {
+  ConnectionFlags connection;
+  std::vector<std::string> stores;
+  bool all_stores = false;
+  std::string description;
+  std::string id;
+  std::string format;  // empty: table for list, text otherwise
+};
+
+// "Berlin, Paris", or "*" for an all-stores key.
+std::string KeyStores(const json& key) {
+  if (key.value("all_stores", false)) return "*";
+  std::string out;
+  for (const json& store : ArrayField(key, "stores")) {
+    if (!store.is_string()) continue;
+    if (!out.empty()) out += ", ";
+    out += SanitizeLine(store.get<std::string>());
+  }
+  return out;
+}
+
+void RunKeysCreate(const KeysFlags& flags) {
+  if (flags.stores.empty() && !flags.all_stores) {
+    Fail(kExitUsage, "say which stores the key may write: --store NAME (repeatable) or "
+                     "--all-stores");
+  }
+  ApiClient client = Connect(flags.connection);
+  json body = {{"description", flags.description}};
+  if (flags.all_stores) {
+    body["all_stores"] = true;
+  } else {
+    body["stores"] = flags.stores;
+  }
+  const json key = ExpectJson(client.Post("/api/v1/keys", body));
+  if (flags.format == "json") return PrintJson(key);
+  fmt::print("access key id:     {}\nsecret access key: {}\nstores:            {}\n",
+             CellText(key, "access_key_id"), CellText(key, "secret_access_key"),
+             KeyStores(key));
+  fmt::print(stderr, "The secret is shown only now: keep it safe.\n");
+}
+
+void RunKeysList(const KeysFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json doc = ExpectJson(client.Get("/api/v1/keys"));
+  if (flags.format == "json") return PrintJson(doc);
+  std::vector<std::vector<std::string>> rows;
+  for (const json& k : ArrayField(doc, "keys")) {
+    rows.push_back({CellText(k, "access_key_id"), KeyStores(k), CellText(k, "created_at"),
+                    CellText(k, "revoked_at"), CellText(k, "description")});
+  }
+  PrintTable({{"ACCESS_KEY_ID"}, {"STORES"}, {"CREATED"}, {"REVOKED"}, {"DESCRIPTION"}}, rows);
+}
+
+void RunKeysRevoke(const KeysFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json key = ExpectJson(client.Delete("/api/v1/keys/" + UrlEncode(flags.id)));
+  if (flags.format == "json") return PrintJson(key);
+  fmt::print("revoked access key {}\n", SanitizeLine(flags.id));
+}
+
+void AddKeysCommand(CLI::App& app) {
+  auto flags = std::make_shared<KeysFlags>();
+  CLI::App* cmd = app.add_subcommand("keys", "Manage S3 access keys (create, list, revoke)");
+  cmd->require_subcommand(1);
+  CLI::App* create = cmd->add_subcommand(
+      "create", "Create an access key for the S3 API, scoped to stores; prints its secret once");
+  AddConnectionFlags(*create, flags->connection);
+  CLI::Option* stores = create->add_option(
+      "--store", flags->stores, "A store whose rows the key may upload (repeatable)");
+  create->add_flag("--all-stores", flags->all_stores, "The key may upload rows of any store")
+      ->excludes(stores);
+  create->add_option("--description", flags->description, "A note on who uses the key");
+  create->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  create->callback(Guarded([flags] { RunKeysCreate(*flags); }));
+
+  CLI::App* list = cmd->add_subcommand("list", "List access keys (never their secrets)");
+  AddConnectionFlags(*list, flags->connection);
+  list->add_option("--format", flags->format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  list->callback(Guarded([flags] { RunKeysList(*flags); }));
+
+  CLI::App* revoke = cmd->add_subcommand("revoke", "Revoke an access key at once");
+  AddConnectionFlags(*revoke, flags->connection);
+  revoke->add_option("ID", flags->id, "Access key id")->required();
+  revoke->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  revoke->callback(Guarded([flags] { RunKeysRevoke(*flags); }));
+}
+
 }  // namespace
 
 void AddClientCommands(CLI::App& app) {
@@ -866,6 +959,7 @@ void AddClientCommands(CLI::App& app) {
   AddUnsubscribeCommand(app);
   AddThresholdsCommand(app);
   AddDeliveriesCommand(app);
+  AddKeysCommand(app);
 }
 
 }  // namespace stockwatch::cli

@@ -13,6 +13,7 @@
 #include "adapters/local/local_object_store.h"
 #include "adapters/notify/smtp_channel.h"
 #include "adapters/notify/webhook_channel.h"
+#include "adapters/sqlite/sqlite_access_key_store.h"
 #include "adapters/sqlite/sqlite_credential_store.h"
 #include "adapters/sqlite/sqlite_database.h"
 #include "adapters/sqlite/sqlite_inventory_store.h"
@@ -25,6 +26,7 @@
 #include "core/loader/loader.h"
 #include "core/pipeline/pipeline.h"
 #include "server/http_server.h"
+#include "server/s3_api/s3_router.h"
 
 namespace stockwatch::cli {
 namespace {
@@ -90,6 +92,39 @@ sigset_t BlockTerminationSignals() {
   return set;
 }
 
+// The S3 listener's options from the s3.* settings.
+absl::StatusOr<server::s3_api::S3Options> S3OptionsFrom(const base::Config& config) {
+  server::s3_api::S3Options options;
+  options.buckets.clear();
+  const std::string names = config.GetString("s3.buckets");
+  size_t start = 0;
+  while (start <= names.size()) {
+    size_t comma = names.find(',', start);
+    std::string name = names.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (!name.empty()) {
+      // S3's bucket naming rules, in short: 3..63 of a-z 0-9 . -
+      if (name.size() < 3 || name.size() > 63 ||
+          name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos) {
+        return absl::InvalidArgumentError("s3.buckets: \"" + name +
+                                          "\" is not a valid bucket name (3-63 of a-z 0-9 . -)");
+      }
+      options.buckets.push_back(name);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (options.buckets.empty()) return absl::InvalidArgumentError("s3.buckets names no bucket");
+  options.region = config.GetString("s3.region");
+  options.domain = config.GetString("s3.domain");
+  const int64_t max_object = config.GetInt("s3.max_object_bytes");
+  if (max_object <= 0) return absl::InvalidArgumentError("s3.max_object_bytes must be positive");
+  options.max_object_bytes = static_cast<uint64_t>(max_object);
+  return options;
+}
+
 absl::Status Serve(const ServeFlags& flags) {
   const sigset_t signals = BlockTerminationSignals();
   SW_ASSIGN_OR_RETURN(
@@ -111,6 +146,7 @@ absl::Status Serve(const ServeFlags& flags) {
   SW_ASSIGN_OR_RETURN(auto inventory, adapters::SqliteInventoryStore::Open(db));
   SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db, clock));
   SW_ASSIGN_OR_RETURN(auto credentials, adapters::SqliteCredentialStore::Open(db));
+  SW_ASSIGN_OR_RETURN(auto access_keys, adapters::SqliteAccessKeyStore::Open(db));
   SW_RETURN_IF_ERROR(EnsureAdminToken(*credentials, config, clock));
 
   adapters::WebhookChannelOptions webhook_options;
@@ -165,19 +201,40 @@ absl::Status Serve(const ServeFlags& flags) {
   server_options.max_connections = static_cast<size_t>(config.GetInt("server.max_connections"));
   server_options.idle_timeout = std::chrono::seconds(config.GetInt("server.idle_timeout_seconds"));
   server_options.bad_row_policy = loader_options.bad_row_policy;
-  server::HttpServer http(server::Services{*objects, *inventory, *inventory, *notifier,
-                                           *credentials, clock, pipeline.loader_wakeup()},
-                          server_options);
+  server::HttpServer http(
+      server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
+                       pipeline.loader_wakeup(), *access_keys},
+      server_options);
+
+  SW_ASSIGN_OR_RETURN(server::s3_api::S3Options s3_options, S3OptionsFrom(config));
+  s3_options.bad_row_policy = loader_options.bad_row_policy;
+  server::s3_api::S3Router s3_router(
+      server::s3_api::S3Services{*objects, *access_keys, clock, pipeline.loader_wakeup()},
+      s3_options);
+  const std::string s3_listen = config.GetString("s3.listen");
+  std::unique_ptr<server::HttpServer> s3_server;
+  if (s3_listen != "off" && !s3_listen.empty()) {
+    server::ServerOptions s3_server_options = server_options;
+    s3_server_options.listen = s3_listen;
+    s3_server = std::make_unique<server::HttpServer>(s3_router, s3_server_options);
+  }
 
   pipeline.Start();
   SW_RETURN_IF_ERROR(http.Start());
   const std::string host = server_options.listen.substr(0, server_options.listen.rfind(':'));
   std::cout << "stockwatch listening on http://" << host << ":" << http.port() << std::endl;
+  if (s3_server) {
+    SW_RETURN_IF_ERROR(s3_server->Start());
+    const std::string s3_host = s3_listen.substr(0, s3_listen.rfind(':'));
+    std::cout << "stockwatch S3 API listening on http://" << s3_host << ":" << s3_server->port()
+              << std::endl;
+  }
   spdlog::info("data directory {}", data_dir);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}, stopping", signal_number);
+  if (s3_server) s3_server->Stop();
   http.Stop();
   pipeline.Stop();
   return absl::OkStatus();
@@ -196,6 +253,8 @@ void AddServeCommand(CLI::App& app) {
   };
   setting("--data", "server.data_dir", "Data directory (server.data_dir, default ./data)");
   setting("--listen", "server.listen", "host:port to listen on (default 127.0.0.1:8080)");
+  setting("--s3-listen", "s3.listen",
+          "host:port of the S3-compatible API (default 127.0.0.1:9000; off disables it)");
   setting("--smtp-url", "smtp.url", "SMTP server for email, e.g. smtp://127.0.0.1:2525");
   setting("--smtp-from", "smtp.from", "Sender address of alert emails");
   setting("--on-bad-row", "loader.on_bad_row", "skip (default) or reject");

@@ -66,6 +66,8 @@ struct HttpResponse {
   // is its exact length (sent as Content-Length).
   std::unique_ptr<core::ObjectReader> stream;
   uint64_t stream_size = 0;
+  // The answer to a HEAD request: sent as Content-Length with no body.
+  std::optional<uint64_t> head_content_length;
   // Close the connection after this response (e.g. the body was not read to its end).
   bool close = false;
 };

@@ -228,7 +228,17 @@ class BeastBodyReader final : public BodyReader {
 class HttpServer::Impl {
  public:
   Impl(const Services& services, ServerOptions options)
-      : options_(std::move(options)), router_(services, options_) {
+      : options_(std::move(options)),
+        owned_router_(std::make_unique<ApiRouter>(services, options_)),
+        handler_(*owned_router_) {
+    Init();
+  }
+  Impl(RequestHandler& handler, ServerOptions options)
+      : options_(std::move(options)), handler_(handler) {
+    Init();
+  }
+
+  void Init() {
     options_.max_connections = std::max<size_t>(options_.max_connections, 1);
     SW_CHECK(sodium_init() >= 0);
   }
@@ -273,7 +283,7 @@ class HttpServer::Impl {
       stopped_ = true;
     }
     stopping_.store(true, std::memory_order_relaxed);
-    router_.Shutdown();
+    handler_.Shutdown();
     net::post(accept_ioc_, [this] {
       beast::error_code ec;
       acceptor_.close(ec);
@@ -474,16 +484,16 @@ class HttpServer::Impl {
     request.body = &body;
     HttpResponse response;
     try {
-      response = router_.Handle(request);
+      response = handler_.Handle(request);
     } catch (const std::exception& e) {
       spdlog::error("request {} {} {} failed: {}", request.request_id, request.method,
                     request.target, e.what());
-      response = ErrorResponse(absl::InternalError("internal error"));
+      response = handler_.ErrorFor(absl::InternalError("internal error"), request.request_id);
       response.close = true;
     } catch (...) {
       spdlog::error("request {} {} {} failed: unknown exception", request.request_id,
                     request.method, request.target);
-      response = ErrorResponse(absl::InternalError("internal error"));
+      response = handler_.ErrorFor(absl::InternalError("internal error"), request.request_id);
       response.close = true;
     }
     bool keep_alive = !response.close && parser.keep_alive() &&
@@ -515,8 +525,9 @@ class HttpServer::Impl {
                                  "request header exceeds {} bytes", options_.max_header_bytes)),
                              431)
             : absl::InvalidArgumentError(fmt::format("malformed request: {}", ec.message()));
-    HttpResponse response = ErrorResponse(status);
-    if (WriteResponse(connection, 11, NewRequestId(), response, /*keep_alive=*/false)) {
+    const std::string request_id = NewRequestId();
+    HttpResponse response = handler_.ErrorFor(status, request_id);
+    if (WriteResponse(connection, 11, request_id, response, /*keep_alive=*/false)) {
       LingeringClose(connection);
     }
   }
@@ -539,6 +550,16 @@ class HttpServer::Impl {
       http::response<http::buffer_body> message;
       fill_header(message);
       return WriteStream(connection, message, *response.stream, response.stream_size);
+    }
+    if (response.head_content_length) {
+      http::response<http::empty_body> message;
+      fill_header(message);
+      message.content_length(*response.head_content_length);
+      http::response_serializer<http::empty_body> serializer(message);
+      connection.SetTimeout(options_.io_timeout);
+      http::write_header(connection.socket, serializer, ec);
+      connection.ClearTimeout();
+      return !ec;
     }
     http::response<http::string_body> message;
     fill_header(message);
@@ -613,7 +634,8 @@ class HttpServer::Impl {
   }
 
   ServerOptions options_;
-  ApiRouter router_;
+  std::unique_ptr<ApiRouter> owned_router_;  // when serving the JSON API
+  RequestHandler& handler_;
   net::io_context accept_ioc_{1};
   // Owns the connection sockets and is never run: they only see blocking calls.
   net::io_context socket_ioc_;
@@ -634,6 +656,9 @@ class HttpServer::Impl {
 
 HttpServer::HttpServer(Services services, ServerOptions options)
     : impl_(std::make_unique<Impl>(services, std::move(options))) {}
+
+HttpServer::HttpServer(RequestHandler& handler, ServerOptions options)
+    : impl_(std::make_unique<Impl>(handler, std::move(options))) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -10,12 +10,14 @@
 #include "absl/status/status.h"
 #include "base/work_signal.h"
 #include "core/csv/inventory_csv.h"
+#include "core/ports/access_key_store.h"
 #include "core/ports/change_stream.h"
 #include "core/ports/clock.h"
 #include "core/ports/credential_store.h"
 #include "core/ports/inventory_store.h"
 #include "core/ports/notifier.h"
 #include "core/ports/object_store.h"
+#include "server/request_handler.h"
 
 namespace stockwatch::server {
 
@@ -28,6 +30,7 @@ struct Services {
   core::CredentialStore& credentials;
   core::Clock& clock;
   base::WorkSignal& loader_wakeup;  // notified after each upload is committed
+  core::AccessKeyStore& access_keys;  // S3 access keys, managed under /api/v1/keys
 };
 
 struct ServerOptions {
@@ -66,7 +69,11 @@ struct ServerOptions {
 // ObjectStore, never held in memory whole. Thread-safe.
 class HttpServer {
  public:
+  // Serves the JSON API (an ApiRouter over `services`).
   HttpServer(Services services, ServerOptions options);
+  // Serves `handler`, which must outlive the server. Of `options`, the listener uses
+  // listen, max_header_bytes, max_connections, idle_timeout and io_timeout.
+  HttpServer(RequestHandler& handler, ServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/memory/in_memory_access_key_store.h"
 #include "adapters/memory/in_memory_credential_store.h"
 #include "adapters/memory/in_memory_inventory_store.h"
 #include "adapters/memory/in_memory_notifier.h"
@@ -262,7 +263,8 @@ class HttpServerTest : public ::testing::Test {
   void StartServer(ServerOptions options = {}) {
     options.listen = "127.0.0.1:0";
     server_ = std::make_unique<HttpServer>(
-        Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_},
+        Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_,
+                 access_keys_},
         options);
     absl::Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started;
@@ -308,6 +310,7 @@ class HttpServerTest : public ::testing::Test {
   adapters::InMemoryInventoryStore inventory_;
   adapters::InMemoryNotifier notifier_{clock_};
   adapters::InMemoryCredentialStore credentials_;
+  adapters::InMemoryAccessKeyStore access_keys_;
   base::WorkSignal wakeup_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Client> client_;
@@ -835,12 +838,14 @@ TEST_F(HttpServerTest, StartFailsOnABadOrTakenAddress) {
   ServerOptions options;
   options.listen = "127.0.0.1:" + std::to_string(server_->port());
   HttpServer taken(
-      Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_},
+      Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_,
+                 access_keys_},
       options);
   EXPECT_EQ(taken.Start().code(), absl::StatusCode::kUnavailable);
   options.listen = "no-port";
   HttpServer bad(
-      Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_},
+      Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_,
+                 access_keys_},
       options);
   EXPECT_EQ(bad.Start().code(), absl::StatusCode::kInvalidArgument);
 }

@@ -70,6 +70,10 @@ absl::StatusOr<std::string> ReadWholeBody(BodyReader& body, uint64_t limit) {
 ApiRouter::ApiRouter(const Services& services, const ServerOptions& options)
     : services_(services), options_(options) {}
 
+HttpResponse ApiRouter::ErrorFor(const absl::Status& status, const std::string&) {
+  return ErrorResponse(status);
+}
+
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
   TargetParts target = SplitTarget(request.target);
   // The only open routes: liveness, so a load balancer needs no token.
@@ -166,6 +170,16 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
   } else if (rest.size() == 1 && collection == "deliveries") {
     if (!get) return MethodNotAllowed(method, "GET");
     return ListDeliveries(query);
+  } else if (collection == "keys") {
+    if (rest.size() == 1) {
+      if (get) return ListKeys();
+      if (method == "POST") return CreateKey(request);
+      return MethodNotAllowed(method, "GET, POST");
+    }
+    if (rest.size() == 2) {
+      if (method != "DELETE") return MethodNotAllowed(method, "DELETE");
+      return RevokeKey(rest[1]);
+    }
   } else if (rest.size() == 1 && collection == "thresholds") {
     if (get) return ListThresholds();
     if (method == "PUT") return PutThreshold(request);

@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "server/http_message.h"
 #include "server/http_server.h"
+#include "server/request_handler.h"
 #include "server/url.h"
 
 namespace stockwatch::server {
@@ -30,7 +31,7 @@ inline constexpr size_t kMaxUploadNameBytes = 1024;
 
 // Answers requests. Thread-safe: every call works on its own request; shared state lives
 // behind the (thread-safe) ports.
-class ApiRouter {
+class ApiRouter final : public RequestHandler {
  public:
   // `services` and `options` must outlive the router.
   ApiRouter(const Services& services, const ServerOptions& options);
@@ -38,10 +39,12 @@ class ApiRouter {
   // Authenticates, routes and handles one request, returning the response to send. Errors
   // become JSON error responses (StatusToHttp). May throw on a bug or std::bad_alloc; the
   // caller turns that into a 500.
-  HttpResponse Handle(HttpRequest& request);
+  HttpResponse Handle(HttpRequest& request) override;
+  // A JSON error (status_http.h).
+  HttpResponse ErrorFor(const absl::Status& status, const std::string& request_id) override;
 
   // Makes pending and future long polls (`?wait=`) return at once. Called on shutdown.
-  void Shutdown() { shutting_down_.store(true, std::memory_order_relaxed); }
+  void Shutdown() override { shutting_down_.store(true, std::memory_order_relaxed); }
 
  private:
   absl::StatusOr<HttpResponse> Route(HttpRequest& request, const core::Principal& principal);
@@ -70,6 +73,11 @@ class ApiRouter {
   absl::StatusOr<HttpResponse> ListDeliveries(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListThresholds();
   absl::StatusOr<HttpResponse> PutThreshold(HttpRequest& request);
+
+  // S3 access keys (key_handlers.cc).
+  absl::StatusOr<HttpResponse> ListKeys();
+  absl::StatusOr<HttpResponse> CreateKey(HttpRequest& request);
+  absl::StatusOr<HttpResponse> RevokeKey(std::string_view raw_id);
 
   // Reads a whole (small) request body, up to options_.max_body_bytes; 413 beyond.
   absl::StatusOr<std::string> ReadSmallBody(HttpRequest& request);

@@ -124,11 +124,15 @@ class Server:
         env.update(self.extra_env)
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0", *self.args],
+            [BIN, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0",
+             "--s3-listen", "127.0.0.1:0", *self.args],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
-        line = _read_listening_line(self.proc, "listening on")
+        line = _read_listening_line(self.proc, "stockwatch listening on")
         self.port = int(line.strip().rsplit(":", 1)[-1].rstrip("/"))
         self.url = f"http://127.0.0.1:{self.port}"
+        line = _read_listening_line(self.proc, "S3 API listening on")
+        self.s3_port = int(line.strip().rsplit(":", 1)[-1].rstrip("/"))
+        self.s3_url = f"http://127.0.0.1:{self.s3_port}"
         return self
 
     def kill(self):

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/ports/clock.h"
@@ -13,16 +14,41 @@
 
 namespace stockwatch::adapters {
 
-// Same contract as LocalObjectStore (kInvalidArgument for an empty bucket or key), without
-// durability. `clock` stamps created_at and must outlive the store. Thread-safe.
+// Same contract as LocalObjectStore (kInvalidArgument for an empty bucket or key or an
+// invalid scope, kOutOfRange for a range beyond the object, upload ids of 32 random hex
+// digits), without durability. `clock` stamps created_at and must outlive the store;
+// writers must not outlive it either. Thread-safe.
 class InMemoryObjectStore final : public core::ObjectStore {
  public:
   explicit InMemoryObjectStore(core::Clock& clock);
 
-  absl::StatusOr<std::unique_ptr<core::ObjectWriter>> BeginPut(std::string_view bucket,
-                                                               std::string_view key,
-                                                               std::string_view uploader) override;
+  absl::StatusOr<std::unique_ptr<core::ObjectWriter>> BeginPut(
+      std::string_view bucket, std::string_view key, std::string_view uploader,
+      const core::PutOptions& options = {}) override;
   absl::StatusOr<std::unique_ptr<core::ObjectReader>> Open(int64_t object_id) override;
+  absl::StatusOr<std::unique_ptr<core::ObjectReader>> OpenRange(int64_t object_id, uint64_t offset,
+                                                                uint64_t length) override;
+
+  absl::StatusOr<core::ObjectInfo> Head(std::string_view bucket, std::string_view key) override;
+  absl::StatusOr<std::vector<core::ObjectInfo>> List(const core::ListQuery& query) override;
+  absl::StatusOr<bool> Delete(std::string_view bucket, std::string_view key) override;
+  absl::StatusOr<core::ObjectCreatedEvent> FindReplay(std::string_view replay_key) override;
+  absl::StatusOr<int64_t> ExpireReplays(core::TimePoint now) override;
+
+  absl::StatusOr<core::MultipartUpload> CreateMultipartUpload(
+      std::string_view bucket, std::string_view key, std::string_view uploader,
+      const core::PutOptions& options) override;
+  absl::StatusOr<core::MultipartUpload> GetMultipartUpload(std::string_view upload_id) override;
+  absl::StatusOr<std::vector<core::MultipartUpload>> ListMultipartUploads(std::string_view bucket,
+                                                                          std::string_view prefix,
+                                                                          size_t limit) override;
+  absl::StatusOr<std::unique_ptr<core::PartWriter>> BeginPart(std::string_view upload_id,
+                                                              int part_number) override;
+  absl::StatusOr<std::vector<core::PartInfo>> ListParts(std::string_view upload_id) override;
+  absl::StatusOr<std::unique_ptr<core::ObjectReader>> OpenPart(std::string_view upload_id,
+                                                               int part_number) override;
+  absl::Status AbortMultipartUpload(std::string_view upload_id) override;
+
   absl::StatusOr<std::vector<core::ObjectCreatedEvent>> EventsAfter(int64_t after,
                                                                     size_t limit) override;
   absl::StatusOr<core::ObjectCreatedEvent> GetEvent(int64_t sequence) override;
@@ -31,13 +57,40 @@ class InMemoryObjectStore final : public core::ObjectStore {
 
  private:
   class Writer;
-  // Stores `bytes` and appends its event; returns the event.
-  core::ObjectCreatedEvent Add(core::ObjectInfo info, std::string bytes);
+  class PartWriter;
+  using Bytes = std::shared_ptr<const std::string>;
+  struct StoredObject {
+    core::ObjectInfo info;
+    Bytes bytes;
+  };
+  struct Replay {
+    int64_t sequence = 0;
+    core::TimePoint until;
+  };
+  struct Part {
+    core::PartInfo info;
+    Bytes bytes;
+  };
+  struct Upload {
+    core::MultipartUpload info;
+    std::map<int, Part> parts;
+  };
+
+  // Stores `object` (id, created_at, etag and event name still to be set from `options`)
+  // with `bytes`, as Commit() of a put does.
+  absl::StatusOr<core::ObjectCreatedEvent> Add(core::ObjectInfo object,
+                                               const core::PutOptions& options, Bytes bytes);
+  // Stores a part, as PartWriter::Commit() does.
+  absl::StatusOr<core::PartInfo> AddPart(const std::string& upload_id, core::PartInfo part,
+                                         Bytes bytes);
 
   core::Clock& clock_;
   std::mutex mu_;
-  std::map<int64_t, std::shared_ptr<const std::string>> contents_;  // by object id
-  std::vector<core::ObjectCreatedEvent> events_;                    // sequence = index + 1
+  std::map<int64_t, StoredObject> objects_;                      // by id
+  std::vector<core::ObjectCreatedEvent> events_;                 // sequence = index + 1
+  std::map<std::pair<std::string, std::string>, int64_t> keys_;  // (bucket, key) -> id
+  std::map<std::string, Replay, std::less<>> replays_;           // by replay key
+  std::map<std::string, Upload, std::less<>> uploads_;           // by upload id
 };
 
 }  // namespace stockwatch::adapters

@@ -132,6 +132,66 @@ CREATE TABLE tokens (
   created_at_ns INTEGER NOT NULL
 );
 )sql",
+    // The S3 API. An object's scope uses the encoding of sqlite_scope.h (NULL: all stores,
+    // which is what every earlier upload gets). object_keys is the key index S3 lists:
+    // the current object under each (bucket, key), keys compared bytewise as BLOBs; it
+    // starts with the newest object under each key uploaded so far. object_replays
+    // remembers the signatures of signed requests that stored an object. A multipart
+    // part's bytes live in `objects/parts/<file>`, a random name. An access key's secret is
+    // sealed with XChaCha20-Poly1305 under the master key in `access-keys.key`, with the
+    // key id as associated data.
+    R"sql(
+ALTER TABLE objects ADD COLUMN scope BLOB;
+ALTER TABLE objects ADD COLUMN content_type TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE object_keys (
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  object_id INTEGER NOT NULL REFERENCES objects(id),
+  PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+INSERT INTO object_keys (bucket, key, object_id)
+  SELECT bucket, key, MAX(id) FROM objects GROUP BY bucket, key;
+
+CREATE TABLE object_replays (
+  replay_key BLOB PRIMARY KEY,
+  object_id INTEGER NOT NULL REFERENCES objects(id),
+  until_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX object_replays_by_until ON object_replays (until_ns);
+
+CREATE TABLE multipart_uploads (
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  uploader TEXT NOT NULL,
+  scope BLOB,
+  content_type TEXT NOT NULL,
+  initiated_at_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX multipart_uploads_by_key
+  ON multipart_uploads (bucket, key, initiated_at_ns, upload_id);
+CREATE TABLE multipart_parts (
+  upload_id TEXT NOT NULL REFERENCES multipart_uploads(upload_id),
+  part_number INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  file TEXT NOT NULL UNIQUE,
+  uploaded_at_ns INTEGER NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+
+CREATE TABLE access_keys (
+  id TEXT PRIMARY KEY,
+  scope BLOB,
+  description TEXT NOT NULL,
+  nonce BLOB NOT NULL,
+  sealed BLOB NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  revoked_at_ns INTEGER
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -50,7 +50,13 @@ TEST(JsonTest, ReportStorageRoundTrips) {
 TEST(JsonTest, S3EventRecordHasS3Fields) {
   ObjectCreatedEvent e;
   e.sequence = 255;
-  e.object = {1, "inventory", "stores/Berlin inventory+1.csv", 141, "ab", "cd", "admin", {}};
+  e.object.id = 1;
+  e.object.bucket = "inventory";
+  e.object.key = "stores/Berlin inventory+1.csv";
+  e.object.size = 141;
+  e.object.sha256_hex = "ab";
+  e.object.etag = "cd";
+  e.object.uploader = "admin";
   const auto j = S3EventJson(e, "us-east-1");
   const auto& r = j["Records"][0];
   EXPECT_EQ(r["eventSource"], "aws:s3");

@@ -1,5 +1,6 @@
 #include "core/model/types.h"
 
+#include <algorithm>
 #include <string>
 
 namespace stockwatch::core {
@@ -51,6 +52,16 @@ std::string_view DeliveryStateName(DeliveryState state) {
       return "failed";
   }
   return "unknown";
+}
+
+}  // namespace stockwatch::core
+
+namespace stockwatch::core {
+
+bool ObjectScope::Covers(const ObjectScope& object) const {
+  if (all_stores) return true;
+  if (object.all_stores) return false;
+  return std::includes(stores.begin(), stores.end(), object.stores.begin(), object.stores.end());
 }
 
 }  // namespace stockwatch::core

@@ -17,6 +17,24 @@ inline constexpr int64_t kMaxCount = 2147483647;
 // Longest store or item name, in bytes.
 inline constexpr size_t kMaxNameBytes = 256;
 
+// The stores an S3 access key may touch, and the scope an object was uploaded under.
+struct ObjectScope {
+  bool all_stores = true;
+  std::vector<std::string> stores;  // sorted, unique; used when !all_stores
+  // Whether an object uploaded under `object` may be listed, read or deleted by a key
+  // with scope `*this`: an all-stores key sees everything; a scoped key sees objects
+  // whose (scoped) scope is a subset of its stores.
+  bool Covers(const ObjectScope& object) const;
+  bool operator==(const ObjectScope&) const = default;
+};
+
+// Digests of content as it was written.
+struct ContentDigests {
+  uint64_t size = 0;
+  std::string sha256_hex;  // lower case
+  std::string md5_hex;     // lower case
+};
+
 // An object (an uploaded inventory file) as stored by an ObjectStore.
 struct ObjectInfo {
   int64_t id = 0;          // assigned by the store, > 0
@@ -27,6 +45,8 @@ struct ObjectInfo {
   std::string etag;        // lower-case hex MD5 of the content, as S3 computes it
   std::string uploader;    // principal that uploaded it (token name or access key)
   TimePoint created_at;
+  ObjectScope scope;         // PutOptions::scope
+  std::string content_type;  // PutOptions::content_type
 };
 
 // One ObjectCreated event, shaped like an S3 event notification record. Events are
