@@ -27,6 +27,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# node and npm run the JavaScript SDK in the S3 tests (tests/integration/package.json).
+# Debian's nodejs is 18; the SDK needs 20 (the test says so and skips on an older node).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+
 # awscli and boto3: the machine's own (recent, pyenv) ones when present, as they send the
 # default checksums of current SDKs; otherwise Debian's.
 if ! command -v aws >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
 # Debian 12 machine. .ci/run calls it.
 #   1. clang-format check
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build + unit and contract tests
-#   3. a short libFuzzer run of the CSV reader (Clang)
+#   3. short libFuzzer runs: CSV reader, SigV4 parser, aws-chunked decoder (Clang)
 #   4. warnings-as-errors build + every ctest test (unit, contract, corpus replay, end to end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,11 +19,15 @@ cmake --preset asan -DSTOCKWATCH_BUILD_TESTS=ON >/dev/null
 cmake --build build/asan -j "$jobs"
 ctest --test-dir build/asan --output-on-failure -j "$jobs" -E '^integration_'
 
-echo "== fuzz the CSV reader for 60 s (libFuzzer, Clang)"
+echo "== fuzz the CSV reader (60 s), the SigV4 parser and the aws-chunked decoder (30 s each)"
 cmake --preset fuzz >/dev/null
-cmake --build build/fuzz -j "$jobs" --target csv_reader
-mkdir -p build/fuzz/corpus
-build/fuzz/fuzz/csv_reader -max_total_time=60 -print_final_stats=1 build/fuzz/corpus fuzz/corpus/csv_reader
+cmake --build build/fuzz -j "$jobs" --target csv_reader sigv4_parse aws_chunked
+for target in csv_reader:60 sigv4_parse:30 aws_chunked:30; do
+  name=${target%%:*}
+  mkdir -p "build/fuzz/corpus/$name"
+  "build/fuzz/fuzz/$name" -max_total_time="${target##*:}" -print_final_stats=1 \
+    "build/fuzz/corpus/$name" "fuzz/corpus/$name"
+done
 
 echo "== build (warnings are errors) and all tests"
 cmake --preset ci >/dev/null

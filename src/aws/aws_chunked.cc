@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "aws/aws_error.h"
 #include "aws/checksums.h"
@@ -16,7 +19,7 @@ namespace {
 // A chunk-size line is "<hex>;chunk-signature=<64 hex>" (about 90 bytes); anything much
 // longer is not a client we talk to.
 constexpr size_t kMaxSizeLineBytes = 1024;
-// 16 hex digits already overflow no uint64_t; the limit is max_chunk_bytes anyway.
+// At most 16 hex digits, so that the size fits a uint64_t (max_chunk_bytes is far lower).
 constexpr size_t kMaxSizeDigits = 16;
 constexpr std::string_view kChunkSignatureKey = "chunk-signature";
 constexpr std::string_view kTrailerSignatureName = "x-amz-trailer-signature";
@@ -291,7 +294,7 @@ AwsChunkedDecoder::AwsChunkedDecoder(AwsChunkedOptions options)
   }
   if (!state_->is_signed && options_.mode != PayloadMode::kStreamingUnsignedTrailer) {
     state_->phase = State::Phase::kFailed;
-    state_->failure = absl::InvalidArgumentError("aws-chunked: the payload mode is not streaming");
+    state_->failure = Framing("the payload mode is not a streaming one");
   }
 }
 

@@ -109,6 +109,31 @@ void SplitTarget(std::string_view target, std::string_view& path, std::string_vi
   query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
+// The query parameters a presigned URL carries; the verifier reads the first three as
+// query credentials.
+constexpr std::string_view kQueryAuthParameters[] = {
+    "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Signature",     "X-Amz-Date",
+    "X-Amz-Expires",   "X-Amz-SignedHeaders", "X-Amz-Security-Token"};
+
+// Whether `params` hold one of the first `count` kQueryAuthParameters.
+bool HasAuthParameter(const std::vector<std::pair<std::string, std::string>>& params,
+                      size_t count) {
+  for (const auto& [name, value] : params) {
+    for (size_t i = 0; i < count; ++i) {
+      if (name == kQueryAuthParameters[i]) return true;
+    }
+  }
+  return false;
+}
+
+bool HasQueryAuthParameter(std::string_view target, size_t count) {
+  std::string_view path;
+  std::string_view query;
+  SplitTarget(target, path, query);
+  std::optional<std::vector<std::pair<std::string, std::string>>> params = ParseQuery(query);
+  return params && HasAuthParameter(*params, count);
+}
+
 // RFC 3986 dot-segment removal as the non-S3 services apply it, which also drops empty
 // segments ("//"); keeps a leading and (when anything is left) a trailing slash.
 std::string NormalizePath(std::string_view path) {
@@ -202,8 +227,10 @@ TimePoint FromCivil(int year, unsigned month, unsigned day, int hour, int minute
                     bool& ok) {
   const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{month},
                                         std::chrono::day{day}};
-  ok = ymd.ok() && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 &&
-       second < 60;
+  // Years outside 1900..2199 are refused: they are no signing time, and a time_point of
+  // nanoseconds cannot hold much beyond 2262.
+  ok = year >= 1900 && year <= 2199 && ymd.ok() && hour >= 0 && hour < 24 && minute >= 0 &&
+       minute < 60 && second >= 0 && second < 60;
   if (!ok) return {};
   return TimePoint(std::chrono::sys_days(ymd).time_since_epoch() + std::chrono::hours(hour) +
                    std::chrono::minutes(minute) + seconds(second));
@@ -809,6 +836,9 @@ absl::Status SignRequest(std::string_view method, std::string_view target, Heade
     headers.emplace_back("x-amz-security-token", credentials.session_token);
   }
   SW_RETURN_IF_ERROR(CheckHeaderNames(headers));
+  if (HasQueryAuthParameter(target, 3)) {
+    return absl::InvalidArgumentError("sigv4: the target already carries query credentials");
+  }
 
   const CredentialScope scope{amz_date.substr(0, 8), options.region, options.service};
   const std::string signed_headers = SignedHeaderNames(headers);
@@ -834,15 +864,22 @@ absl::StatusOr<std::string> PresignTarget(std::string_view method, std::string_v
     return absl::InvalidArgumentError("sigv4: presign expiry must be 1 s to 7 days");
   }
   SW_RETURN_IF_ERROR(CheckHeaderNames(headers));
+  if (HasQueryAuthParameter(target, std::size(kQueryAuthParameters))) {
+    return absl::InvalidArgumentError(
+        "sigv4: the target already carries X-Amz-* presign "
+        "parameters");
+  }
   const TimePoint now = FloorSeconds(options.now);
   const std::string amz_date = FormatAmzDate(now);
   const CredentialScope scope{amz_date.substr(0, 8), options.region, options.service};
   const std::string signed_headers = SignedHeaderNames(headers);
 
   std::string presigned(target);
-  if (presigned.find('?') == std::string::npos) {
+  const size_t question = presigned.find('?');
+  if (question == std::string::npos) {
     presigned.push_back('?');
-  } else if (presigned.back() != '?' && presigned.back() != '&') {
+  } else if (question + 1 < presigned.size() && presigned.back() != '&') {
+    // A query is there already ("?a=1", or even "?a?"): the parameters join it.
     presigned.push_back('&');
   }
   presigned.append("X-Amz-Algorithm=").append(kAlgorithm);
@@ -879,10 +916,7 @@ absl::StatusOr<VerifiedRequest> VerifyRequest(const RequestView& request,
     return AwsError(absl::StatusCode::kInvalidArgument, "InvalidArgument",
                     "malformed percent-escape in the query");
   }
-  const bool query_auth = std::any_of(params->begin(), params->end(), [](const auto& p) {
-    return p.first == "X-Amz-Algorithm" || p.first == "X-Amz-Credential" ||
-           p.first == "X-Amz-Signature";
-  });
+  const bool query_auth = HasAuthParameter(*params, 3);
   const size_t authorization_count = CountHeader(request.headers, "authorization");
   if (authorization_count > 0 && query_auth) {
     return AwsError(absl::StatusCode::kInvalidArgument, "InvalidArgument",

@@ -45,7 +45,8 @@ SigningKey DeriveSigningKey(std::string_view secret, const CredentialScope& scop
 std::string HmacSha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string Sha256Hex(std::string_view data);
 
-// "20150830T123600Z" <-> time.
+// "20150830T123600Z" <-> time. ParseAmzDate: kInvalidArgument unless a valid UTC time of
+// the years 1900 to 2199 in exactly that form.
 std::string FormatAmzDate(TimePoint time);
 absl::StatusOr<TimePoint> ParseAmzDate(std::string_view text);
 
@@ -104,14 +105,18 @@ struct SignOptions {
 // Authorization to `headers` (replacing any already there), signing every header present
 // (host must be present). The Authorization value has the form botocore writes:
 // "AWS4-HMAC-SHA256 Credential=AKID/scope, SignedHeaders=a;b, Signature=hex".
-// kInvalidArgument if host is missing or a header name is not an HTTP token.
+// kInvalidArgument if host is missing, a header name is not an HTTP token, the target's
+// query holds X-Amz-Algorithm, X-Amz-Credential or X-Amz-Signature, or a percent-escape in
+// it is malformed.
 absl::Status SignRequest(std::string_view method, std::string_view target, Headers& headers,
                          const Credentials& credentials, const SignOptions& options);
 // Returns `target` with the X-Amz-* presign query parameters appended. Every header in
 // `headers` is signed, as the Authorization signer does (so pass just host for a URL anyone
 // can use); `headers` must hold host. The payload hash is UNSIGNED-PAYLOAD, or the value of
 // an x-amz-content-sha256 header in `headers` (options.payload_hash is not used).
-// kInvalidArgument if expires is not 1 s to 7 days or a header name cannot be signed.
+// kInvalidArgument if expires is not 1 s to 7 days, a header name is not an HTTP token, the
+// target already holds one of the X-Amz-* presign parameters, or a percent-escape in its
+// query is malformed.
 absl::StatusOr<std::string> PresignTarget(std::string_view method, std::string_view target,
                                           const Headers& headers, const Credentials& credentials,
                                           const SignOptions& options, std::chrono::seconds expires);

@@ -312,5 +312,26 @@ TYPED_TEST(AccessKeyStoreContractTest, KeyFileOfWrongSizeIsRefused) {
   }
 }
 
+TYPED_TEST(AccessKeyStoreContractTest, MissingKeyFileWithStoredKeysIsRefused) {
+  if constexpr (!TypeParam::kDurable) {
+    GTEST_SKIP() << "no key file";
+  } else {
+    auto created = this->store().Create(ObjectScope{}, "", T0());
+    ASSERT_TRUE(created.ok());
+    this->env_.Close();
+    const std::string key = ReadFile(this->env_.key_path());
+    std::filesystem::rename(this->env_.key_path(), this->env_.dir() + "/saved.key");
+    // No new key replaces the lost one while secrets sealed with it exist.
+    const absl::Status lost = this->env_.TryReopen();
+    EXPECT_TRUE(absl::IsFailedPrecondition(lost)) << lost;
+    EXPECT_FALSE(std::filesystem::exists(this->env_.key_path()));
+    // Restoring the file brings the secrets back.
+    std::filesystem::rename(this->env_.dir() + "/saved.key", this->env_.key_path());
+    this->env_.Reopen();
+    EXPECT_EQ(this->store().Lookup(created->key.id)->secret, created->secret);
+    EXPECT_EQ(ReadFile(this->env_.key_path()), key);
+  }
+}
+
 }  // namespace
 }  // namespace stockwatch::contract

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -133,12 +134,28 @@ class Server:
         line = _read_listening_line(self.proc, "S3 API listening on")
         self.s3_port = int(line.strip().rsplit(":", 1)[-1].rstrip("/"))
         self.s3_url = f"http://127.0.0.1:{self.s3_port}"
+        # The server logs to stdout too: keep draining it into the log, so that a chatty
+        # server never blocks on a full pipe and a failing test can show what it said.
+        proc, log = self.proc, self.log
+
+        def drain():
+            try:
+                for out_line in proc.stdout:
+                    log.write(out_line)
+                    log.flush()
+            except (ValueError, OSError):  # closed by stop() or kill()
+                return
+
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
         return self
 
     def kill(self):
         """SIGKILL: no chance to clean up, like a crash or a power cut of the process."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        if getattr(self, "_drain", None):
+            self._drain.join(5)
         self.proc.stdout.close()
         self.log.close()
 
@@ -150,6 +167,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            if getattr(self, "_drain", None):
+                self._drain.join(5)
             self.proc.stdout.close()
             self.log.close()
 

@@ -2,8 +2,9 @@
 
 Runs under whichever interpreter has boto3 (often pyenv's python3, not /usr/bin/python3).
 Usage: s3_boto3_client.py ENDPOINT_URL < ops.json; prints {"botocore_version", "results"}
-with one result per operation. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Default
-checksum settings (botocore's "when_supported"), path-style addressing.
+with one result per operation. Credentials come from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY. Default checksum settings (botocore's "when_supported"), path-style
+addressing, SigV4 presigned URLs.
 
 Operations ({"op": ...}):
   upload_file {path, key}            S3Transfer upload; result: ETag from HeadObject, headers sent
@@ -33,7 +34,9 @@ def main():
     ops = json.load(sys.stdin)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           config=Config(s3={"addressing_style": "path"},
-                                        retries={"max_attempts": 1}))
+                                        retries={"max_attempts": 1},
+                                        # Presigned URLs are SigV2 otherwise.
+                                        signature_version="s3v4"))
     sent = []
 
     def record(request, **_):

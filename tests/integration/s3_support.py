@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import unittest
 import urllib.parse
 import xml.etree.ElementTree as ET
 import zlib
@@ -430,11 +431,12 @@ def _clean_env():
             if not k.startswith(("AWS_", "RCLONE_", "S3CMD")) and k != "BOTO_CONFIG"}
 
 
-def aws_env(tmpdir, key_id, secret, checksum_when_required=False):
+def aws_env(tmpdir, key_id, secret, checksum_when_required=False, sigv4_presign=True):
     """Environment for `aws` (awscli v1): credentials in the environment, a private config
-    file with path-style addressing and 8 MiB multipart parts."""
-    config = os.path.join(tmpdir, "aws-config" + ("-when-required" if checksum_when_required
-                                                  else ""))
+    file with path-style addressing and 8 MiB multipart parts. awscli v1 presigns with
+    Signature Version 2 unless the config says s3v4 (`sigv4_presign`)."""
+    config = os.path.join(tmpdir, f"aws-config-{int(checksum_when_required)}"
+                                  f"{int(sigv4_presign)}")
     with open(config, "w") as f:
         f.write("[default]\n")
         f.write(f"region = {REGION}\n")
@@ -442,6 +444,7 @@ def aws_env(tmpdir, key_id, secret, checksum_when_required=False):
             f.write("request_checksum_calculation = when_required\n")
             f.write("response_checksum_validation = when_required\n")
         f.write("s3 =\n"
+                + ("  signature_version = s3v4\n" if sigv4_presign else "") +
                 "  addressing_style = path\n"
                 "  multipart_threshold = 8MB\n"
                 "  multipart_chunksize = 8MB\n")
@@ -517,6 +520,12 @@ def node_sdk_ready():
     """Fails with the setup step when node or the npm packages of tests/integration are
     missing."""
     require_tool("node", "install Node.js 20+ (Debian: apt-get install nodejs npm)")
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    major = int(version.strip().lstrip("v").split(".")[0] or 0)
+    if major < 20:
+        # Debian 12's nodejs is 18; the current AWS SDK for JavaScript refuses to run on it.
+        raise unittest.SkipTest(f"node {version.strip()} is too old for @aws-sdk/client-s3 "
+                                "(needs 20+)")
     if not os.path.isdir(os.path.join(HERE, "node_modules", "@aws-sdk", "client-s3")):
         raise AssertionError("@aws-sdk/client-s3 is not installed: run "
                              "`npm ci --prefix tests/integration` (scripts/test.sh does it)")

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import unittest
 import urllib.error
 import urllib.parse
@@ -50,6 +51,16 @@ def md5_hex(data):
     return hashlib.md5(data).hexdigest()
 
 
+def _drain(stream, path):
+    with open(path, "a") as out:
+        try:
+            for line in stream:
+                out.write(line)
+                out.flush()
+        except (OSError, ValueError):
+            pass
+
+
 class S3TestCase(unittest.TestCase):
     """A server per class, an all-stores access key and helpers."""
 
@@ -61,19 +72,30 @@ class S3TestCase(unittest.TestCase):
         env = {"STOCKWATCH_LOG_LEVEL": "debug"}
         env.update(cls.server_env)
         cls.server = Server(env=env).start()
+        # The server logs to stdout; the harness stops reading it after the "listening"
+        # lines, so keep draining it (a full pipe would stall the server) into a file.
+        cls.stdout_log = cls.server.log_path + ".stdout"
+        cls.drain = threading.Thread(target=_drain, args=(cls.server.proc.stdout,
+                                                          cls.stdout_log), daemon=True)
+        cls.drain.start()
         cls.admin_id, cls.admin_secret = s3.create_key(cls.server, all_stores=True)
         cls.raw = RawS3(cls.server.s3_port, cls.admin_id, cls.admin_secret)
 
     @classmethod
     def tearDownClass(cls):
         cls.server.stop()
+        cls.drain.join(10)
         shutil.rmtree(cls.server.data_dir, ignore_errors=True)
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def server_log_tail(self, size=3000):
+        with open(self.stdout_log, errors="replace") as f:
+            return (f.read() + self.server.logs())[-size:]
 
     # --- assertions -------------------------------------------------------------------------
 
     def assertS3Error(self, answer, status, code, message_pattern=None):
-        detail = f"{answer!r}\nserver log tail:\n{self.server.logs()[-3000:]}"
+        detail = f"{answer!r}\nserver log tail:\n{self.server_log_tail()}"
         self.assertEqual(answer.status, status, detail)
         self.assertEqual(answer.code, code, detail)
         self.assertTrue(answer.request_id, f"no RequestId in the error document: {detail}")
@@ -82,7 +104,7 @@ class S3TestCase(unittest.TestCase):
 
     def assertOk(self, answer, status=200):
         self.assertEqual(answer.status, status,
-                         f"{answer!r}\nserver log tail:\n{self.server.logs()[-3000:]}")
+                         f"{answer!r}\nserver log tail:\n{self.server_log_tail()}")
 
     def quiesce(self):
         """Waits until no upload is pending, so the inventory stands still."""
@@ -130,7 +152,7 @@ class S3TestCase(unittest.TestCase):
             raise AssertionError(
                 f"{' '.join(args[:3])}... exited {proc.returncode}\nstdout:\n"
                 f"{str(proc.stdout)[-3000:]}\nstderr:\n{str(proc.stderr)[-5000:]}\n"
-                f"server log tail:\n{self.server.logs()[-3000:]}")
+                f"server log tail:\n{self.server_log_tail()}")
         return proc
 
 
@@ -171,7 +193,8 @@ class S3ClientsTest(S3TestCase):
         self.aws(env, "s3", "cp", big, f"s3://{BUCKET}/{big_key}")
 
         listing = self.aws(env, "s3", "ls", f"s3://{BUCKET}/{prefix}").stdout
-        self.assertRegex(listing, rf"\s{os.path.getsize(small)} {re.escape(os.path.basename(small))}\n")
+        small_name = re.escape(os.path.basename(small))
+        self.assertRegex(listing, rf"\s{os.path.getsize(small)} {small_name}\n")
         self.assertRegex(listing, rf"\s{os.path.getsize(big)} bulk\.csv\n")
 
         head = json.loads(self.aws(env, "s3api", "head-object", "--bucket", BUCKET,
@@ -199,8 +222,18 @@ class S3ClientsTest(S3TestCase):
         url = self.aws(env, "s3", "presign", f"s3://{BUCKET}/{small_key}",
                        "--expires-in", "300").stdout.strip()
         self.assertTrue(url.startswith(self.server.s3_url + "/"), url)
+        self.assertIn("X-Amz-Signature=", url)
         with urllib.request.urlopen(url, timeout=30) as resp:
             self.assertEqual(resp.read(), read(small))
+        # awscli v1's default presigned URL is Signature Version 2: refused, not served.
+        v2_env = s3.aws_env(self.tmp, self.admin_id, self.admin_secret,
+                            checksum_when_required=when_required, sigv4_presign=False)
+        url = self.aws(v2_env, "s3", "presign", f"s3://{BUCKET}/{small_key}").stdout.strip()
+        self.assertIn("AWSAccessKeyId=", url)
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(url, timeout=30)
+        self.assertS3Error(s3.Answer(caught.exception.code, {}, caught.exception.read()), 403,
+                           "AccessDenied")
 
         # Both files are loaded: the sample's rows, and every row of the big one.
         self.assertRowsLoaded(small, small_key)
@@ -308,7 +341,7 @@ class S3ClientsTest(S3TestCase):
                                             {"op": "get_sha256", "key": k2},
                                         ])
         for r in results:
-            self.assertNotIn("error", r, f"{results}\n{self.server.logs()[-3000:]}")
+            self.assertNotIn("error", r, f"{results}\n{self.server_log_tail()}")
         uploaded, put, got1, got2 = results
         self.assertEqual(uploaded["etag"], md5_hex(read(shanghai)))
         self.assertEqual(put["etag"], md5_hex(read(springfield)))
@@ -434,11 +467,12 @@ class S3RequestTest(S3TestCase):
         past = s3.utcnow() - datetime.timedelta(hours=2)
         expired = signer.presign("GET", key_path("auth/presign.csv"), host, 60, when=past)
         self.assertS3Error(s3.send(self.server.s3_port, "GET", expired, {"Host": host}), 403,
-                           "AccessDenied")
+                           "AccessDenied", "Request has expired")
         with self.assertNothingStored():
             put = signer.presign("PUT", key_path("auth/presign-put.csv"), host, 60, when=past)
             self.assertS3Error(s3.send(self.server.s3_port, "PUT", put, {"Host": host},
-                                       self.body(tag="late")), 403, "AccessDenied")
+                                       self.body(tag="late")), 403, "AccessDenied",
+                               "Request has expired")
 
         # The same with botocore's presigner, signing an hour ago for 60 s.
         python = s3.boto3_python()
@@ -452,7 +486,7 @@ class S3RequestTest(S3TestCase):
             with self.assertRaises(urllib.error.HTTPError) as caught:
                 urllib.request.urlopen(old["url"], timeout=30)
             answer = s3.Answer(caught.exception.code, {}, caught.exception.read())
-            self.assertS3Error(answer, 403, "AccessDenied")
+            self.assertS3Error(answer, 403, "AccessDenied", "Request has expired")
             with urllib.request.urlopen(new["url"], timeout=30) as resp:
                 self.assertEqual(resp.read(), body)
 

@@ -111,6 +111,25 @@ absl::StatusOr<std::unique_ptr<SqliteAccessKeyStore>> SqliteAccessKeyStore::Open
   const std::string path = KeyPath(db->data_dir());
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) {
+    // A new key could not open the secrets already stored: a missing key file with keys in
+    // the database is a lost file to restore, not a first start.
+    int64_t stored = 0;
+    if (const absl::Status txn =
+            db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+              SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                  conn.Prepare("SELECT COUNT(*) FROM access_keys"));
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (row) stored = stmt.Int64(0);
+              return absl::OkStatus();
+            });
+        !txn.ok()) {
+      return txn;
+    }
+    if (stored > 0) {
+      return absl::FailedPreconditionError(
+          "access keys: " + path + " is missing but the database holds " + std::to_string(stored) +
+          " access keys sealed with it; restore the file (or revoke and delete those keys)");
+    }
     SW_RETURN_IF_ERROR(CreateKeyFile(db->data_dir(), path));
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   }

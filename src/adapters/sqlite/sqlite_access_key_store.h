@@ -27,8 +27,9 @@ class SqliteAccessKeyStore final : public core::AccessKeyStore {
   // Reads the master key, or creates it on first use: 32 random bytes written to a new
   // file of mode 0600, synced with its directory before use. A key file that group or
   // others may access is tightened to 0600 (with a warning). kFailedPrecondition if the
-  // file is not a regular file of 32 bytes; kUnavailable if it cannot be read or created;
-  // kInternal if libsodium cannot initialise.
+  // file is not a regular file of 32 bytes, or is missing while the database holds keys
+  // (their secrets need it); kUnavailable if it cannot be read or created; kInternal if
+  // libsodium cannot initialise.
   static absl::StatusOr<std::unique_ptr<SqliteAccessKeyStore>> Open(
       std::shared_ptr<SqliteDatabase> db);
   ~SqliteAccessKeyStore() override;

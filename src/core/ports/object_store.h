@@ -108,14 +108,15 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
 
   // Starts storing object `key` in `bucket` for `uploader`. Keys are opaque bytes.
-  // kInvalidArgument for an empty bucket or key.
+  // kInvalidArgument for an empty bucket or key, or an invalid `options.scope` (see
+  // core::CanonicalScope in core/model/object_scope.h; the scope is stored canonical).
   virtual absl::StatusOr<std::unique_ptr<ObjectWriter>> BeginPut(
       std::string_view bucket, std::string_view key, std::string_view uploader,
       const PutOptions& options = {}) = 0;
   // Opens the content of object `object_id`. kNotFound if there is no such object.
   virtual absl::StatusOr<std::unique_ptr<ObjectReader>> Open(int64_t object_id) = 0;
   // Opens bytes [offset, offset + length) of object `object_id` (a Range GET).
-  // REQUIRES: the range lies within the object.
+  // REQUIRES: the range lies within the object (adapters answer kOutOfRange otherwise).
   virtual absl::StatusOr<std::unique_ptr<ObjectReader>> OpenRange(int64_t object_id,
                                                                   uint64_t offset,
                                                                   uint64_t length) = 0;
@@ -135,6 +136,8 @@ class ObjectStore {
   virtual absl::StatusOr<int64_t> ExpireReplays(TimePoint now) = 0;
 
   // --- Multipart uploads. ---
+  // Starts an upload; kInvalidArgument as BeginPut(). The upload keeps `options.scope`
+  // and `options.content_type`; the completing BeginPut() gives the rest.
   virtual absl::StatusOr<MultipartUpload> CreateMultipartUpload(std::string_view bucket,
                                                                 std::string_view key,
                                                                 std::string_view uploader,
@@ -143,13 +146,15 @@ class ObjectStore {
   virtual absl::StatusOr<MultipartUpload> GetMultipartUpload(std::string_view upload_id) = 0;
   // In progress in `bucket` with keys starting with `prefix`, ordered by (key, initiation),
   // at most `limit`.
-  virtual absl::StatusOr<std::vector<MultipartUpload>> ListMultipartUploads(
-      std::string_view bucket, std::string_view prefix, size_t limit) = 0;
+  virtual absl::StatusOr<std::vector<MultipartUpload>> ListMultipartUploads(std::string_view bucket,
+                                                                            std::string_view prefix,
+                                                                            size_t limit) = 0;
   // kNotFound for an unknown upload; kInvalidArgument for a part number outside 1..10000.
   virtual absl::StatusOr<std::unique_ptr<PartWriter>> BeginPart(std::string_view upload_id,
                                                                 int part_number) = 0;
-  // Parts ordered by number.
+  // Parts ordered by number; kNotFound for an unknown upload.
   virtual absl::StatusOr<std::vector<PartInfo>> ListParts(std::string_view upload_id) = 0;
+  // kNotFound for an unknown upload or part.
   virtual absl::StatusOr<std::unique_ptr<ObjectReader>> OpenPart(std::string_view upload_id,
                                                                  int part_number) = 0;
   // Removes the upload and its parts; kNotFound if unknown.

@@ -74,6 +74,16 @@ HttpResponse S3Router::Handle(HttpRequest& request) {
 }
 
 absl::Status S3Router::Authenticate(Context& context) {
+  // Signature Version 2 (still the default of awscli v1's `s3 presign` and of boto3's
+  // presigned URLs without signature_version="s3v4"): say what to change, as S3 does.
+  std::optional<std::string_view> authorization = context.request.Header("authorization");
+  if ((authorization && authorization->substr(0, 4) == "AWS ") ||
+      (context.query.Has("AWSAccessKeyId") && context.query.Has("Signature"))) {
+    return S3Error(absl::StatusCode::kInvalidArgument, "InvalidRequest",
+                   "The authorization mechanism you have provided is not supported. Please use "
+                   "AWS4-HMAC-SHA256 (Signature Version 4; for awscli: aws configure set "
+                   "default.s3.signature_version s3v4).");
+  }
   std::optional<core::AccessKey> key;
   aws::SecretLookup lookup = [&](std::string_view id) -> absl::StatusOr<std::string> {
     absl::StatusOr<core::AccessKeySecret> found = services_.keys.Lookup(id);

@@ -232,7 +232,7 @@ TEST_F(S3RouterTest, ScopedKeyMayOnlyWriteItsStores) {
                      "store,item,count\nBerlin,Echo Dot,1\nParis,Echo Dot,2\n");
   EXPECT_EQ(paris.status, 403);
   EXPECT_EQ(paris.Code(), "AccessDenied");
-  EXPECT_THAT(paris.body, HasSubstr("p.csv:3: store \"Paris\""));
+  EXPECT_THAT(paris.body, HasSubstr("p.csv:3: store &quot;Paris&quot;"));
   EXPECT_EQ(EventCount(), 1u);
   EXPECT_EQ(objects_.Head("inventory", "p.csv").status().code(), absl::StatusCode::kNotFound);
 }
