@@ -19,10 +19,10 @@ cmake --preset asan -DSTOCKWATCH_BUILD_TESTS=ON >/dev/null
 cmake --build build/asan -j "$jobs"
 ctest --test-dir build/asan --output-on-failure -j "$jobs" -E '^integration_'
 
-echo "== fuzz the CSV reader (60 s), the SigV4 parser and the aws-chunked decoder (30 s each)"
+echo "== fuzz the CSV reader (60 s), the SigV4 parser, the aws-chunked decoder and the S3 request decoding (30 s each)"
 cmake --preset fuzz >/dev/null
-cmake --build build/fuzz -j "$jobs" --target csv_reader sigv4_parse aws_chunked
-for target in csv_reader:60 sigv4_parse:30 aws_chunked:30; do
+cmake --build build/fuzz -j "$jobs" --target csv_reader sigv4_parse aws_chunked s3_request
+for target in csv_reader:60 sigv4_parse:30 aws_chunked:30 s3_request:30; do
   name=${target%%:*}
   mkdir -p "build/fuzz/corpus/$name"
   "build/fuzz/fuzz/$name" -max_total_time="${target##*:}" -print_final_stats=1 \

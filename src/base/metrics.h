@@ -43,10 +43,10 @@ struct Metrics {
   std::atomic<uint64_t> s3_requests{0};
   std::atomic<uint64_t> s3_errors{0};
   std::atomic<uint64_t> s3_bytes_received{0};  // object and part payload bytes stored
-  Histogram accept_seconds;   // upload request: first byte to 201
-  Histogram load_seconds;     // event committed to load committed
-  Histogram check_seconds;    // load committed to messages published
-  Histogram deliver_seconds;  // message published to delivered
+  Histogram accept_seconds;                    // upload request: first byte to 201
+  Histogram load_seconds;                      // event committed to load committed
+  Histogram check_seconds;                     // load committed to messages published
+  Histogram deliver_seconds;                   // message published to delivered
 
   static Metrics& Get();
   std::string RenderPrometheus() const;

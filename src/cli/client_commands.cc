@@ -879,8 +879,9 @@ std::string KeyStores(const json& key) {
 
 void RunKeysCreate(const KeysFlags& flags) {
   if (flags.stores.empty() && !flags.all_stores) {
-    Fail(kExitUsage, "say which stores the key may write: --store NAME (repeatable) or "
-                     "--all-stores");
+    Fail(kExitUsage,
+         "say which stores the key may write: --store NAME (repeatable) or "
+         "--all-stores");
   }
   ApiClient client = Connect(flags.connection);
   json body = {{"description", flags.description}};
@@ -892,8 +893,7 @@ void RunKeysCreate(const KeysFlags& flags) {
   const json key = ExpectJson(client.Post("/api/v1/keys", body));
   if (flags.format == "json") return PrintJson(key);
   fmt::print("access key id:     {}\nsecret access key: {}\nstores:            {}\n",
-             CellText(key, "access_key_id"), CellText(key, "secret_access_key"),
-             KeyStores(key));
+             CellText(key, "access_key_id"), CellText(key, "secret_access_key"), KeyStores(key));
   fmt::print(stderr, "The secret is shown only now: keep it safe.\n");
 }
 
@@ -923,8 +923,8 @@ void AddKeysCommand(CLI::App& app) {
   CLI::App* create = cmd->add_subcommand(
       "create", "Create an access key for the S3 API, scoped to stores; prints its secret once");
   AddConnectionFlags(*create, flags->connection);
-  CLI::Option* stores = create->add_option(
-      "--store", flags->stores, "A store whose rows the key may upload (repeatable)");
+  CLI::Option* stores = create->add_option("--store", flags->stores,
+                                           "A store whose rows the key may upload (repeatable)");
   create->add_flag("--all-stores", flags->all_stores, "The key may upload rows of any store")
       ->excludes(stores);
   create->add_option("--description", flags->description, "A note on who uses the key");

@@ -100,8 +100,8 @@ absl::StatusOr<server::s3_api::S3Options> S3OptionsFrom(const base::Config& conf
   size_t start = 0;
   while (start <= names.size()) {
     size_t comma = names.find(',', start);
-    std::string name = names.substr(start, comma == std::string::npos ? std::string::npos
-                                                                      : comma - start);
+    std::string name =
+        names.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     name.erase(0, name.find_first_not_of(" \t"));
     name.erase(name.find_last_not_of(" \t") + 1);
     if (!name.empty()) {

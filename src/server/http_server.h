@@ -29,7 +29,7 @@ struct Services {
   core::Notifier& notifier;
   core::CredentialStore& credentials;
   core::Clock& clock;
-  base::WorkSignal& loader_wakeup;  // notified after each upload is committed
+  base::WorkSignal& loader_wakeup;    // notified after each upload is committed
   core::AccessKeyStore& access_keys;  // S3 access keys, managed under /api/v1/keys
 };
 

@@ -262,10 +262,9 @@ class HttpServerTest : public ::testing::Test {
 
   void StartServer(ServerOptions options = {}) {
     options.listen = "127.0.0.1:0";
-    server_ = std::make_unique<HttpServer>(
-        Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_,
-                 access_keys_},
-        options);
+    server_ = std::make_unique<HttpServer>(Services{objects_, inventory_, inventory_, notifier_,
+                                                    credentials_, clock_, wakeup_, access_keys_},
+                                           options);
     absl::Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started;
     client_ = std::make_unique<Client>(server_->port());
@@ -837,16 +836,14 @@ TEST_F(HttpServerTest, StartFailsOnABadOrTakenAddress) {
   StartServer();
   ServerOptions options;
   options.listen = "127.0.0.1:" + std::to_string(server_->port());
-  HttpServer taken(
-      Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_,
-                 access_keys_},
-      options);
+  HttpServer taken(Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_,
+                            wakeup_, access_keys_},
+                   options);
   EXPECT_EQ(taken.Start().code(), absl::StatusCode::kUnavailable);
   options.listen = "no-port";
-  HttpServer bad(
-      Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_, wakeup_,
-                 access_keys_},
-      options);
+  HttpServer bad(Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_,
+                          wakeup_, access_keys_},
+                 options);
   EXPECT_EQ(bad.Start().code(), absl::StatusCode::kInvalidArgument);
 }
 

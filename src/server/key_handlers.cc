@@ -16,13 +16,13 @@ namespace stockwatch::server {
 namespace {
 
 nlohmann::json KeyJson(const core::AccessKey& key) {
-  nlohmann::json json = {{"access_key_id", key.id},
-                         {"all_stores", key.scope.all_stores},
-                         {"stores", key.scope.all_stores ? nlohmann::json(nullptr)
-                                                         : nlohmann::json(key.scope.stores)},
-                         {"description", key.description},
-                         {"created_at", core::FormatTime(key.created_at)},
-                         {"revoked_at", nullptr}};
+  nlohmann::json json = {
+      {"access_key_id", key.id},
+      {"all_stores", key.scope.all_stores},
+      {"stores", key.scope.all_stores ? nlohmann::json(nullptr) : nlohmann::json(key.scope.stores)},
+      {"description", key.description},
+      {"created_at", core::FormatTime(key.created_at)},
+      {"revoked_at", nullptr}};
   if (key.revoked_at) json["revoked_at"] = core::FormatTime(*key.revoked_at);
   return json;
 }

@@ -438,6 +438,7 @@ TYPED_TEST(ObjectStoreContractTest, CommitRecordsPutOptions) {
   options.event_name = "ObjectCreated:CompleteMultipartUpload";
   options.etag = "9b2cf535f27731c974343645a3985328-2";
   options.content_type = "text/csv; charset=utf-8";
+  options.metadata = {{"mtime", "1764083210.5"}, {"empty", ""}, {"note", "a b"}};
   auto event = this->TryPut("both.csv", "store,item,count\n", options);
   ASSERT_TRUE(event.ok()) << event.status();
   EXPECT_EQ(event->event_name, "ObjectCreated:CompleteMultipartUpload");
@@ -452,12 +453,14 @@ TYPED_TEST(ObjectStoreContractTest, CommitRecordsPutOptions) {
     EXPECT_EQ(stored->event_name, event->event_name) << when;
     EXPECT_EQ(stored->object.etag, event->object.etag) << when;
     EXPECT_EQ(stored->object.content_type, event->object.content_type) << when;
+    EXPECT_EQ(stored->object.metadata, options.metadata) << when;
     EXPECT_EQ(stored->object.scope, event->object.scope) << when;
     auto head = this->store().Head("inventory", "both.csv");
     ASSERT_TRUE(head.ok()) << when;
     EXPECT_EQ(head->id, event->object.id) << when;
     EXPECT_EQ(head->etag, event->object.etag) << when;
     EXPECT_EQ(head->content_type, event->object.content_type) << when;
+    EXPECT_EQ(head->metadata, options.metadata) << when;
     EXPECT_EQ(head->scope, event->object.scope) << when;
     EXPECT_EQ(head->created_at, event->object.created_at) << when;
   };
@@ -816,6 +819,7 @@ TYPED_TEST(ObjectStoreContractTest, MultipartUploadFullCycle) {
   PutOptions create;
   create.scope = Scoped({"Berlin"});
   create.content_type = "text/csv";
+  create.metadata = {{"mtime", "42"}};
   auto upload = this->store().CreateMultipartUpload("inventory", "big.csv", "SWKEY", create);
   ASSERT_TRUE(upload.ok()) << upload.status();
   // Unguessable: 32 random hex digits, new each time.
@@ -834,6 +838,7 @@ TYPED_TEST(ObjectStoreContractTest, MultipartUploadFullCycle) {
   EXPECT_EQ(fetched->uploader, "SWKEY");
   EXPECT_EQ(fetched->options.scope, Scoped({"Berlin"}));
   EXPECT_EQ(fetched->options.content_type, "text/csv");
+  EXPECT_EQ(fetched->options.metadata, create.metadata);
   EXPECT_EQ(fetched->initiated_at, T0());
   EXPECT_TRUE(this->store().ListParts(id)->empty());
 

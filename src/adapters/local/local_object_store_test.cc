@@ -83,8 +83,11 @@ TEST_F(LocalObjectStoreTest, MigratesObjectsOfSchemaVersion1) {
   EXPECT_EQ(head->etag, "e3");
   EXPECT_TRUE(head->scope.all_stores);
   EXPECT_EQ(head->content_type, "");
-  auto listed = (*store)->List(core::ListQuery{"inventory", "", "", 10, std::nullopt});
-  ASSERT_TRUE(listed.ok());
+  core::ListQuery everything;
+  everything.bucket = "inventory";
+  everything.limit = 10;
+  absl::StatusOr<std::vector<core::ObjectInfo>> listed = (*store)->List(everything);
+  ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].id, 3);
   EXPECT_EQ((*listed)[1].id, 2);

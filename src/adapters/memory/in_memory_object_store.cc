@@ -177,6 +177,7 @@ absl::StatusOr<std::unique_ptr<core::ObjectWriter>> InMemoryObjectStore::BeginPu
   object.uploader = std::string(uploader);
   object.scope = canonical.scope;
   object.content_type = canonical.content_type;
+  object.metadata = canonical.metadata;
   return std::make_unique<Writer>(this, std::move(object), std::move(canonical));
 }
 
@@ -299,6 +300,7 @@ absl::StatusOr<core::MultipartUpload> InMemoryObjectStore::CreateMultipartUpload
   upload.key = std::string(key);
   upload.uploader = std::string(uploader);
   upload.options.content_type = options.content_type;
+  upload.options.metadata = options.metadata;
   upload.initiated_at = clock_.Now();
   std::lock_guard lock(mu_);
   if (!uploads_.emplace(upload.upload_id, Upload{upload, {}}).second) {

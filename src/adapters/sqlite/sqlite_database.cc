@@ -139,10 +139,12 @@ CREATE TABLE tokens (
     // remembers the signatures of signed requests that stored an object. A multipart
     // part's bytes live in `objects/parts/<file>`, a random name. An access key's secret is
     // sealed with XChaCha20-Poly1305 under the master key in `access-keys.key`, with the
-    // key id as associated data.
+    // key id as associated data. `metadata` holds an object's x-amz-meta-* pairs as
+    // name NUL value NUL ...
     R"sql(
 ALTER TABLE objects ADD COLUMN scope BLOB;
 ALTER TABLE objects ADD COLUMN content_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN metadata BLOB NOT NULL DEFAULT x'';
 
 CREATE TABLE object_keys (
   bucket TEXT NOT NULL,
@@ -167,6 +169,7 @@ CREATE TABLE multipart_uploads (
   uploader TEXT NOT NULL,
   scope BLOB,
   content_type TEXT NOT NULL,
+  metadata BLOB NOT NULL,
   initiated_at_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX multipart_uploads_by_key

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace stockwatch::core {
@@ -47,6 +48,8 @@ struct ObjectInfo {
   TimePoint created_at;
   ObjectScope scope;         // PutOptions::scope
   std::string content_type;  // PutOptions::content_type
+  // User metadata (S3's x-amz-meta-*): lower-case name without the prefix, value.
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 // One ObjectCreated event, shaped like an S3 event notification record. Events are

@@ -42,6 +42,8 @@ struct PutOptions {
   std::string etag;
   // Content-Type to return on GET/HEAD; empty = "binary/octet-stream" at the S3 API.
   std::string content_type;
+  // User metadata (x-amz-meta-*), returned on GET/HEAD: (lower-case name, value).
+  std::vector<std::pair<std::string, std::string>> metadata;
   // Replay protection: the signature of the signed request that carries this object.
   // Commit() records it until `replay_until`; a second Commit() with the same key fails
   // with kAlreadyExists (FindReplay then answers the first object). Empty: not recorded.

@@ -45,10 +45,10 @@ absl::Status Ingest::Finish() {
 absl::Status Ingest::CheckScope() const {
   if (!violation_) return absl::OkStatus();
   base::Metrics::Get().uploads_refused.fetch_add(1, std::memory_order_relaxed);
-  return S3Error(absl::StatusCode::kPermissionDenied, "AccessDenied",
-                 fmt::format("{}:{}: store \"{}\" is outside the stores of access key {}",
-                             parser_.file_name(), violation_->first, violation_->second,
-                             access_key_id_));
+  return S3Error(
+      absl::StatusCode::kPermissionDenied, "AccessDenied",
+      fmt::format("{}:{}: store \"{}\" is outside the stores of access key {}", parser_.file_name(),
+                  violation_->first, violation_->second, access_key_id_));
 }
 
 absl::Status Ingest::Refused(const absl::Status& status) const {

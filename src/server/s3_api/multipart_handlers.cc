@@ -39,9 +39,9 @@ absl::StatusOr<int> PartNumber(const S3Query& query) {
   absl::StatusOr<int64_t> number =
       ParseInteger("partNumber", query.GetOr("partNumber", ""), 1, kMaxPartNumber);
   if (!number.ok()) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
-                   fmt::format("Part number must be an integer between 1 and {}, inclusive",
-                               kMaxPartNumber));
+    return S3Error(
+        absl::StatusCode::kInvalidArgument, "InvalidArgument",
+        fmt::format("Part number must be an integer between 1 and {}, inclusive", kMaxPartNumber));
   }
   return static_cast<int>(*number);
 }
@@ -81,10 +81,10 @@ absl::StatusOr<HttpResponse> S3Router::CreateMultipartUpload(Context& context) {
   options.scope = context.access_key.scope;
   options.content_type = std::string(context.request.Header("content-type").value_or(""));
   options.event_name = "ObjectCreated:CompleteMultipartUpload";
-  SW_ASSIGN_OR_RETURN(core::MultipartUpload upload,
-                      services_.objects.CreateMultipartUpload(
-                          context.address.bucket, context.address.key, context.access_key.id,
-                          options));
+  SW_ASSIGN_OR_RETURN(options.metadata, UserMetadata(context.request));
+  SW_ASSIGN_OR_RETURN(core::MultipartUpload upload, services_.objects.CreateMultipartUpload(
+                                                        context.address.bucket, context.address.key,
+                                                        context.access_key.id, options));
   XmlWriter xml;
   xml.Open("InitiateMultipartUploadResult", kS3Namespace);
   xml.Element("Bucket", upload.bucket);
@@ -112,10 +112,9 @@ absl::StatusOr<HttpResponse> S3Router::UploadPart(Context& context) {
     }
     content_md5 = aws::HexEncode(*raw);
   }
-  SW_ASSIGN_OR_RETURN(
-      std::unique_ptr<PayloadStream> payload,
-      PayloadStream::Open(context.request, context.auth,
-                          std::min(kMaxPartBytes, options_.max_object_bytes)));
+  SW_ASSIGN_OR_RETURN(std::unique_ptr<PayloadStream> payload,
+                      PayloadStream::Open(context.request, context.auth,
+                                          std::min(kMaxPartBytes, options_.max_object_bytes)));
   absl::StatusOr<std::unique_ptr<core::PartWriter>> writer =
       services_.objects.BeginPart(upload_id, part_number);
   if (!writer.ok()) {
@@ -364,9 +363,9 @@ absl::StatusOr<HttpResponse> S3Router::ListMultipartUploads(Context& context) {
   }
   // In-progress uploads are few (they end in a Complete or an Abort), so one bounded read
   // filtered here is enough.
-  SW_ASSIGN_OR_RETURN(std::vector<core::MultipartUpload> uploads,
-                      services_.objects.ListMultipartUploads(context.address.bucket, prefix,
-                                                             10000));
+  SW_ASSIGN_OR_RETURN(
+      std::vector<core::MultipartUpload> uploads,
+      services_.objects.ListMultipartUploads(context.address.bucket, prefix, 10000));
   XmlWriter xml;
   xml.Open("ListMultipartUploadsResult", kS3Namespace);
   xml.Element("Bucket", context.address.bucket);
@@ -378,8 +377,8 @@ absl::StatusOr<HttpResponse> S3Router::ListMultipartUploads(Context& context) {
     if (!context.access_key.scope.Covers(upload.options.scope)) continue;
     if (!key_marker.empty() &&
         (upload.key < key_marker ||
-         (upload.key == key_marker && (upload_id_marker.empty() ||
-                                       upload.upload_id <= upload_id_marker)))) {
+         (upload.key == key_marker &&
+          (upload_id_marker.empty() || upload.upload_id <= upload_id_marker)))) {
       continue;
     }
     if (static_cast<int64_t>(listed.size()) == max_uploads) {

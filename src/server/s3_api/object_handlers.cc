@@ -145,7 +145,8 @@ absl::StatusOr<HttpResponse> S3Router::PutObject(Context& context) {
   HttpRequest& request = context.request;
   const aws::VerifiedRequest& auth = context.auth;
   // A replayed signed request is answered like the original and stores nothing.
-  if (absl::StatusOr<core::ObjectCreatedEvent> original = services_.objects.FindReplay(auth.signature);
+  if (absl::StatusOr<core::ObjectCreatedEvent> original =
+          services_.objects.FindReplay(auth.signature);
       original.ok()) {
     if (original->object.bucket == context.address.bucket &&
         original->object.key == context.address.key) {
@@ -163,6 +164,7 @@ absl::StatusOr<HttpResponse> S3Router::PutObject(Context& context) {
   core::PutOptions put;
   put.scope = context.access_key.scope;
   put.content_type = std::string(request.Header("content-type").value_or(""));
+  SW_ASSIGN_OR_RETURN(put.metadata, UserMetadata(request));
   put.replay_key = auth.signature;
   put.replay_until = auth.valid_until;
   SW_ASSIGN_OR_RETURN(std::unique_ptr<core::ObjectWriter> writer,
@@ -210,6 +212,9 @@ absl::StatusOr<HttpResponse> S3Router::GetObject(Context& context, bool head) {
   response.headers.emplace_back("ETag", QuotedEtag(object.etag));
   response.headers.emplace_back("Last-Modified", HttpDate(object.created_at));
   response.headers.emplace_back("Accept-Ranges", "bytes");
+  for (const auto& [name, value] : object.metadata) {
+    response.headers.emplace_back("x-amz-meta-" + name, value);
+  }
   uint64_t offset = 0;
   uint64_t length = object.size;
   if (std::optional<std::string_view> range = context.request.Header("range")) {

@@ -46,8 +46,9 @@ bool IsStreaming(aws::PayloadMode mode) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PayloadStream>> PayloadStream::Open(
-    HttpRequest& request, const aws::VerifiedRequest& auth, uint64_t max_bytes) {
+absl::StatusOr<std::unique_ptr<PayloadStream>> PayloadStream::Open(HttpRequest& request,
+                                                                   const aws::VerifiedRequest& auth,
+                                                                   uint64_t max_bytes) {
   std::unique_ptr<PayloadStream> stream(new PayloadStream());
   stream->request_ = &request;
   stream->max_bytes_ = max_bytes;
@@ -191,10 +192,9 @@ absl::Status PayloadStream::VerifyChecksum() {
   }
   computed_checksum_ = aws::Base64Encode(checksum_->Finish());
   if (computed_checksum_ != declared_checksum_) {
-    return S3Error(
-        absl::StatusCode::kInvalidArgument, "BadDigest",
-        fmt::format("The {} you specified did not match the calculated checksum.",
-                    aws::ChecksumName(*checksum_algorithm_)));
+    return S3Error(absl::StatusCode::kInvalidArgument, "BadDigest",
+                   fmt::format("The {} you specified did not match the calculated checksum.",
+                               aws::ChecksumName(*checksum_algorithm_)));
   }
   return absl::OkStatus();
 }

@@ -50,7 +50,7 @@ class PayloadStream {
   HttpRequest* request_ = nullptr;
   uint64_t max_bytes_ = 0;
   uint64_t raw_limit_ = 0;
-  std::optional<uint64_t> decoded_length_;  // x-amz-decoded-content-length
+  std::optional<uint64_t> decoded_length_;           // x-amz-decoded-content-length
   std::unique_ptr<aws::AwsChunkedDecoder> decoder_;  // streaming requests only
   std::unique_ptr<char[]> buffer_;
   size_t buffer_size_ = 0;

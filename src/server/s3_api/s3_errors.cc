@@ -11,7 +11,7 @@ namespace stockwatch::server::s3_api {
 namespace {
 
 // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
-constexpr std::array<std::pair<std::string_view, int>, 38> kCodes{{
+constexpr std::array<std::pair<std::string_view, int>, 39> kCodes{{
     {"AccessDenied", 403},
     {"AuthorizationHeaderMalformed", 400},
     {"AuthorizationQueryParametersError", 400},
@@ -32,6 +32,7 @@ constexpr std::array<std::pair<std::string_view, int>, 38> kCodes{{
     {"KeyTooLongError", 400},
     {"MalformedXML", 400},
     {"MaxMessageLengthExceeded", 400},
+    {"MetadataTooLarge", 400},
     {"MethodNotAllowed", 405},
     {"MissingContentLength", 411},
     {"MissingSecurityHeader", 400},
@@ -85,8 +86,7 @@ int S3HttpStatus(std::string_view code) {
   return 400;
 }
 
-absl::Status S3Error(absl::StatusCode canonical, std::string_view code,
-                     std::string_view message) {
+absl::Status S3Error(absl::StatusCode canonical, std::string_view code, std::string_view message) {
   return aws::AwsError(canonical, code, message);
 }
 
@@ -106,9 +106,9 @@ HttpResponse S3ErrorResponse(const absl::Status& status, std::string_view resour
     return response;
   }
   response.content_type = "application/xml";
-  const std::string message = code == "InternalError"
-                                  ? std::string("We encountered an internal error. Please try again.")
-                                  : std::string(status.message());
+  const std::string message =
+      code == "InternalError" ? std::string("We encountered an internal error. Please try again.")
+                              : std::string(status.message());
   XmlWriter xml;
   xml.Open("Error");
   xml.Element("Code", code);

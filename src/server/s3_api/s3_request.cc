@@ -20,9 +20,9 @@ absl::StatusOr<S3Query> S3Query::Parse(std::string_view raw) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     absl::StatusOr<std::string> name = PercentDecode(pair.substr(0, eq), PlusMode::kSpace);
-    absl::StatusOr<std::string> value =
-        eq == std::string_view::npos ? std::string()
-                                     : PercentDecode(pair.substr(eq + 1), PlusMode::kSpace);
+    absl::StatusOr<std::string> value = eq == std::string_view::npos
+                                            ? std::string()
+                                            : PercentDecode(pair.substr(eq + 1), PlusMode::kSpace);
     if (!name.ok() || !value.ok()) {
       return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
                      "bad percent-encoding in the query string");
@@ -71,8 +71,7 @@ absl::StatusOr<S3Address> ParseAddress(std::string_view host, std::string_view p
     address.bucket = std::string(name.substr(0, name.size() - suffix.size()));
   } else {
     size_t slash = rest.find('/');
-    absl::StatusOr<std::string> bucket =
-        PercentDecode(rest.substr(0, slash), PlusMode::kLiteral);
+    absl::StatusOr<std::string> bucket = PercentDecode(rest.substr(0, slash), PlusMode::kLiteral);
     if (!bucket.ok()) {
       return S3Error(absl::StatusCode::kInvalidArgument, "InvalidBucketName",
                      "bad percent-encoding in the bucket name");
@@ -91,9 +90,9 @@ absl::StatusOr<S3Address> ParseAddress(std::string_view host, std::string_view p
 
 absl::Status ValidateKey(std::string_view key) {
   if (key.size() > kMaxKeyBytes) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "KeyTooLongError",
-                   fmt::format("Your key is too long: {} bytes, at most {}.", key.size(),
-                               kMaxKeyBytes));
+    return S3Error(
+        absl::StatusCode::kInvalidArgument, "KeyTooLongError",
+        fmt::format("Your key is too long: {} bytes, at most {}.", key.size(), kMaxKeyBytes));
   }
   auto refuse = [](std::string_view why) {
     return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
@@ -104,6 +103,7 @@ absl::Status ValidateKey(std::string_view key) {
     if (byte < 0x20 || byte == 0x7f) return refuse("it holds a control character");
     if (c == '\\') return refuse("it holds a backslash");
   }
+  if (key.empty()) return refuse("it is empty");
   if (key.front() == '/') return refuse("it starts with '/'");
   std::string_view rest = key;
   while (true) {
@@ -119,6 +119,26 @@ absl::Status ValidateKey(std::string_view key) {
 std::string S3Router::Context::Resource() const {
   if (address.bucket.empty()) return "/";
   return "/" + address.bucket + (address.key.empty() ? "" : "/" + address.key);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> UserMetadata(
+    const HttpRequest& request) {
+  constexpr std::string_view kPrefix = "x-amz-meta-";
+  constexpr size_t kMaxMetadataBytes = 2048;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  size_t total = 0;
+  for (const auto& [name, value] : request.headers) {
+    if (name.size() <= kPrefix.size() || name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    metadata.emplace_back(name.substr(kPrefix.size()), std::string(TrimAsciiWhitespace(value)));
+    total += metadata.back().first.size() + metadata.back().second.size();
+  }
+  if (total > kMaxMetadataBytes) {
+    return S3Error(absl::StatusCode::kInvalidArgument, "MetadataTooLarge",
+                   fmt::format("Your metadata headers exceed the maximum allowed metadata size "
+                               "({} of {} bytes).",
+                               total, kMaxMetadataBytes));
+  }
+  return metadata;
 }
 
 std::string QuotedEtag(std::string_view etag) { return fmt::format("\"{}\"", etag); }

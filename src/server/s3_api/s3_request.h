@@ -64,6 +64,11 @@ struct S3Router::Context {
   std::string Resource() const;
 };
 
+// The x-amz-meta-* headers of `request` as (lower-case name without the prefix, value).
+// MetadataTooLarge (kInvalidArgument) beyond S3's 2 KB of names and values.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> UserMetadata(
+    const HttpRequest& request);
+
 // "\"<etag>\"".
 std::string QuotedEtag(std::string_view etag);
 // RFC 1123 (Last-Modified) and ISO 8601 with milliseconds (LastModified in XML).

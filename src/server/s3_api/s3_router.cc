@@ -28,12 +28,32 @@ absl::Status MethodNotAllowed() {
 }
 
 // Subresources we do not serve; answering NotImplemented beats treating `?acl` as a GET.
-constexpr std::string_view kUnsupportedSubresources[] = {
-    "acl",     "policy", "cors",    "lifecycle", "tagging",   "website", "logging",
-    "replication", "encryption", "object-lock", "retention", "legal-hold", "torrent",
-    "notification", "analytics", "inventory", "metrics", "accelerate", "requestPayment",
-    "select",  "restore", "attributes", "ownershipControls", "publicAccessBlock",
-    "intelligent-tiering", "versions"};
+constexpr std::string_view kUnsupportedSubresources[] = {"acl",
+                                                         "policy",
+                                                         "cors",
+                                                         "lifecycle",
+                                                         "tagging",
+                                                         "website",
+                                                         "logging",
+                                                         "replication",
+                                                         "encryption",
+                                                         "object-lock",
+                                                         "retention",
+                                                         "legal-hold",
+                                                         "torrent",
+                                                         "notification",
+                                                         "analytics",
+                                                         "inventory",
+                                                         "metrics",
+                                                         "accelerate",
+                                                         "requestPayment",
+                                                         "select",
+                                                         "restore",
+                                                         "attributes",
+                                                         "ownershipControls",
+                                                         "publicAccessBlock",
+                                                         "intelligent-tiering",
+                                                         "versions"};
 
 }  // namespace
 

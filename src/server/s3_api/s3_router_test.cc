@@ -108,8 +108,8 @@ class S3RouterTest : public ::testing::Test {
     return SendSigned(std::move(method), std::move(target), std::move(headers), std::move(body));
   }
 
-  Reply SendSigned(std::string method, std::string target, aws::Headers headers,
-                   std::string body, bool chunked = false) {
+  Reply SendSigned(std::string method, std::string target, aws::Headers headers, std::string body,
+                   bool chunked = false) {
     StringBody reader(std::move(body), chunked);
     HttpRequest request;
     request.method = std::move(method);
@@ -188,6 +188,26 @@ TEST_F(S3RouterTest, PutGetHeadListDelete) {
   EXPECT_EQ(EventCount(), 1u);
 }
 
+TEST_F(S3RouterTest, UserMetadataRoundTrips) {
+  aws::Credentials key = AllStores();
+  Reply put = Send(key, "PUT", "/inventory/m.csv", kBerlinCsv,
+                   {{"x-amz-meta-mtime", "1764083210.123"}, {"content-type", "text/csv"}});
+  ASSERT_EQ(put.status, 200) << put.body;
+  Reply head = Send(key, "HEAD", "/inventory/m.csv");
+  EXPECT_EQ(head.Header("x-amz-meta-mtime"), "1764083210.123");
+  Reply too_much = Send(key, "PUT", "/inventory/n.csv", kBerlinCsv,
+                        {{"x-amz-meta-big", std::string(2100, 'x')}});
+  EXPECT_EQ(too_much.Code(), "MetadataTooLarge");
+}
+
+TEST_F(S3RouterTest, SignatureVersionTwoIsRefusedWithAHint) {
+  Reply v2 = SendSigned("GET", "/inventory/a.csv?AWSAccessKeyId=AKID&Expires=1&Signature=x",
+                        {{"host", "127.0.0.1:9000"}}, "");
+  EXPECT_EQ(v2.status, 400);
+  EXPECT_EQ(v2.Code(), "InvalidRequest");
+  EXPECT_THAT(v2.body, HasSubstr("signature_version s3v4"));
+}
+
 TEST_F(S3RouterTest, UnsignedAndBadlySignedRequestsAreRefused) {
   aws::Credentials key = AllStores();
   Reply anonymous = SendSigned("GET", "/inventory", {{"host", "127.0.0.1:9000"}}, "");
@@ -242,8 +262,7 @@ TEST_F(S3RouterTest, ScopedKeySeesOnlyObjectsOfItsScope) {
   aws::Credentials paris = Stores({"Paris"});
   aws::Credentials all = AllStores();
   ASSERT_EQ(Send(berlin, "PUT", "/inventory/b.csv", kBerlinCsv).status, 200);
-  ASSERT_EQ(Send(paris, "PUT", "/inventory/p.csv", "store,item,count\nParis,Echo,1\n").status,
-            200);
+  ASSERT_EQ(Send(paris, "PUT", "/inventory/p.csv", "store,item,count\nParis,Echo,1\n").status, 200);
   Reply list = Send(berlin, "GET", "/inventory?list-type=2");
   EXPECT_THAT(list.body, HasSubstr("<Key>b.csv</Key>"));
   EXPECT_THAT(list.body, ::testing::Not(HasSubstr("p.csv")));
@@ -265,15 +284,15 @@ TEST_F(S3RouterTest, RejectedFileIsRefusedWithItsErrors) {
 
 TEST_F(S3RouterTest, DigestsAreVerified) {
   aws::Credentials key = AllStores();
-  Reply tampered = Send(key, "PUT", "/inventory/a.csv", kBerlinCsv, {},
-                        aws::Sha256Hex("something else"));
+  Reply tampered =
+      Send(key, "PUT", "/inventory/a.csv", kBerlinCsv, {}, aws::Sha256Hex("something else"));
   EXPECT_EQ(tampered.status, 400);
   EXPECT_EQ(tampered.Code(), "XAmzContentSHA256Mismatch");
   Reply md5 = Send(key, "PUT", "/inventory/a.csv", kBerlinCsv,
                    {{"content-md5", aws::Base64Encode(aws::Md5("other"))}});
   EXPECT_EQ(md5.Code(), "BadDigest");
-  Reply crc = Send(key, "PUT", "/inventory/a.csv", kBerlinCsv,
-                   {{"x-amz-checksum-crc32", "AAAAAA=="}});
+  Reply crc =
+      Send(key, "PUT", "/inventory/a.csv", kBerlinCsv, {{"x-amz-checksum-crc32", "AAAAAA=="}});
   EXPECT_EQ(crc.Code(), "BadDigest");
   EXPECT_EQ(EventCount(), 0u);
   uint32_t value = aws::Crc32(0, kBerlinCsv);
@@ -318,8 +337,8 @@ TEST_F(S3RouterTest, RangeGet) {
 
 TEST_F(S3RouterTest, ListingWithDelimiterAndPages) {
   aws::Credentials key = AllStores();
-  std::vector<std::string> keys = {"a.csv", "b/1.csv", "b/2.csv", "b/c/3.csv", "c.csv",
-                                   "d/4.csv", "e.csv"};
+  std::vector<std::string> keys = {"a.csv", "b/1.csv", "b/2.csv", "b/c/3.csv",
+                                   "c.csv", "d/4.csv", "e.csv"};
   for (const std::string& name : keys) {
     ASSERT_EQ(Send(key, "PUT", "/inventory/" + name, kBerlinCsv).status, 200);
   }
@@ -420,12 +439,12 @@ TEST_F(S3RouterTest, MultipartPartsButTheLastNeedFiveMebibytes) {
   const std::string base = "/inventory/small.csv?uploadId=" + upload_id;
   Reply p1 = Send(key, "PUT", base + "&partNumber=1", "store,item,count\n");
   Reply p2 = Send(key, "PUT", base + "&partNumber=2", "Berlin,x,1\n");
-  Reply done = Send(
-      key, "POST", base,
-      fmt::format("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag>"
-                  "</Part><Part><PartNumber>2</PartNumber><ETag>{}</ETag></Part>"
-                  "</CompleteMultipartUpload>",
-                  p1.Header("ETag"), p2.Header("ETag")));
+  Reply done =
+      Send(key, "POST", base,
+           fmt::format("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag>"
+                       "</Part><Part><PartNumber>2</PartNumber><ETag>{}</ETag></Part>"
+                       "</CompleteMultipartUpload>",
+                       p1.Header("ETag"), p2.Header("ETag")));
   EXPECT_EQ(done.Code(), "EntityTooSmall");
   EXPECT_EQ(Send(key, "DELETE", base).status, 204);
   EXPECT_EQ(Send(key, "GET", base).Code(), "NoSuchUpload");
@@ -476,8 +495,7 @@ TEST_F(S3RouterTest, AwsChunkedWithTrailerIsDecoded) {
     uint32_t value = aws::Crc32(0, bytes);
     return aws::Base64Encode(std::string{static_cast<char>(value >> 24),
                                          static_cast<char>(value >> 16),
-                                         static_cast<char>(value >> 8),
-                                         static_cast<char>(value)});
+                                         static_cast<char>(value >> 8), static_cast<char>(value)});
   };
   auto encode = [&](const std::string& checksum) {
     return fmt::format("{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n", 10,

@@ -16,10 +16,25 @@ absl::Status Malformed(std::string_view why) {
 }
 
 // Parses `xml` into `doc` without any entity or DOCTYPE processing beyond XML's own five
-// entities (pugixml never fetches external entities).
+// entities (pugixml never fetches external entities). Text that is only whitespace is kept
+// when it is an element's only content, so that <Key> </Key> names the key " ", not "".
 absl::Status Load(std::string_view xml, pugi::xml_document& doc) {
+  // XML cannot carry U+0000, but pugixml decodes "&#0;" into a NUL that ends its C strings:
+  // refuse such references instead of reading a shortened text.
+  for (size_t at = xml.find("&#"); at != std::string_view::npos; at = xml.find("&#", at + 2)) {
+    size_t i = at + 2;
+    const bool hex = i < xml.size() && (xml[i] == 'x' || xml[i] == 'X');
+    if (hex) ++i;
+    bool nonzero = false;
+    while (i < xml.size() && xml[i] != ';') {
+      if (xml[i] != '0') nonzero = true;
+      ++i;
+    }
+    if (!nonzero) return Malformed("a character reference to U+0000");
+  }
   pugi::xml_parse_result result =
-      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default & ~pugi::parse_doctype,
+      doc.load_buffer(xml.data(), xml.size(),
+                      (pugi::parse_default | pugi::parse_ws_pcdata_single) & ~pugi::parse_doctype,
                       pugi::encoding_utf8);
   if (!result) return Malformed(result.description());
   return absl::OkStatus();
@@ -135,9 +150,8 @@ absl::StatusOr<std::vector<CompletedPart>> ParseCompleteMultipartUpload(std::str
     if (!number || !etag) return Malformed("a Part needs PartNumber and ETag");
     std::string_view number_text = Trimmed(number.child_value());
     CompletedPart part;
-    auto [ptr, ec] =
-        std::from_chars(number_text.data(), number_text.data() + number_text.size(),
-                        part.part_number);
+    auto [ptr, ec] = std::from_chars(number_text.data(), number_text.data() + number_text.size(),
+                                     part.part_number);
     if (ec != std::errc() || ptr != number_text.data() + number_text.size()) {
       return Malformed("PartNumber is not a number");
     }
@@ -166,6 +180,16 @@ absl::StatusOr<DeleteRequest> ParseDeleteObjects(std::string_view xml) {
     if (request.keys.size() == 1000) return Malformed("more than 1000 objects");
     pugi::xml_node key = Child(node, "Key");
     if (!key) return Malformed("an Object needs a Key");
+    // One text piece only: a comment or a character reference pugixml cannot hold (&#0;)
+    // would otherwise cut the key short, and the wrong object would be deleted.
+    size_t pieces = 0;
+    for (pugi::xml_node child : key.children()) {
+      if (child.type() != pugi::node_pcdata && child.type() != pugi::node_cdata) {
+        return Malformed("a Key holds text only");
+      }
+      ++pieces;
+    }
+    if (pieces > 1) return Malformed("a Key holds one piece of text");
     request.keys.emplace_back(key.child_value());
   }
   if (request.keys.empty()) return Malformed("no objects");
