@@ -225,15 +225,17 @@ class S3ClientsTest(S3TestCase):
         self.assertIn("X-Amz-Signature=", url)
         with urllib.request.urlopen(url, timeout=30) as resp:
             self.assertEqual(resp.read(), read(small))
-        # awscli v1's default presigned URL is Signature Version 2: refused, not served.
+        # awscli v1's default presigned URL is Signature Version 2: refused with a hint, not
+        # served.
         v2_env = s3.aws_env(self.tmp, self.admin_id, self.admin_secret,
                             checksum_when_required=when_required, sigv4_presign=False)
         url = self.aws(v2_env, "s3", "presign", f"s3://{BUCKET}/{small_key}").stdout.strip()
         self.assertIn("AWSAccessKeyId=", url)
         with self.assertRaises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(url, timeout=30)
-        self.assertS3Error(s3.Answer(caught.exception.code, {}, caught.exception.read()), 403,
-                           "AccessDenied")
+        answer = s3.Answer(caught.exception.code, {}, caught.exception.read())
+        self.assertS3Error(answer, 400, "InvalidRequest")
+        self.assertIn(b"signature_version s3v4", answer.body)
 
         # Both files are loaded: the sample's rows, and every row of the big one.
         self.assertRowsLoaded(small, small_key)
