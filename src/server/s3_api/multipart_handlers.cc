@@ -103,15 +103,7 @@ absl::StatusOr<HttpResponse> S3Router::UploadPart(Context& context) {
   SW_ASSIGN_OR_RETURN(int part_number, PartNumber(context.query));
   const std::string upload_id = context.query.GetOr("uploadId", "");
   SW_RETURN_IF_ERROR(VisibleUpload(context, upload_id).status());
-  std::optional<std::string> content_md5;
-  if (std::optional<std::string_view> header = context.request.Header("content-md5")) {
-    absl::StatusOr<std::string> raw = aws::Base64Decode(TrimAsciiWhitespace(*header));
-    if (!raw.ok() || raw->size() != 16) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "InvalidDigest",
-                     "The Content-MD5 you specified was invalid.");
-    }
-    content_md5 = aws::HexEncode(*raw);
-  }
+  SW_ASSIGN_OR_RETURN(std::optional<std::string> content_md5, ContentMd5(context.request));
   SW_ASSIGN_OR_RETURN(std::unique_ptr<PayloadStream> payload,
                       PayloadStream::Open(context.request, context.auth,
                                           std::min(kMaxPartBytes, options_.max_object_bytes)));
@@ -129,17 +121,7 @@ absl::StatusOr<HttpResponse> S3Router::UploadPart(Context& context) {
     }
     SW_RETURN_IF_ERROR(payload->VerifyChecksum());
     SW_ASSIGN_OR_RETURN(core::ContentDigests digests, (*writer)->Seal());
-    if (context.auth.payload_mode == aws::PayloadMode::kSignedHex &&
-        digests.sha256_hex != context.auth.payload_sha256_hex) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "XAmzContentSHA256Mismatch",
-                     "The provided 'x-amz-content-sha256' header does not match what was "
-                     "computed.");
-    }
-    if (content_md5 && digests.md5_hex != *content_md5) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "BadDigest",
-                     "The Content-MD5 you specified did not match what we received.");
-    }
-    return absl::OkStatus();
+    return CheckDigests(digests, context.auth, content_md5);
   }();
   if (!status.ok()) {
     (*writer)->Abort();
@@ -265,12 +247,7 @@ absl::StatusOr<HttpResponse> S3Router::CompleteMultipartUpload(Context& context)
     }
   }
   if (!event.ok()) return event.status();
-  services_.loader_wakeup.Notify();
-  base::Metrics& metrics = base::Metrics::Get();
-  metrics.uploads_accepted.fetch_add(1, std::memory_order_relaxed);
-  metrics.accept_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - request.received_at)
-          .count());
+  ObjectCommitted(request);
   return answer(event->object);
 }
 
@@ -287,24 +264,10 @@ absl::StatusOr<HttpResponse> S3Router::ListParts(Context& context) {
   const std::string upload_id = context.query.GetOr("uploadId", "");
   SW_ASSIGN_OR_RETURN(core::MultipartUpload upload, VisibleUpload(context, upload_id));
   SW_ASSIGN_OR_RETURN(std::vector<core::PartInfo> parts, services_.objects.ListParts(upload_id));
-  int64_t marker = 0;
-  int64_t max_parts = 1000;
-  if (std::optional<std::string> text = context.query.Get("part-number-marker")) {
-    absl::StatusOr<int64_t> parsed = ParseInteger("part-number-marker", *text, 0, kMaxPartNumber);
-    if (!parsed.ok()) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
-                     "part-number-marker must be an integer");
-    }
-    marker = *parsed;
-  }
-  if (std::optional<std::string> text = context.query.Get("max-parts")) {
-    absl::StatusOr<int64_t> parsed = ParseInteger("max-parts", *text, 0, 2147483647);
-    if (!parsed.ok()) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
-                     "max-parts must be an integer");
-    }
-    max_parts = std::min<int64_t>(*parsed, 1000);
-  }
+  SW_ASSIGN_OR_RETURN(int64_t marker,
+                      context.query.GetInt("part-number-marker", 0, 0, kMaxPartNumber));
+  SW_ASSIGN_OR_RETURN(int64_t max_parts, context.query.GetInt("max-parts", 1000));
+  max_parts = std::min<int64_t>(max_parts, 1000);
   XmlWriter xml;
   xml.Open("ListPartsResult", kS3Namespace);
   xml.Element("Bucket", upload.bucket);
@@ -352,15 +315,8 @@ absl::StatusOr<HttpResponse> S3Router::ListMultipartUploads(Context& context) {
   const std::string prefix = context.query.GetOr("prefix", "");
   const std::string key_marker = context.query.GetOr("key-marker", "");
   const std::string upload_id_marker = context.query.GetOr("upload-id-marker", "");
-  int64_t max_uploads = 1000;
-  if (std::optional<std::string> text = context.query.Get("max-uploads")) {
-    absl::StatusOr<int64_t> parsed = ParseInteger("max-uploads", *text, 0, 2147483647);
-    if (!parsed.ok()) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
-                     "max-uploads must be an integer");
-    }
-    max_uploads = std::min<int64_t>(*parsed, 1000);
-  }
+  SW_ASSIGN_OR_RETURN(int64_t max_uploads, context.query.GetInt("max-uploads", 1000));
+  max_uploads = std::min<int64_t>(max_uploads, 1000);
   // In-progress uploads are few (they end in a Complete or an Abort), so one bounded read
   // filtered here is enough.
   SW_ASSIGN_OR_RETURN(

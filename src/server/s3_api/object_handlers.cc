@@ -18,6 +18,7 @@
 #include "server/s3_api/s3_request.h"
 #include "server/s3_api/s3_xml.h"
 #include "server/url.h"
+#include "spdlog/spdlog.h"
 
 namespace stockwatch::server::s3_api {
 namespace {
@@ -30,35 +31,6 @@ absl::Status AccessDenied() {
 
 absl::Status NoSuchKey() {
   return S3Error(absl::StatusCode::kNotFound, "NoSuchKey", "The specified key does not exist.");
-}
-
-// Content-MD5 as lower-case hex; nullopt when absent. InvalidDigest if it is not base64 of
-// 16 bytes.
-absl::StatusOr<std::optional<std::string>> ContentMd5(const HttpRequest& request) {
-  std::optional<std::string_view> header = request.Header("content-md5");
-  if (!header) return std::optional<std::string>();
-  absl::StatusOr<std::string> raw = aws::Base64Decode(TrimAsciiWhitespace(*header));
-  if (!raw.ok() || raw->size() != 16) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "InvalidDigest",
-                   "The Content-MD5 you specified was invalid.");
-  }
-  return std::optional<std::string>(aws::HexEncode(*raw));
-}
-
-// Checks the digests of what was stored against what the client declared.
-absl::Status CheckDigests(const core::ContentDigests& digests, const aws::VerifiedRequest& auth,
-                          const std::optional<std::string>& content_md5) {
-  if (auth.payload_mode == aws::PayloadMode::kSignedHex &&
-      digests.sha256_hex != auth.payload_sha256_hex) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "XAmzContentSHA256Mismatch",
-                   "The provided 'x-amz-content-sha256' header does not match what was "
-                   "computed.");
-  }
-  if (content_md5 && digests.md5_hex != *content_md5) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "BadDigest",
-                   "The Content-MD5 you specified did not match what we received.");
-  }
-  return absl::OkStatus();
 }
 
 // A written object's answer: 200 with its ETag.
@@ -130,6 +102,29 @@ std::string PastPrefix(std::string_view prefix) {
 
 }  // namespace
 
+void S3Router::ObjectCommitted(const HttpRequest& request) {
+  services_.loader_wakeup.Notify();
+  base::Metrics& metrics = base::Metrics::Get();
+  metrics.uploads_accepted.fetch_add(1, std::memory_order_relaxed);
+  metrics.accept_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - request.received_at)
+          .count());
+  // Signatures remembered against replays are forgotten once they could no longer verify;
+  // checked at most once a minute, by whichever upload comes along.
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(services_.clock.Now().time_since_epoch())
+          .count();
+  int64_t due = next_replay_expiry_ns_.load(std::memory_order_relaxed);
+  if (now >= due && next_replay_expiry_ns_.compare_exchange_strong(
+                        due, now + std::chrono::nanoseconds(kReplayExpiryInterval).count())) {
+    absl::StatusOr<int64_t> expired = services_.objects.ExpireReplays(services_.clock.Now());
+    if (!expired.ok()) {
+      spdlog::warn("s3: forgetting expired request signatures failed: {}",
+                   expired.status().ToString());
+    }
+  }
+}
+
 absl::StatusOr<core::ObjectInfo> S3Router::VisibleObject(const Context& context) {
   absl::StatusOr<core::ObjectInfo> object =
       services_.objects.Head(context.address.bucket, context.address.key);
@@ -194,13 +189,8 @@ absl::StatusOr<HttpResponse> S3Router::PutObject(Context& context) {
     event = services_.objects.FindReplay(auth.signature);
   }
   if (!event.ok()) return event.status();
-  services_.loader_wakeup.Notify();
-  base::Metrics& metrics = base::Metrics::Get();
-  metrics.uploads_accepted.fetch_add(1, std::memory_order_relaxed);
-  metrics.s3_bytes_received.fetch_add(event->object.size, std::memory_order_relaxed);
-  metrics.accept_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - request.received_at)
-          .count());
+  base::Metrics::Get().s3_bytes_received.fetch_add(event->object.size, std::memory_order_relaxed);
+  ObjectCommitted(request);
   return PutAnswer(request, event->object, payload->checksum_header());
 }
 
@@ -290,18 +280,12 @@ absl::StatusOr<std::string> S3Router::ReadXmlBody(Context& context) {
     }
     return body.status();
   }
-  const aws::VerifiedRequest& auth = context.auth;
-  if (auth.payload_mode == aws::PayloadMode::kSignedHex &&
-      aws::Sha256Hex(*body) != auth.payload_sha256_hex) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "XAmzContentSHA256Mismatch",
-                   "The provided 'x-amz-content-sha256' header does not match what was "
-                   "computed.");
-  }
   SW_ASSIGN_OR_RETURN(std::optional<std::string> content_md5, ContentMd5(context.request));
-  if (content_md5 && aws::HexEncode(aws::Md5(*body)) != *content_md5) {
-    return S3Error(absl::StatusCode::kInvalidArgument, "BadDigest",
-                   "The Content-MD5 you specified did not match what we received.");
-  }
+  core::ContentDigests digests;
+  digests.size = body->size();
+  digests.sha256_hex = aws::Sha256Hex(*body);
+  digests.md5_hex = aws::HexEncode(aws::Md5(*body));
+  SW_RETURN_IF_ERROR(CheckDigests(digests, context.auth, content_md5));
   return body;
 }
 
@@ -314,15 +298,8 @@ absl::StatusOr<HttpResponse> S3Router::ListObjects(Context& context, int version
     return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
                    "Invalid Encoding Method specified in Request");
   }
-  size_t max_keys = kMaxListKeys;
-  if (std::optional<std::string> text = query.Get("max-keys")) {
-    absl::StatusOr<int64_t> parsed = ParseInteger("max-keys", *text, 0, 2147483647);
-    if (!parsed.ok()) {
-      return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
-                     "Provided max-keys not an integer or within integer range");
-    }
-    max_keys = std::min<size_t>(static_cast<size_t>(*parsed), kMaxListKeys);
-  }
+  SW_ASSIGN_OR_RETURN(int64_t max_keys_asked, query.GetInt("max-keys", kMaxListKeys));
+  const size_t max_keys = std::min<size_t>(static_cast<size_t>(max_keys_asked), kMaxListKeys);
   // Where the listing starts: v2's continuation token or start-after, v1's marker.
   std::string position;
   if (version == 2) {

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "aws/aws_error.h"
+#include "aws/checksums.h"
 #include "fmt/format.h"
 #include "server/ascii.h"
 #include "server/s3_api/s3_errors.h"
@@ -49,6 +50,18 @@ std::optional<std::string> S3Query::Get(std::string_view name) const {
 std::string S3Query::GetOr(std::string_view name, std::string_view fallback) const {
   std::optional<std::string> value = Get(name);
   return value ? *value : std::string(fallback);
+}
+
+absl::StatusOr<int64_t> S3Query::GetInt(std::string_view name, int64_t fallback, int64_t min,
+                                        int64_t max) const {
+  std::optional<std::string> text = Get(name);
+  if (!text) return fallback;
+  absl::StatusOr<int64_t> parsed = ParseInteger(name, *text, min, max);
+  if (!parsed.ok()) {
+    return S3Error(absl::StatusCode::kInvalidArgument, "InvalidArgument",
+                   fmt::format("{} must be an integer in {}..{}", name, min, max));
+  }
+  return parsed;
 }
 
 absl::StatusOr<S3Address> ParseAddress(std::string_view host, std::string_view path,
@@ -119,6 +132,32 @@ absl::Status ValidateKey(std::string_view key) {
 std::string S3Router::Context::Resource() const {
   if (address.bucket.empty()) return "/";
   return "/" + address.bucket + (address.key.empty() ? "" : "/" + address.key);
+}
+
+absl::StatusOr<std::optional<std::string>> ContentMd5(const HttpRequest& request) {
+  std::optional<std::string_view> header = request.Header("content-md5");
+  if (!header) return std::optional<std::string>();
+  absl::StatusOr<std::string> raw = aws::Base64Decode(TrimAsciiWhitespace(*header));
+  if (!raw.ok() || raw->size() != 16) {
+    return S3Error(absl::StatusCode::kInvalidArgument, "InvalidDigest",
+                   "The Content-MD5 you specified was invalid.");
+  }
+  return std::optional<std::string>(aws::HexEncode(*raw));
+}
+
+absl::Status CheckDigests(const core::ContentDigests& digests, const aws::VerifiedRequest& auth,
+                          const std::optional<std::string>& content_md5) {
+  if (auth.payload_mode == aws::PayloadMode::kSignedHex &&
+      digests.sha256_hex != auth.payload_sha256_hex) {
+    return S3Error(absl::StatusCode::kInvalidArgument, "XAmzContentSHA256Mismatch",
+                   "The provided 'x-amz-content-sha256' header does not match what was "
+                   "computed.");
+  }
+  if (content_md5 && digests.md5_hex != *content_md5) {
+    return S3Error(absl::StatusCode::kInvalidArgument, "BadDigest",
+                   "The Content-MD5 you specified did not match what we received.");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> UserMetadata(

@@ -31,6 +31,10 @@ class S3Query {
   bool Has(std::string_view name) const;
   std::optional<std::string> Get(std::string_view name) const;
   std::string GetOr(std::string_view name, std::string_view fallback) const;
+  // The parameter as an integer in min..max (default 0..2^31-1, S3's range for max-keys
+  // and the like), `fallback` when absent; InvalidArgument naming it otherwise.
+  absl::StatusOr<int64_t> GetInt(std::string_view name, int64_t fallback, int64_t min = 0,
+                                 int64_t max = 2147483647) const;
 
  private:
   std::vector<std::pair<std::string, std::string>> params_;
@@ -63,6 +67,14 @@ struct S3Router::Context {
   // "/bucket/key" as in S3 error documents.
   std::string Resource() const;
 };
+
+// Content-MD5 as lower-case hex; nullopt when absent. InvalidDigest if it is not base64 of
+// 16 bytes.
+absl::StatusOr<std::optional<std::string>> ContentMd5(const HttpRequest& request);
+// Checks what was received against what the client declared: a hex x-amz-content-sha256
+// (XAmzContentSHA256Mismatch) and Content-MD5 (BadDigest).
+absl::Status CheckDigests(const core::ContentDigests& digests, const aws::VerifiedRequest& auth,
+                          const std::optional<std::string>& content_md5);
 
 // The x-amz-meta-* headers of `request` as (lower-case name without the prefix, value).
 // MetadataTooLarge (kInvalidArgument) beyond S3's 2 KB of names and values.

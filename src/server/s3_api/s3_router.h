@@ -91,8 +91,17 @@ class S3Router final : public RequestHandler {
   // Content-MD5 when given.
   absl::StatusOr<std::string> ReadXmlBody(Context& context);
 
+  // After an object and its event are committed: wakes the loader, counts it, and now and
+  // then forgets expired replay signatures.
+  void ObjectCommitted(const HttpRequest& request);
+
   S3Services services_;
   const S3Options options_;
+  // When ObjectCommitted() next expires replay signatures (ns since the epoch).
+  std::atomic<int64_t> next_replay_expiry_ns_{0};
 };
+
+// How often remembered request signatures are pruned.
+inline constexpr std::chrono::seconds kReplayExpiryInterval{60};
 
 }  // namespace stockwatch::server::s3_api

@@ -320,6 +320,26 @@ TEST_F(S3RouterTest, ReplayedPutIsAnsweredLikeTheOriginal) {
   EXPECT_EQ(EventCount(), 1u);
 }
 
+TEST_F(S3RouterTest, RememberedSignaturesAreForgottenOnceExpired) {
+  aws::Credentials key = AllStores();
+  aws::Headers headers = {{"host", "127.0.0.1:9000"}};
+  aws::SignOptions sign;
+  sign.now = clock_.now;
+  sign.payload_hash = aws::Sha256Hex(kBerlinCsv);
+  ASSERT_TRUE(aws::SignRequest("PUT", "/inventory/r.csv", headers, key, sign).ok());
+  ASSERT_EQ(SendSigned("PUT", "/inventory/r.csv", headers, kBerlinCsv).status, 200);
+  std::string authorization;
+  for (const auto& [name, value] : headers) {
+    if (name == "Authorization" || name == "authorization") authorization = value;
+  }
+  const std::string signature = authorization.substr(authorization.rfind('=') + 1);
+  EXPECT_TRUE(objects_.FindReplay(signature).ok());
+  // A later upload, once the first signature can no longer verify, prunes it.
+  clock_.now += std::chrono::minutes(16);
+  ASSERT_EQ(Send(key, "PUT", "/inventory/later.csv", kBerlinCsv).status, 200);
+  EXPECT_EQ(objects_.FindReplay(signature).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(S3RouterTest, RangeGet) {
   aws::Credentials key = AllStores();
   ASSERT_EQ(Send(key, "PUT", "/inventory/a.csv", kBerlinCsv).status, 200);
