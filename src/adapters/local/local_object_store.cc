@@ -290,6 +290,55 @@ absl::Status NotOpen(WriterState state) {
                                                                      : "writer is closed");
 }
 
+// What an object writer and a part writer share: a FileSink that is open for writes, then
+// sealed (digests known), then closed (committed or aborted).
+class SealableFile {
+ public:
+  SealableFile(std::string path, int fd, size_t buffer_bytes)
+      : sink(std::move(path), fd, buffer_bytes) {}
+
+  // Appends; an I/O error aborts.
+  absl::Status Write(std::string_view bytes) {
+    if (state_ != WriterState::kOpen) return NotOpen(state_);
+    absl::Status status = sink.Write(bytes);
+    if (!status.ok()) Abort();
+    return status;
+  }
+
+  // Ends the content; an I/O error aborts.
+  absl::StatusOr<ContentDigests> Seal() {
+    if (state_ != WriterState::kOpen) return NotOpen(state_);
+    absl::StatusOr<ContentDigests> sealed = sink.Finish();
+    if (!sealed.ok()) {
+      Abort();
+      return sealed.status();
+    }
+    digests = *sealed;
+    state_ = WriterState::kSealed;
+    return sealed;
+  }
+
+  // Before a commit: seals an open file; refuses a closed one.
+  absl::Status SealForCommit() {
+    if (state_ == WriterState::kClosed) return NotOpen(state_);
+    if (state_ == WriterState::kOpen) return Seal().status();
+    return absl::OkStatus();
+  }
+
+  void Abort() {
+    sink.Discard();
+    state_ = WriterState::kClosed;
+  }
+  void Close() { state_ = WriterState::kClosed; }
+  bool closed() const { return state_ == WriterState::kClosed; }
+
+  FileSink sink;
+  ContentDigests digests;  // set when sealed
+
+ private:
+  WriterState state_ = WriterState::kOpen;
+};
+
 // User metadata as stored: name NUL value NUL ... (names and values hold no NUL: they
 // come from HTTP header lines).
 std::string EncodeMetadata(const std::vector<std::pair<std::string, std::string>>& metadata) {
@@ -414,56 +463,36 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
         key_(std::move(key)),
         uploader_(std::move(uploader)),
         options_(std::move(options)),
-        sink_(std::move(tmp_path), fd, store_->options_.write_buffer_bytes) {}
+        file_(std::move(tmp_path), fd, store_->options_.write_buffer_bytes) {}
 
   ~Writer() override {
-    if (state_ != WriterState::kClosed) Abort();
+    if (!file_.closed()) file_.Abort();
   }
 
-  absl::Status Write(std::string_view bytes) override {
-    if (state_ != WriterState::kOpen) return NotOpen(state_);
-    absl::Status status = sink_.Write(bytes);
-    if (!status.ok()) Abort();
-    return status;
-  }
-
-  absl::StatusOr<ContentDigests> Seal() override {
-    if (state_ != WriterState::kOpen) return NotOpen(state_);
-    absl::StatusOr<ContentDigests> digests = sink_.Finish();
-    if (!digests.ok()) {
-      Abort();
-      return digests.status();
-    }
-    digests_ = *digests;
-    state_ = WriterState::kSealed;
-    return digests;
-  }
+  absl::Status Write(std::string_view bytes) override { return file_.Write(bytes); }
+  absl::StatusOr<ContentDigests> Seal() override { return file_.Seal(); }
 
   absl::StatusOr<ObjectCreatedEvent> Commit() override {
-    if (state_ == WriterState::kClosed) return NotOpen(state_);
-    if (state_ == WriterState::kOpen) SW_RETURN_IF_ERROR(Seal().status());
-    absl::StatusOr<ObjectCreatedEvent> event = CommitFile();
-    if (!event.ok()) Abort();
-    state_ = WriterState::kClosed;
-    return event;
+    SW_RETURN_IF_ERROR(file_.SealForCommit());
+    absl::StatusOr<ObjectCreatedEvent> result = CommitFile();
+    if (!result.ok()) file_.Abort();
+    file_.Close();
+    return result;
   }
 
-  void Abort() override {
-    sink_.Discard();
-    state_ = WriterState::kClosed;
-  }
+  void Abort() override { file_.Abort(); }
 
  private:
   absl::StatusOr<ObjectCreatedEvent> CommitFile() {
-    SW_RETURN_IF_ERROR(sink_.SyncAndClose());
+    SW_RETURN_IF_ERROR(file_.sink.SyncAndClose());
     ObjectCreatedEvent event;
     event.event_name = options_.event_name.empty() ? kDefaultEventName : options_.event_name;
     ObjectInfo& object = event.object;
     object.bucket = bucket_;
     object.key = key_;
-    object.size = digests_.size;
-    object.sha256_hex = digests_.sha256_hex;
-    object.etag = options_.etag.empty() ? digests_.md5_hex : options_.etag;
+    object.size = file_.digests.size;
+    object.sha256_hex = file_.digests.sha256_hex;
+    object.etag = options_.etag.empty() ? file_.digests.md5_hex : options_.etag;
     object.uploader = uploader_;
     object.created_at = store_->clock_.Now();
     object.scope = options_.scope;
@@ -509,11 +538,11 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
           // removed below; if the process dies first, Open() removes it (its id is above
           // every committed one, and a later object with that id renames over it anyway).
           final_path = store_->ObjectPath(object.id);
-          if (::rename(sink_.path().c_str(), final_path.c_str()) != 0) {
+          if (::rename(file_.sink.path().c_str(), final_path.c_str()) != 0) {
             final_path.clear();
-            return ErrnoStatus("cannot rename", sink_.path(), errno);
+            return ErrnoStatus("cannot rename", file_.sink.path(), errno);
           }
-          sink_.Keep();
+          file_.sink.Keep();
           SW_RETURN_IF_ERROR(SyncDir(store_->objects_dir_));
           SW_ASSIGN_OR_RETURN(
               SqliteStatement append,
@@ -553,9 +582,7 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
   const std::string key_;
   const std::string uploader_;
   const core::PutOptions options_;
-  FileSink sink_;
-  WriterState state_ = WriterState::kOpen;
-  ContentDigests digests_;  // set when sealed
+  SealableFile file_;
 };
 
 class LocalObjectStore::PartWriter final : public core::PartWriter {
@@ -566,54 +593,34 @@ class LocalObjectStore::PartWriter final : public core::PartWriter {
         upload_id_(std::move(upload_id)),
         part_number_(part_number),
         file_name_(std::move(file_name)),
-        sink_(store_->parts_dir_ + "/" + file_name_, fd, store_->options_.write_buffer_bytes) {}
+        file_(store_->parts_dir_ + "/" + file_name_, fd, store_->options_.write_buffer_bytes) {}
 
   ~PartWriter() override {
-    if (state_ != WriterState::kClosed) Abort();
+    if (!file_.closed()) file_.Abort();
   }
 
-  absl::Status Write(std::string_view bytes) override {
-    if (state_ != WriterState::kOpen) return NotOpen(state_);
-    absl::Status status = sink_.Write(bytes);
-    if (!status.ok()) Abort();
-    return status;
-  }
-
-  absl::StatusOr<ContentDigests> Seal() override {
-    if (state_ != WriterState::kOpen) return NotOpen(state_);
-    absl::StatusOr<ContentDigests> digests = sink_.Finish();
-    if (!digests.ok()) {
-      Abort();
-      return digests.status();
-    }
-    digests_ = *digests;
-    state_ = WriterState::kSealed;
-    return digests;
-  }
+  absl::Status Write(std::string_view bytes) override { return file_.Write(bytes); }
+  absl::StatusOr<ContentDigests> Seal() override { return file_.Seal(); }
 
   absl::StatusOr<PartInfo> Commit() override {
-    if (state_ == WriterState::kClosed) return NotOpen(state_);
-    if (state_ == WriterState::kOpen) SW_RETURN_IF_ERROR(Seal().status());
-    absl::StatusOr<PartInfo> part = CommitPart();
-    if (!part.ok()) Abort();
-    state_ = WriterState::kClosed;
-    return part;
+    SW_RETURN_IF_ERROR(file_.SealForCommit());
+    absl::StatusOr<PartInfo> result = CommitPart();
+    if (!result.ok()) file_.Abort();
+    file_.Close();
+    return result;
   }
 
-  void Abort() override {
-    sink_.Discard();
-    state_ = WriterState::kClosed;
-  }
+  void Abort() override { file_.Abort(); }
 
  private:
   absl::StatusOr<PartInfo> CommitPart() {
     // The file and its name are durable before the row that references them commits.
-    SW_RETURN_IF_ERROR(sink_.SyncAndClose());
+    SW_RETURN_IF_ERROR(file_.sink.SyncAndClose());
     SW_RETURN_IF_ERROR(SyncDir(store_->parts_dir_));
     PartInfo part;
     part.part_number = part_number_;
-    part.size = digests_.size;
-    part.etag = digests_.md5_hex;
+    part.size = file_.digests.size;
+    part.etag = file_.digests.md5_hex;
     part.uploaded_at = store_->clock_.Now();
     std::vector<std::string> replaced;
     const absl::Status status = store_->db_->WithWriteTransaction(
@@ -641,13 +648,13 @@ class LocalObjectStore::PartWriter final : public core::PartWriter {
               .Bind(2, int64_t{part_number_})
               .Bind(3, static_cast<int64_t>(part.size))
               .BindText(4, part.etag)
-              .BindText(5, digests_.sha256_hex)
+              .BindText(5, file_.digests.sha256_hex)
               .BindText(6, file_name_)
               .Bind(7, ToUnixNanos(part.uploaded_at));
           return upsert.Run();
         });
     if (!status.ok()) return status;
-    sink_.Keep();
+    file_.sink.Keep();
     store_->RemovePartFiles(replaced);
     return part;
   }
@@ -656,9 +663,7 @@ class LocalObjectStore::PartWriter final : public core::PartWriter {
   const std::string upload_id_;
   const int part_number_;
   const std::string file_name_;
-  FileSink sink_;
-  WriterState state_ = WriterState::kOpen;
-  ContentDigests digests_;  // set when sealed
+  SealableFile file_;
 };
 
 // Reads a byte range with pread(2), so ranges need no seek state shared with anyone.
