@@ -99,43 +99,19 @@ void PutBigEndian(uint64_t value, int bytes, std::string& out) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
 
-class Crc32Checksum final : public Checksum {
+// A CRC of type T computed by `update`, written big-endian as S3 sends it.
+template <typename T, T (*update)(T, std::string_view)>
+class CrcChecksum final : public Checksum {
  public:
-  void Update(std::string_view bytes) override { crc_ = Crc32(crc_, bytes); }
+  void Update(std::string_view bytes) override { crc_ = update(crc_, bytes); }
   std::string Finish() override {
     std::string out;
-    PutBigEndian(crc_, 4, out);
+    PutBigEndian(crc_, sizeof(T), out);
     return out;
   }
 
  private:
-  uint32_t crc_ = 0;
-};
-
-class Crc32cChecksum final : public Checksum {
- public:
-  void Update(std::string_view bytes) override { crc_ = Crc32c(crc_, bytes); }
-  std::string Finish() override {
-    std::string out;
-    PutBigEndian(crc_, 4, out);
-    return out;
-  }
-
- private:
-  uint32_t crc_ = 0;
-};
-
-class Crc64NvmeChecksum final : public Checksum {
- public:
-  void Update(std::string_view bytes) override { crc_ = Crc64Nvme(crc_, bytes); }
-  std::string Finish() override {
-    std::string out;
-    PutBigEndian(crc_, 8, out);
-    return out;
-  }
-
- private:
-  uint64_t crc_ = 0;
+  T crc_ = 0;
 };
 
 class DigestChecksum final : public Checksum {
@@ -247,15 +223,15 @@ std::optional<ChecksumAlgorithm> ChecksumFromHeaderName(std::string_view lower_c
 std::unique_ptr<Checksum> Checksum::Create(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
     case ChecksumAlgorithm::kCrc32:
-      return std::make_unique<Crc32Checksum>();
+      return std::make_unique<CrcChecksum<uint32_t, Crc32>>();
     case ChecksumAlgorithm::kCrc32c:
-      return std::make_unique<Crc32cChecksum>();
+      return std::make_unique<CrcChecksum<uint32_t, Crc32c>>();
     case ChecksumAlgorithm::kSha1:
       return std::make_unique<DigestChecksum>(EVP_sha1());
     case ChecksumAlgorithm::kSha256:
       return std::make_unique<DigestChecksum>(EVP_sha256());
     case ChecksumAlgorithm::kCrc64Nvme:
-      return std::make_unique<Crc64NvmeChecksum>();
+      return std::make_unique<CrcChecksum<uint64_t, Crc64Nvme>>();
   }
   SW_CHECK(false);
   return nullptr;
