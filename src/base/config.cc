@@ -15,7 +15,7 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 27> kSettings = {{
+constexpr std::array<SettingSpec, 34> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
@@ -42,6 +42,13 @@ constexpr std::array<SettingSpec, 27> kSettings = {{
     {"delivery.webhook_max_age_seconds", SettingType::kInt, "86400", false},
     {"delivery.initial_backoff_ms", SettingType::kInt, "1000", false},
     {"delivery.max_backoff_ms", SettingType::kInt, "600000", false},
+    {"delivery.concurrency", SettingType::kInt, "16", false},
+    {"notify.allow_private_targets", SettingType::kBool, "false", false},
+    {"notify.public_url", SettingType::kString, "", false},
+    {"sms.base_url", SettingType::kString, "https://api.twilio.com", false},
+    {"sms.account_sid", SettingType::kString, "", false},
+    {"sms.auth_token", SettingType::kString, "", true},
+    {"sms.from", SettingType::kString, "", false},
     {"log.level", SettingType::kString, "info", false},
 }};
 

@@ -58,7 +58,9 @@
 //   VALUE is a whole number, or "none" to remove the threshold; prints
 //     threshold store=S item=I set to VALUE    or    threshold store=S item=I removed
 //   with "*" for a store or item not given.
-// stockwatch deliveries [--failed | --state pending|delivered|failed] [--limit N]
+// stockwatch deliveries [list] [--failed | --state pending|delivered|failed] [--limit N]
+// stockwatch deliveries show ID [--format text|json]   the delivery and its failed attempts
+// stockwatch deliveries redrive ID|--all               prints "redriven N deliveries"
 //                       [--format table|json]
 //   ID  STATE  ATTEMPTS  TOPIC  ENDPOINT  UPDATED  LAST_ERROR
 //
@@ -817,39 +819,106 @@ struct DeliveriesFlags {
   ListFlags list;
   bool failed = false;
   std::string state;
+  int64_t id = 0;
+  bool all = false;
+  std::string format = "text";
 };
 
-void AddDeliveriesCommand(CLI::App& app) {
-  auto flags = std::make_shared<DeliveriesFlags>();
-  CLI::App* cmd = app.add_subcommand("deliveries", "List alert deliveries to subscribers");
-  AddListFlags(*cmd, flags->list, /*with_limit=*/true);
+void RunDeliveriesList(const DeliveriesFlags& flags) {
+  ApiClient client = Connect(flags.list.connection);
+  const std::string state = flags.failed ? "failed" : flags.state;
+  const json doc = ExpectJson(client.Get(WithQuery(
+      "/api/v1/deliveries", {{"state", state}, {"limit", LimitParam(flags.list.limit)}})));
+  if (flags.list.format == "json") return PrintJson(doc);
+  std::vector<std::vector<std::string>> rows;
+  for (const json& d : ArrayField(doc, "deliveries")) {
+    std::string last_error = CellText(d, "last_error");
+    if (last_error.empty()) last_error = "-";
+    rows.push_back({CellText(d, "id"), CellText(d, "state"), CellText(d, "attempts"),
+                    CellText(d, "topic"), CellText(d, "endpoint"), CellText(d, "updated_at"),
+                    last_error});
+  }
+  PrintTable({{"ID", Align::kRight},
+              {"STATE"},
+              {"ATTEMPTS", Align::kRight},
+              {"TOPIC"},
+              {"ENDPOINT"},
+              {"UPDATED"},
+              {"LAST_ERROR"}},
+             rows);
+}
+
+void AddDeliveriesListFlags(CLI::App& cmd, DeliveriesFlags& flags) {
+  AddListFlags(cmd, flags.list, /*with_limit=*/true);
   CLI::Option* failed =
-      cmd->add_flag("--failed", flags->failed, "Only deliveries that failed for good");
-  cmd->add_option("--state", flags->state, "Only this state: pending, delivered or failed")
+      cmd.add_flag("--failed", flags.failed, "Only the dead-letter queue: failed for good");
+  cmd.add_option("--state", flags.state, "Only this state: pending, delivered or failed")
       ->check(CLI::IsMember({"pending", "delivered", "failed"}))
       ->excludes(failed);
-  cmd->callback(Guarded([flags] {
-    ApiClient client = Connect(flags->list.connection);
-    const std::string state = flags->failed ? "failed" : flags->state;
-    const json doc = ExpectJson(client.Get(WithQuery(
-        "/api/v1/deliveries", {{"state", state}, {"limit", LimitParam(flags->list.limit)}})));
-    if (flags->list.format == "json") return PrintJson(doc);
-    std::vector<std::vector<std::string>> rows;
-    for (const json& d : ArrayField(doc, "deliveries")) {
-      std::string last_error = CellText(d, "last_error");
-      if (last_error.empty()) last_error = "-";
-      rows.push_back({CellText(d, "id"), CellText(d, "state"), CellText(d, "attempts"),
-                      CellText(d, "topic"), CellText(d, "endpoint"), CellText(d, "updated_at"),
-                      last_error});
+}
+
+void RunDeliveriesShow(const DeliveriesFlags& flags) {
+  ApiClient client = Connect(flags.list.connection);
+  const json doc = ExpectJson(client.Get("/api/v1/deliveries/" + std::to_string(flags.id)));
+  if (flags.format == "json") return PrintJson(doc);
+  for (const char* field :
+       {"id", "state", "topic", "store", "item", "protocol", "endpoint", "attempts", "redrives",
+        "since", "next_attempt_at", "updated_at", "last_error"}) {
+    fmt::print("{:<16}{}\n", std::string(field) + ":", CellText(doc, field));
+  }
+  const json& attempts = ArrayField(doc, "failed_attempts");
+  fmt::print("failed attempts: {}\n", attempts.size());
+  for (const json& a : attempts) {
+    fmt::print("  {}  {}\n", CellText(a, "at"), CellText(a, "error"));
+  }
+}
+
+void RunDeliveriesRedrive(const DeliveriesFlags& flags) {
+  ApiClient client = Connect(flags.list.connection);
+  const std::string path = flags.all
+                               ? std::string("/api/v1/deliveries/redrive")
+                               : "/api/v1/deliveries/" + std::to_string(flags.id) + "/redrive";
+  const json doc = ExpectJson(client.Post(path, "{}"));
+  if (flags.format == "json") return PrintJson(doc);
+  fmt::print("redriven {} deliveries\n", CellText(doc, "redriven"));
+}
+
+// stockwatch deliveries [list] [--failed | --state S]: `deliveries` alone lists, as before.
+void AddDeliveriesCommand(CLI::App& app) {
+  auto flags = std::make_shared<DeliveriesFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "deliveries", "Alert deliveries to subscribers: list, show, redrive the dead-letter queue");
+  cmd->require_subcommand(0, 1);
+  AddDeliveriesListFlags(*cmd, *flags);
+
+  CLI::App* list = cmd->add_subcommand("list", "List deliveries, newest first");
+  AddDeliveriesListFlags(*list, *flags);
+  list->callback(Guarded([flags] { RunDeliveriesList(*flags); }));
+
+  CLI::App* show = cmd->add_subcommand("show", "One delivery with every failed attempt");
+  AddConnectionFlags(*show, flags->list.connection);
+  show->add_option("ID", flags->id, "Delivery id")->required()->check(CLI::PositiveNumber);
+  show->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  show->callback(Guarded([flags] { RunDeliveriesShow(*flags); }));
+
+  CLI::App* redrive = cmd->add_subcommand(
+      "redrive", "Send failed deliveries again (attempts restart; their history is kept)");
+  AddConnectionFlags(*redrive, flags->list.connection);
+  CLI::Option* id = redrive->add_option("ID", flags->id, "Delivery id")->check(CLI::PositiveNumber);
+  CLI::Option* all = redrive->add_flag("--all", flags->all, "Every failed delivery");
+  id->excludes(all);
+  redrive->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  redrive->callback(Guarded([flags, id, all] {
+    if (id->count() == 0 && all->count() == 0) {
+      Fail(kExitUsage, "deliveries redrive: give a delivery ID or --all");
     }
-    PrintTable({{"ID", Align::kRight},
-                {"STATE"},
-                {"ATTEMPTS", Align::kRight},
-                {"TOPIC"},
-                {"ENDPOINT"},
-                {"UPDATED"},
-                {"LAST_ERROR"}},
-               rows);
+    RunDeliveriesRedrive(*flags);
+  }));
+
+  cmd->callback(Guarded([flags, cmd] {
+    if (cmd->get_subcommands().empty()) RunDeliveriesList(*flags);
   }));
 }
 

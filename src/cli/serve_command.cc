@@ -179,6 +179,8 @@ absl::Status Serve(const ServeFlags& flags) {
   core::Loader loader(*objects, *inventory, clock, loader_options);
   core::Checker checker(*inventory, *inventory, *notifier, core::CheckerOptions{});
   core::DispatcherOptions dispatch_options;
+  dispatch_options.concurrency =
+      static_cast<size_t>(std::clamp<int64_t>(config.GetInt("delivery.concurrency"), 1, 256));
   const auto backoff = [&](core::Protocol p, const char* attempts, const char* age) {
     core::RetryPolicy& policy = dispatch_options.policies[p];
     policy.max_attempts = static_cast<int>(config.GetInt(attempts));
@@ -203,7 +205,7 @@ absl::Status Serve(const ServeFlags& flags) {
   server_options.bad_row_policy = loader_options.bad_row_policy;
   server::HttpServer http(
       server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
-                       pipeline.loader_wakeup(), *access_keys},
+                       pipeline.loader_wakeup(), *access_keys, &pipeline.deliver_wakeup()},
       server_options);
 
   SW_ASSIGN_OR_RETURN(server::s3_api::S3Options s3_options, S3OptionsFrom(config));

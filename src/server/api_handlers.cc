@@ -198,7 +198,12 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
   SW_ASSIGN_OR_RETURN(core::Subscription subscription,
                       services_.notifier.Subscribe(*topic, endpoint.protocol, endpoint.endpoint,
                                                    services_.clock.Now()));
-  HttpResponse response = JsonResponse(201, core::ToJson(subscription));
+  nlohmann::json created = core::ToJson(subscription);
+  // The key receivers verify X-Stockwatch-Signature with; listings never show it.
+  if (subscription.protocol == core::Protocol::kWebhook) {
+    created["signing_secret"] = subscription.secret;
+  }
+  HttpResponse response = JsonResponse(201, created);
   response.headers.emplace_back("Location",
                                 fmt::format("/api/v1/subscriptions/{}", subscription.id));
   return response;
@@ -223,6 +228,31 @@ absl::StatusOr<HttpResponse> ApiRouter::ListDeliveries(const QueryParams& query)
   nlohmann::json list = nlohmann::json::array();
   for (const core::Delivery& delivery : deliveries) list.push_back(core::ToJson(delivery));
   return JsonResponse(200, {{"deliveries", std::move(list)}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::GetDelivery(std::string_view raw_id) {
+  SW_ASSIGN_OR_RETURN(int64_t id,
+                      ParseInteger("delivery id", raw_id, 1, std::numeric_limits<int64_t>::max()));
+  SW_ASSIGN_OR_RETURN(core::Delivery delivery, services_.notifier.GetDelivery(id));
+  SW_ASSIGN_OR_RETURN(std::vector<core::DeliveryAttempt> attempts, services_.notifier.Attempts(id));
+  nlohmann::json json = core::ToJson(delivery);
+  nlohmann::json list = nlohmann::json::array();
+  for (const core::DeliveryAttempt& attempt : attempts) {
+    list.push_back({{"at", core::FormatTime(attempt.at)}, {"error", attempt.error}});
+  }
+  json["failed_attempts"] = std::move(list);
+  return JsonResponse(200, json);
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::RedriveDeliveries(std::optional<std::string_view> raw_id) {
+  std::optional<int64_t> id;
+  if (raw_id) {
+    SW_ASSIGN_OR_RETURN(
+        id, ParseInteger("delivery id", *raw_id, 1, std::numeric_limits<int64_t>::max()));
+  }
+  SW_ASSIGN_OR_RETURN(int64_t redriven, services_.notifier.Redrive(id, services_.clock.Now()));
+  if (redriven > 0 && services_.deliver_wakeup != nullptr) services_.deliver_wakeup->Notify();
+  return JsonResponse(200, {{"redriven", redriven}});
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::ListThresholds() {

@@ -31,6 +31,8 @@ struct Services {
   core::Clock& clock;
   base::WorkSignal& loader_wakeup;    // notified after each upload is committed
   core::AccessKeyStore& access_keys;  // S3 access keys, managed under /api/v1/keys
+  // Notified when deliveries become due outside the pipeline (a redrive); may be null.
+  base::WorkSignal* deliver_wakeup = nullptr;
 };
 
 struct ServerOptions {

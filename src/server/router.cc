@@ -167,9 +167,23 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
       if (method != "DELETE") return MethodNotAllowed(method, "DELETE");
       return DeleteSubscription(rest[1]);
     }
-  } else if (rest.size() == 1 && collection == "deliveries") {
-    if (!get) return MethodNotAllowed(method, "GET");
-    return ListDeliveries(query);
+  } else if (collection == "deliveries") {
+    if (rest.size() == 1) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return ListDeliveries(query);
+    }
+    if (rest.size() == 2 && rest[1] == "redrive") {
+      if (method != "POST") return MethodNotAllowed(method, "POST");
+      return RedriveDeliveries(std::nullopt);
+    }
+    if (rest.size() == 2) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return GetDelivery(rest[1]);
+    }
+    if (rest.size() == 3 && rest[2] == "redrive") {
+      if (method != "POST") return MethodNotAllowed(method, "POST");
+      return RedriveDeliveries(rest[1]);
+    }
   } else if (collection == "keys") {
     if (rest.size() == 1) {
       if (get) return ListKeys();

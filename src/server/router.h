@@ -71,6 +71,9 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> CreateSubscription(HttpRequest& request);
   absl::StatusOr<HttpResponse> DeleteSubscription(std::string_view raw_id);
   absl::StatusOr<HttpResponse> ListDeliveries(const QueryParams& query);
+  absl::StatusOr<HttpResponse> GetDelivery(std::string_view raw_id);
+  // One failed delivery (`raw_id`) or, without it, every failed delivery.
+  absl::StatusOr<HttpResponse> RedriveDeliveries(std::optional<std::string_view> raw_id);
   absl::StatusOr<HttpResponse> ListThresholds();
   absl::StatusOr<HttpResponse> PutThreshold(HttpRequest& request);
 

@@ -111,9 +111,15 @@ TYPED_TEST(NotifierContractTest, SubscribeIsIdempotentPerTopicAndEndpoint) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->id, first->id);
   EXPECT_EQ(again->created_at, T0());
+  // A signing secret of 64 hex digits, kept and handed back with the subscription.
+  EXPECT_EQ(first->secret.size(), 64u);
+  EXPECT_EQ(first->secret.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(again->secret, first->secret);
+  EXPECT_EQ((*this->notifier().Subscriptions())[0].secret, first->secret);
   const int64_t other = this->MustSubscribe("LowStock", "mailto:ops@example.com");
   EXPECT_NE(other, first->id);
   EXPECT_EQ(this->notifier().Subscriptions()->size(), 2u);
+  EXPECT_NE((*this->notifier().Subscriptions())[1].secret, first->secret);
   EXPECT_TRUE(absl::IsInvalidArgument(
       this->notifier().Subscribe("NoSuchTopic", Protocol::kWebhook, "https://x", T0()).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(
@@ -252,6 +258,99 @@ TYPED_TEST(NotifierContractTest, RecordAttemptOutcomes) {
   ASSERT_TRUE(this->notifier().RecordAttempt(failed, ok, T0() + seconds(2)).ok());
   EXPECT_EQ(this->notifier().Deliveries(DeliveryState::kFailed, 10)->size(), 1u);
   EXPECT_TRUE(absl::IsNotFound(this->notifier().RecordAttempt(999, ok, T0())));
+}
+
+TYPED_TEST(NotifierContractTest, FailedAttemptsAreKeptAndRedriveResetsAttempts) {
+  this->MustSubscribe("NoStock", "https://hooks.example.com/a");
+  this->MustPublish({MakeMessage("a", "NoStock", T0()), MakeMessage("b", "NoStock", T0())});
+  auto due = *this->notifier().DueDeliveries(T0(), 10);
+  ASSERT_EQ(due.size(), 2u);
+  const int64_t id = due[0].id, other = due[1].id;
+  EXPECT_EQ(due[0].since, T0());
+  EXPECT_EQ(due[0].redrives, 0);
+
+  core::AttemptOutcome retry;
+  retry.error = "http 503 from https://hooks.example.com/a";
+  retry.next_attempt_at = T0() + seconds(5);
+  core::AttemptOutcome gone;
+  gone.permanent_failure = true;
+  gone.error = "http 410 from https://hooks.example.com/a";
+  ASSERT_TRUE(this->notifier().RecordAttempt(id, retry, T0() + seconds(1)).ok());
+  ASSERT_TRUE(this->notifier().RecordAttempt(id, gone, T0() + seconds(6)).ok());
+
+  auto attempts = this->notifier().Attempts(id);
+  ASSERT_TRUE(attempts.ok()) << attempts.status();
+  ASSERT_EQ(attempts->size(), 2u);
+  EXPECT_EQ((*attempts)[0], (core::DeliveryAttempt{T0() + seconds(1), retry.error}));
+  EXPECT_EQ((*attempts)[1], (core::DeliveryAttempt{T0() + seconds(6), gone.error}));
+  EXPECT_TRUE(this->notifier().Attempts(other)->empty());
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().Attempts(999).status()));
+
+  // Only a failed delivery can be redriven.
+  EXPECT_EQ(this->notifier().Redrive(other, T0() + seconds(7)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().Redrive(999, T0()).status()));
+  auto redriven = this->notifier().Redrive(id, T0() + seconds(100));
+  ASSERT_TRUE(redriven.ok()) << redriven.status();
+  EXPECT_EQ(*redriven, 1);
+
+  auto delivery = this->notifier().GetDelivery(id);
+  ASSERT_TRUE(delivery.ok()) << delivery.status();
+  EXPECT_EQ(delivery->state, DeliveryState::kPending);
+  EXPECT_EQ(delivery->attempts, 0);
+  EXPECT_EQ(delivery->redrives, 1);
+  EXPECT_EQ(delivery->since, T0() + seconds(100));
+  EXPECT_EQ(delivery->next_attempt_at, T0() + seconds(100));
+  EXPECT_EQ(delivery->message.id, "a");
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().GetDelivery(999).status()));
+  // Due again at the redrive time; the history stays.
+  auto again = *this->notifier().DueDeliveries(T0() + seconds(100), 10);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(this->notifier().Attempts(id)->size(), 2u);
+  // Nothing is failed any more: --all finds nothing.
+  EXPECT_EQ(*this->notifier().Redrive(std::nullopt, T0() + seconds(101)), 0);
+}
+
+TYPED_TEST(NotifierContractTest, RedriveAllSkipsDeletedSubscriptions) {
+  const int64_t kept = this->MustSubscribe("NoStock", "https://hooks.example.com/kept");
+  const int64_t gone = this->MustSubscribe("NoStock", "https://hooks.example.com/gone");
+  this->MustPublish({MakeMessage("a", "NoStock", T0()), MakeMessage("b", "NoStock", T0())});
+  core::AttemptOutcome refused;
+  refused.permanent_failure = true;
+  refused.error = "http 400";
+  std::vector<core::AttemptRecord> records;
+  const std::vector<Delivery> due = *this->notifier().DueDeliveries(T0(), 10);
+  for (const Delivery& d : due) {
+    if (d.subscription.id == kept) records.push_back({d.id, refused, T0() + seconds(1)});
+  }
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_TRUE(this->notifier().RecordAttempts(records).ok());
+  ASSERT_TRUE(this->notifier().Unsubscribe(gone).ok());  // fails its two pending ones
+  EXPECT_EQ(this->notifier().Deliveries(DeliveryState::kFailed, 10)->size(), 4u);
+
+  auto redriven = this->notifier().Redrive(std::nullopt, T0() + seconds(2));
+  ASSERT_TRUE(redriven.ok()) << redriven.status();
+  EXPECT_EQ(*redriven, 2);
+  const std::vector<Delivery> pending = *this->notifier().Deliveries(DeliveryState::kPending, 10);
+  for (const Delivery& d : pending) {
+    EXPECT_EQ(d.subscription.id, kept);
+  }
+  const auto failed = *this->notifier().Deliveries(DeliveryState::kFailed, 10);
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(this->notifier().Redrive(failed[0].id, T0()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TYPED_TEST(NotifierContractTest, RecordAttemptsIsAllOrNothing) {
+  this->MustSubscribe("NoStock", "https://hooks.example.com/a");
+  this->MustPublish({MakeMessage("a", "NoStock", T0())});
+  const int64_t id = (*this->notifier().DueDeliveries(T0(), 10))[0].id;
+  core::AttemptOutcome ok;
+  ok.delivered = true;
+  EXPECT_TRUE(
+      absl::IsNotFound(this->notifier().RecordAttempts({{id, ok, T0()}, {id + 1000, ok, T0()}})));
+  EXPECT_EQ(this->notifier().GetDelivery(id)->state, DeliveryState::kPending);
+  EXPECT_TRUE(this->notifier().RecordAttempts({}).ok());
 }
 
 TYPED_TEST(NotifierContractTest, UnsubscribeFailsPendingDeliveries) {

@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "adapters/memory/in_memory_inventory_store.h"
 #include "adapters/memory/in_memory_notifier.h"
@@ -279,6 +281,161 @@ TEST_F(PipelineTest, DispatcherRetriesThenDeliversAndKeepsPermanentFailures) {
   auto failed = notifier_.Deliveries(DeliveryState::kFailed, 10);
   ASSERT_EQ(failed->size(), 1u);
   EXPECT_NE((*failed)[0].last_error.find("no channel configured"), std::string::npos);
+}
+
+// Delivers everything; sends to "http://slow/" block until Release(). Counts the sends
+// running at once.
+class GatedChannel final : public Channel {
+ public:
+  SendResult Send(const Delivery& delivery) override {
+    std::unique_lock lock(mu_);
+    ++running_;
+    max_running_ = std::max(max_running_, running_);
+    if (delivery.subscription.endpoint == "http://slow/") {
+      cv_.wait(lock, [&] { return released_; });
+    } else {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      lock.lock();
+    }
+    --running_;
+    sent_.push_back(delivery.id);
+    if (delivery.subscription.endpoint != "http://slow/") ++fast_;
+    cv_.notify_all();
+    return {};
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool WaitForFast(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(20), [&] { return fast_ >= n; });
+  }
+  std::vector<int64_t> sent() {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+  int max_running() {
+    std::lock_guard lock(mu_);
+    return max_running_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  int running_ = 0;
+  int max_running_ = 0;
+  size_t fast_ = 0;
+  std::vector<int64_t> sent_;
+};
+
+// Publishes `n` NoStock messages straight to the notifier, ids `prefix` + number.
+void PublishMany(Notifier& notifier, int n, TimePoint at, const std::string& prefix = "m") {
+  std::vector<Message> messages;
+  for (int i = 0; i < n; ++i) {
+    Message m;
+    m.id = prefix + std::to_string(i);
+    m.topic = std::string(kTopicNoStock);
+    m.subject = "Out of stock";
+    m.body = "Berlin is out of stock of item " + std::to_string(i);
+    m.store = "Berlin";
+    m.item = "item " + std::to_string(i);
+    m.at = at;
+    messages.push_back(std::move(m));
+  }
+  const uint64_t checkpoint = *notifier.Checkpoint();
+  ASSERT_TRUE(notifier.Publish(messages, checkpoint, checkpoint + 1).ok());
+}
+
+TEST_F(PipelineTest, DispatcherSendsConcurrentlyAndEachDeliveryOnce) {
+  GatedChannel channel;
+  channel.Release();
+  DispatcherOptions options;
+  options.concurrency = 8;
+  options.batch = 32;
+  Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, clock_, options);
+  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", clock_.Now()).ok());
+  PublishMany(notifier_, 200, clock_.Now());
+  auto result = dispatcher.DispatchDue();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->delivered, 200u);
+  std::vector<int64_t> sent = channel.sent();
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(std::adjacent_find(sent.begin(), sent.end()), sent.end()) << "a delivery sent twice";
+  EXPECT_EQ(sent.size(), 200u);
+  EXPECT_GT(channel.max_running(), 1);
+  EXPECT_LE(channel.max_running(), 8);
+  EXPECT_TRUE(notifier_.Deliveries(DeliveryState::kPending, 10)->empty());
+}
+
+TEST_F(PipelineTest, ASlowReceiverDoesNotHoldBackTheOthers) {
+  GatedChannel channel;
+  DispatcherOptions options;
+  options.concurrency = 8;
+  Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, clock_, options);
+  ASSERT_TRUE(
+      notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://slow/", clock_.Now()).ok());
+  ASSERT_TRUE(
+      notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://fast/", clock_.Now()).ok());
+  PublishMany(notifier_, 3, clock_.Now());
+  absl::StatusOr<DispatchResult> result;
+  std::thread round([&] { result = dispatcher.DispatchDue(); });
+  // Three of the eight workers are stuck on the slow receiver; the others deliver the fast
+  // ones, including those of messages published while the round runs.
+  ASSERT_TRUE(channel.WaitForFast(3));
+  PublishMany(notifier_, 2, clock_.Now(), "late");
+  ASSERT_TRUE(channel.WaitForFast(5));
+  EXPECT_EQ(channel.sent().size(), 5u) << "nothing of the slow receiver got through yet";
+  channel.Release();
+  round.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->delivered, 10u);
+}
+
+TEST_F(PipelineTest, RetryScheduleStaysWithinItsBoundsOnAVirtualClock) {
+  RecordingChannel channel;
+  DispatcherOptions options;
+  RetryPolicy& policy = options.policies[Protocol::kWebhook];
+  policy.max_attempts = 40;
+  policy.max_age = std::chrono::hours(24);
+  policy.initial_backoff = std::chrono::milliseconds(1000);
+  policy.max_backoff = std::chrono::minutes(10);
+  Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, clock_, options, 11);
+  ASSERT_TRUE(notifier_.Subscribe("NoStock", Protocol::kWebhook, "http://a/", clock_.Now()).ok());
+  PublishMany(notifier_, 1, clock_.Now());
+  std::vector<SendResult> failures(100, SendResult{SendResult::Kind::kRetryable, "http 503", {}});
+  channel.Script(failures);
+
+  const TimePoint start = clock_.Now();
+  int attempts = 0;
+  while (true) {
+    auto round = dispatcher.DispatchDue();
+    ASSERT_TRUE(round.ok()) << round.status();
+    ASSERT_EQ(round->delivered, 0u);
+    ++attempts;
+    if (round->failed == 1) break;
+    ASSERT_EQ(round->retried, 1u);
+    ASSERT_TRUE(round->next_due.has_value());
+    const auto delay = *round->next_due - clock_.Now();
+    const int64_t cap_ms = std::min<int64_t>(600'000, int64_t{1000} << std::min(attempts - 1, 30));
+    ASSERT_GE(delay, std::chrono::milliseconds(0)) << "attempt " << attempts;
+    ASSERT_LE(delay, std::chrono::milliseconds(cap_ms)) << "attempt " << attempts;
+    clock_.Advance(std::chrono::duration_cast<std::chrono::milliseconds>(delay) +
+                   std::chrono::milliseconds(1));
+    ASSERT_LT(attempts, 100);
+  }
+  // Gave up at the attempt limit, or when the next retry would pass the age limit.
+  EXPECT_LE(attempts, 40);
+  if (attempts < 40) {
+    EXPECT_GT(clock_.Now() - start, std::chrono::hours(20));
+  }
+  auto failed = notifier_.Deliveries(DeliveryState::kFailed, 10);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_NE((*failed)[0].last_error.find("gave up after"), std::string::npos);
+  EXPECT_EQ(notifier_.Attempts((*failed)[0].id)->size(), static_cast<size_t>(attempts));
 }
 
 TEST_F(PipelineTest, ThreadedPipelineDeliversAnAlertAfterAnUpload) {

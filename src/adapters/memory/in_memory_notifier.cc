@@ -1,8 +1,18 @@
 #include "adapters/memory/in_memory_notifier.h"
 
 #include <algorithm>
+#include <random>
+
+#include "fmt/format.h"
 
 namespace stockwatch::adapters {
+namespace {
+
+absl::Status NoSuchDelivery(int64_t delivery_id) {
+  return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
+}
+
+}  // namespace
 
 using core::DeliveryState;
 
@@ -29,8 +39,16 @@ absl::Status InMemoryNotifier::Publish(const std::vector<core::Message>& message
     messages_.push_back(m);
     for (const StoredSubscription& s : subscriptions_) {
       if (!s.active || s.subscription.topic != m.topic) continue;
-      deliveries_.push_back(StoredDelivery{messages_.size() - 1, s.subscription.id,
-                                           DeliveryState::kPending, 0, m.at, "", m.at});
+      deliveries_.push_back(StoredDelivery{messages_.size() - 1,
+                                           s.subscription.id,
+                                           DeliveryState::kPending,
+                                           0,
+                                           m.at,
+                                           "",
+                                           m.at,
+                                           m.at,
+                                           0,
+                                           {}});
     }
   }
   message_ids_.merge(seen);
@@ -73,6 +91,8 @@ absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(std::string_view 
   subscription.protocol = protocol;
   subscription.endpoint = std::string(endpoint);
   subscription.created_at = at;
+  std::random_device random;
+  for (int i = 0; i < 8; ++i) subscription.secret += fmt::format("{:08x}", random());
   subscriptions_.push_back(StoredSubscription{subscription, true});
   return subscription;
 }
@@ -119,6 +139,8 @@ core::Delivery InMemoryNotifier::Expand(size_t index) const {
   out.next_attempt_at = d.next_attempt_at;
   out.last_error = d.last_error;
   out.updated_at = d.updated_at;
+  out.since = d.since;
+  out.redrives = d.redrives;
   return out;
 }
 
@@ -150,28 +172,82 @@ absl::StatusOr<std::optional<core::TimePoint>> InMemoryNotifier::NextDue() {
   return next;
 }
 
-absl::Status InMemoryNotifier::RecordAttempt(int64_t delivery_id,
-                                             const core::AttemptOutcome& outcome,
-                                             core::TimePoint at) {
+absl::Status InMemoryNotifier::RecordAttempts(const std::vector<core::AttemptRecord>& attempts) {
   std::lock_guard lock(mu_);
-  if (delivery_id < 1 || delivery_id > static_cast<int64_t>(deliveries_.size())) {
-    return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
+  for (const core::AttemptRecord& attempt : attempts) {
+    if (!Known(attempt.delivery_id)) return NoSuchDelivery(attempt.delivery_id);
   }
-  StoredDelivery& d = deliveries_[static_cast<size_t>(delivery_id - 1)];
-  if (d.state != DeliveryState::kPending) return absl::OkStatus();
-  ++d.attempts;
-  d.updated_at = at;
-  if (outcome.delivered) {
-    d.state = DeliveryState::kDelivered;
-    d.last_error.clear();
-  } else if (outcome.permanent_failure) {
-    d.state = DeliveryState::kFailed;
+  for (const core::AttemptRecord& attempt : attempts) {
+    StoredDelivery& d = deliveries_[static_cast<size_t>(attempt.delivery_id - 1)];
+    if (d.state != DeliveryState::kPending) continue;
+    const core::AttemptOutcome& outcome = attempt.outcome;
+    ++d.attempts;
+    d.updated_at = attempt.at;
+    if (outcome.delivered) {
+      d.state = DeliveryState::kDelivered;
+      d.last_error.clear();
+      continue;
+    }
     d.last_error = outcome.error;
-  } else {
-    d.last_error = outcome.error;
-    d.next_attempt_at = outcome.next_attempt_at;
+    d.history.push_back({attempt.at, outcome.error});
+    if (outcome.permanent_failure) {
+      d.state = DeliveryState::kFailed;
+    } else {
+      d.next_attempt_at = outcome.next_attempt_at;
+    }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::DeliveryAttempt>> InMemoryNotifier::Attempts(int64_t delivery_id) {
+  std::lock_guard lock(mu_);
+  if (!Known(delivery_id)) return NoSuchDelivery(delivery_id);
+  return deliveries_[static_cast<size_t>(delivery_id - 1)].history;
+}
+
+absl::StatusOr<core::Delivery> InMemoryNotifier::GetDelivery(int64_t delivery_id) {
+  std::lock_guard lock(mu_);
+  if (!Known(delivery_id)) return NoSuchDelivery(delivery_id);
+  return Expand(static_cast<size_t>(delivery_id - 1));
+}
+
+absl::StatusOr<int64_t> InMemoryNotifier::Redrive(std::optional<int64_t> delivery_id,
+                                                  core::TimePoint at) {
+  std::lock_guard lock(mu_);
+  auto active = [&](const StoredDelivery& d) {
+    return subscriptions_[static_cast<size_t>(d.subscription_id - 1)].active;
+  };
+  if (delivery_id) {
+    if (!Known(*delivery_id)) return NoSuchDelivery(*delivery_id);
+    const StoredDelivery& d = deliveries_[static_cast<size_t>(*delivery_id - 1)];
+    if (d.state != DeliveryState::kFailed) {
+      return absl::FailedPreconditionError("notifier: delivery " + std::to_string(*delivery_id) +
+                                           " is " + std::string(core::DeliveryStateName(d.state)) +
+                                           ", not failed");
+    }
+    if (!active(d)) {
+      return absl::FailedPreconditionError("notifier: the subscription of delivery " +
+                                           std::to_string(*delivery_id) + " was deleted");
+    }
+  }
+  int64_t redriven = 0;
+  for (size_t i = 0; i < deliveries_.size(); ++i) {
+    StoredDelivery& d = deliveries_[i];
+    if (delivery_id && static_cast<int64_t>(i) + 1 != *delivery_id) continue;
+    if (d.state != DeliveryState::kFailed || !active(d)) continue;
+    d.state = DeliveryState::kPending;
+    d.attempts = 0;
+    d.next_attempt_at = at;
+    d.since = at;
+    d.updated_at = at;
+    ++d.redrives;
+    ++redriven;
+  }
+  return redriven;
+}
+
+bool InMemoryNotifier::Known(int64_t delivery_id) const {
+  return delivery_id >= 1 && delivery_id <= static_cast<int64_t>(deliveries_.size());
 }
 
 absl::StatusOr<std::vector<core::Delivery>> InMemoryNotifier::Deliveries(

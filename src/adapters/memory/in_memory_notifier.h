@@ -33,8 +33,10 @@ class InMemoryNotifier final : public core::Notifier {
   absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
                                                             size_t limit) override;
   absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
-  absl::Status RecordAttempt(int64_t delivery_id, const core::AttemptOutcome& outcome,
-                             core::TimePoint at) override;
+  absl::Status RecordAttempts(const std::vector<core::AttemptRecord>& attempts) override;
+  absl::StatusOr<std::vector<core::DeliveryAttempt>> Attempts(int64_t delivery_id) override;
+  absl::StatusOr<core::Delivery> GetDelivery(int64_t delivery_id) override;
+  absl::StatusOr<int64_t> Redrive(std::optional<int64_t> delivery_id, core::TimePoint at) override;
   absl::StatusOr<std::vector<core::Delivery>> Deliveries(std::optional<core::DeliveryState> state,
                                                          size_t limit) override;
 
@@ -47,12 +49,16 @@ class InMemoryNotifier final : public core::Notifier {
     core::TimePoint next_attempt_at;
     std::string last_error;
     core::TimePoint updated_at;
+    core::TimePoint since;
+    int redrives = 0;
+    std::vector<core::DeliveryAttempt> history;
   };
   struct StoredSubscription {
     core::Subscription subscription;
     bool active = true;
   };
   core::Delivery Expand(size_t index) const;
+  bool Known(int64_t delivery_id) const;  // REQUIRES: mu_ held
 
   core::Clock& clock_;
   std::mutex mu_;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -195,11 +196,34 @@ CREATE TABLE access_keys (
   revoked_at_ns INTEGER
 );
 )sql",
+    // 3: the dead-letter queue: every failed attempt kept, redrives counted, retries
+    // measured from when a delivery last became pending; a signing secret per subscription.
+    R"sql(
+ALTER TABLE deliveries ADD COLUMN since_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN redrives INTEGER NOT NULL DEFAULT 0;
+UPDATE deliveries SET since_ns = (SELECT at_ns FROM messages WHERE seq = message_seq);
+CREATE TABLE delivery_attempts (
+  id INTEGER PRIMARY KEY,
+  delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+  at_ns INTEGER NOT NULL,
+  error TEXT NOT NULL
+);
+CREATE INDEX delivery_attempts_by_delivery ON delivery_attempts (delivery_id, id);
+ALTER TABLE subscriptions ADD COLUMN secret TEXT NOT NULL DEFAULT '';
+UPDATE subscriptions SET secret = lower(hex(randomblob(32)));
+)sql",
+    // 4: objects of at most LocalObjectStoreOptions::inline_max_bytes keep their bytes in
+    // `data`; NULL for an object in `objects/<id>` (every earlier one).
+    R"sql(
+ALTER TABLE objects ADD COLUMN data BLOB;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 }  // namespace
+
+std::span<const char* const> SchemaMigrations() { return kMigrations; }
 
 absl::Status SqliteStatus(int rc, std::string_view what, std::string_view message) {
   std::string text = "sqlite: ";

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -185,6 +186,11 @@ class SqliteDatabase {
   struct WriteMutex;
   std::unique_ptr<WriteMutex> write_mu_;
 };
+
+// The schema, one migration per version: running entries [0, n) on an empty database and
+// setting PRAGMA user_version = n gives the schema of version n. For tests that build a
+// database as an earlier version of the program left it.
+std::span<const char* const> SchemaMigrations();
 
 // Nanoseconds since the epoch, the form times are stored in.
 int64_t ToUnixNanos(std::chrono::system_clock::time_point t);

@@ -1,5 +1,7 @@
 #include "adapters/sqlite/sqlite_notifier.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -36,15 +38,19 @@ DeliveryState StateFrom(int64_t value) {
                       : DeliveryState::kPending;
 }
 
-int64_t ProtocolValue(Protocol protocol) { return protocol == Protocol::kEmail ? 1 : 0; }
-Protocol ProtocolFrom(int64_t value) { return value == 1 ? Protocol::kEmail : Protocol::kWebhook; }
+int64_t ProtocolValue(Protocol protocol) { return static_cast<int64_t>(protocol); }
+Protocol ProtocolFrom(int64_t value) {
+  return value >= 0 && value <= static_cast<int64_t>(Protocol::kSns) ? static_cast<Protocol>(value)
+                                                                     : Protocol::kWebhook;
+}
 
 int64_t Limit(size_t limit) { return static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)); }
 
 constexpr char kMessageColumns[] =
     "m.id, m.topic, m.subject, m.body, m.store, m.item, m.old_count, m.new_count, "
     "m.change_sequence, m.at_ns";
-constexpr char kSubscriptionColumns[] = "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns";
+constexpr char kSubscriptionColumns[] =
+    "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns, s.secret";
 
 // Reads the message columns starting at `c`.
 Message MessageFrom(const SqliteStatement& stmt, int c) {
@@ -69,12 +75,38 @@ Subscription SubscriptionFrom(const SqliteStatement& stmt, int c) {
   s.protocol = ProtocolFrom(stmt.Int64(c + 2));
   s.endpoint = std::string(stmt.Text(c + 3));
   s.created_at = FromUnixNanos(stmt.Int64(c + 4));
+  s.secret = std::string(stmt.Text(c + 5));
   return s;
 }
 
 absl::StatusOr<bool> TopicExists(SqliteConnection& conn, std::string_view topic) {
   SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT 1 FROM topics WHERE name = ?"));
   stmt.BindText(1, topic);
+  return stmt.Step();
+}
+
+// 32 random bytes as 64 lower-case hex digits, from OpenSSL's CSPRNG.
+absl::StatusOr<std::string> NewSecret() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    return absl::UnavailableError("notifier: no random bytes for a subscription secret");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+absl::Status NoSuchDelivery(int64_t delivery_id) {
+  return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
+}
+
+absl::StatusOr<bool> DeliveryExists(SqliteConnection& conn, int64_t delivery_id) {
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT 1 FROM deliveries WHERE id = ?"));
+  stmt.Bind(1, delivery_id);
   return stmt.Step();
 }
 
@@ -116,8 +148,8 @@ absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint6
         SW_ASSIGN_OR_RETURN(
             SqliteStatement fan_out,
             conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
-                         "next_attempt_ns, last_error, updated_at_ns) "
-                         "SELECT ?1, id, 0, 0, ?2, '', ?2 FROM subscriptions "
+                         "next_attempt_ns, last_error, updated_at_ns, since_ns) "
+                         "SELECT ?1, id, 0, 0, ?2, '', ?2, ?2 FROM subscriptions "
                          "WHERE topic = ?3 AND active ORDER BY id"));
         for (const Message& m : messages) {
           SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, m.topic));
@@ -213,12 +245,14 @@ absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, P
             }
             SW_ASSIGN_OR_RETURN(
                 SqliteStatement insert,
-                conn.Prepare("INSERT INTO subscriptions (topic, protocol, endpoint, created_at_ns) "
-                             "VALUES (?, ?, ?, ?)"));
+                conn.Prepare("INSERT INTO subscriptions (topic, protocol, endpoint, created_at_ns, "
+                             "secret) VALUES (?, ?, ?, ?, ?)"));
+            SW_ASSIGN_OR_RETURN(out.secret, NewSecret());
             insert.BindText(1, topic)
                 .Bind(2, ProtocolValue(protocol))
                 .BindText(3, endpoint)
-                .Bind(4, ToUnixNanos(at));
+                .Bind(4, ToUnixNanos(at))
+                .BindText(5, out.secret);
             SW_RETURN_IF_ERROR(insert.Run());
             out.id = conn.LastInsertRowid();
             out.topic = std::string(topic);
@@ -302,7 +336,7 @@ absl::StatusOr<std::vector<Delivery>> SqliteNotifier::LoadDeliveries(
             const std::string sql =
                 std::string(
                     "SELECT d.id, d.state, d.attempts, d.next_attempt_ns, d.last_error, "
-                    "d.updated_at_ns, ") +
+                    "d.updated_at_ns, d.since_ns, d.redrives, ") +
                 kMessageColumns + ", " + kSubscriptionColumns +
                 " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
                 "JOIN subscriptions s ON s.id = d.subscription_id " +
@@ -319,8 +353,10 @@ absl::StatusOr<std::vector<Delivery>> SqliteNotifier::LoadDeliveries(
               d.next_attempt_at = FromUnixNanos(stmt.Int64(3));
               d.last_error = std::string(stmt.Text(4));
               d.updated_at = FromUnixNanos(stmt.Int64(5));
-              d.message = MessageFrom(stmt, 6);
-              d.subscription = SubscriptionFrom(stmt, 16);
+              d.since = FromUnixNanos(stmt.Int64(6));
+              d.redrives = static_cast<int>(stmt.Int64(7));
+              d.message = MessageFrom(stmt, 8);
+              d.subscription = SubscriptionFrom(stmt, 18);
               out.push_back(std::move(d));
             }
           });
@@ -328,6 +364,81 @@ absl::StatusOr<std::vector<Delivery>> SqliteNotifier::LoadDeliveries(
     return txn;
   }
   return out;
+}
+
+absl::StatusOr<Delivery> SqliteNotifier::GetDelivery(int64_t delivery_id) {
+  SW_ASSIGN_OR_RETURN(
+      std::vector<Delivery> found,
+      LoadDeliveries("WHERE d.id = ?1", [&](SqliteStatement& stmt) { stmt.Bind(1, delivery_id); }));
+  if (found.empty()) return NoSuchDelivery(delivery_id);
+  return std::move(found.front());
+}
+
+absl::StatusOr<std::vector<core::DeliveryAttempt>> SqliteNotifier::Attempts(int64_t delivery_id) {
+  std::vector<core::DeliveryAttempt> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(bool known, DeliveryExists(conn, delivery_id));
+            if (!known) return NoSuchDelivery(delivery_id);
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                conn.Prepare("SELECT at_ns, error FROM delivery_attempts "
+                                             "WHERE delivery_id = ? ORDER BY id"));
+            stmt.Bind(1, delivery_id);
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.push_back({FromUnixNanos(stmt.Int64(0)), std::string(stmt.Text(1))});
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> SqliteNotifier::Redrive(std::optional<int64_t> delivery_id,
+                                                core::TimePoint at) {
+  int64_t redriven = 0;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            if (delivery_id) {
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement stmt,
+                  conn.Prepare("SELECT d.state, s.active FROM deliveries d JOIN subscriptions s "
+                               "ON s.id = d.subscription_id WHERE d.id = ?"));
+              stmt.Bind(1, *delivery_id);
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return NoSuchDelivery(*delivery_id);
+              if (StateFrom(stmt.Int64(0)) != DeliveryState::kFailed) {
+                return absl::FailedPreconditionError(
+                    "notifier: delivery " + std::to_string(*delivery_id) + " is " +
+                    std::string(core::DeliveryStateName(StateFrom(stmt.Int64(0)))) +
+                    ", not failed");
+              }
+              if (stmt.Int64(1) == 0) {
+                return absl::FailedPreconditionError("notifier: the subscription of delivery " +
+                                                     std::to_string(*delivery_id) + " was deleted");
+              }
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement update,
+                conn.Prepare(
+                    std::string("UPDATE deliveries SET state = 0, attempts = 0, "
+                                "next_attempt_ns = ?1, since_ns = ?1, updated_at_ns = ?1, "
+                                "redrives = redrives + 1 WHERE state = 2 AND subscription_id IN "
+                                "(SELECT id FROM subscriptions WHERE active)") +
+                    (delivery_id ? " AND id = ?2" : "")));
+            update.Bind(1, ToUnixNanos(at));
+            if (delivery_id) update.Bind(2, *delivery_id);
+            SW_RETURN_IF_ERROR(update.Run());
+            redriven = conn.Changes();
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return redriven;
 }
 
 absl::StatusOr<std::vector<Delivery>> SqliteNotifier::DueDeliveries(core::TimePoint now,
@@ -354,38 +465,52 @@ absl::StatusOr<std::optional<core::TimePoint>> SqliteNotifier::NextDue() {
   return out;
 }
 
-absl::Status SqliteNotifier::RecordAttempt(int64_t delivery_id, const core::AttemptOutcome& outcome,
-                                           core::TimePoint at) {
+absl::Status SqliteNotifier::RecordAttempts(const std::vector<core::AttemptRecord>& attempts) {
+  if (attempts.empty()) return absl::OkStatus();
   return db_->WithWriteTransaction(
       Durability::kNormal, [&](SqliteConnection& conn) -> absl::Status {
-        {
-          SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                              conn.Prepare("SELECT state FROM deliveries WHERE id = ?"));
-          stmt.Bind(1, delivery_id);
-          SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
-          if (!row) {
-            return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
-          }
-          if (StateFrom(stmt.Int64(0)) != DeliveryState::kPending) return absl::OkStatus();
-        }
-        DeliveryState state = DeliveryState::kPending;
-        if (outcome.delivered) {
-          state = DeliveryState::kDelivered;
-        } else if (outcome.permanent_failure) {
-          state = DeliveryState::kFailed;
-        }
+        SW_ASSIGN_OR_RETURN(SqliteStatement select,
+                            conn.Prepare("SELECT state FROM deliveries WHERE id = ?"));
         SW_ASSIGN_OR_RETURN(
             SqliteStatement update,
             conn.Prepare(
                 "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3, "
                 "next_attempt_ns = CASE WHEN ?2 = 0 THEN ?4 ELSE next_attempt_ns END, "
                 "updated_at_ns = ?5 WHERE id = ?1"));
-        update.Bind(1, delivery_id)
-            .Bind(2, StateValue(state))
-            .BindText(3, outcome.delivered ? std::string_view() : std::string_view(outcome.error))
-            .Bind(4, ToUnixNanos(outcome.next_attempt_at))
-            .Bind(5, ToUnixNanos(at));
-        return update.Run();
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement history,
+            conn.Prepare(
+                "INSERT INTO delivery_attempts (delivery_id, at_ns, error) VALUES (?, ?, ?)"));
+        for (const core::AttemptRecord& attempt : attempts) {
+          select.Bind(1, attempt.delivery_id);
+          SW_ASSIGN_OR_RETURN(bool row, select.Step());
+          if (!row) return NoSuchDelivery(attempt.delivery_id);
+          const DeliveryState current = StateFrom(select.Int64(0));
+          select.Reset();
+          if (current != DeliveryState::kPending) continue;
+          const core::AttemptOutcome& outcome = attempt.outcome;
+          DeliveryState state = DeliveryState::kPending;
+          if (outcome.delivered) {
+            state = DeliveryState::kDelivered;
+          } else if (outcome.permanent_failure) {
+            state = DeliveryState::kFailed;
+          }
+          update.Bind(1, attempt.delivery_id)
+              .Bind(2, StateValue(state))
+              .BindText(3, outcome.delivered ? std::string_view() : std::string_view(outcome.error))
+              .Bind(4, ToUnixNanos(outcome.next_attempt_at))
+              .Bind(5, ToUnixNanos(attempt.at));
+          SW_RETURN_IF_ERROR(update.Run());
+          update.Reset();
+          if (!outcome.delivered) {
+            history.Bind(1, attempt.delivery_id)
+                .Bind(2, ToUnixNanos(attempt.at))
+                .BindText(3, outcome.error);
+            SW_RETURN_IF_ERROR(history.Run());
+            history.Reset();
+          }
+        }
+        return absl::OkStatus();
       });
 }
 

@@ -17,11 +17,12 @@ namespace stockwatch::adapters {
 //   message whose id is already stored is skipped (no new deliveries), so publishing is
 //   idempotent by message id.
 // - Subscribe: kInvalidArgument for an empty endpoint.
-// - RecordAttempt: kNotFound for an unknown delivery. A delivery that is no longer pending
+// - RecordAttempt(s): kNotFound for an unknown delivery. A delivery that is no longer pending
 //   (failed by Unsubscribe meanwhile) is left as it is, and OK is returned.
 // - Unsubscribe stamps the failed deliveries with `clock`'s time.
-// Durability: subscription changes are synced; Publish and RecordAttempt commit with
-// Durability::kNormal (a lost tail is published or attempted again: at-least-once).
+// Durability: subscription changes and redrives are synced; Publish and RecordAttempts
+// commit with Durability::kNormal (a lost tail is published or attempted again:
+// at-least-once).
 // Thread-safe.
 class SqliteNotifier final : public core::Notifier {
  public:
@@ -43,8 +44,10 @@ class SqliteNotifier final : public core::Notifier {
   absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
                                                             size_t limit) override;
   absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
-  absl::Status RecordAttempt(int64_t delivery_id, const core::AttemptOutcome& outcome,
-                             core::TimePoint at) override;
+  absl::Status RecordAttempts(const std::vector<core::AttemptRecord>& attempts) override;
+  absl::StatusOr<std::vector<core::DeliveryAttempt>> Attempts(int64_t delivery_id) override;
+  absl::StatusOr<core::Delivery> GetDelivery(int64_t delivery_id) override;
+  absl::StatusOr<int64_t> Redrive(std::optional<int64_t> delivery_id, core::TimePoint at) override;
   absl::StatusOr<std::vector<core::Delivery>> Deliveries(std::optional<core::DeliveryState> state,
                                                          size_t limit) override;
 

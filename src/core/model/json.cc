@@ -259,7 +259,11 @@ nlohmann::json ToJson(const Delivery& delivery) {
           {"attempts", delivery.attempts},
           {"next_attempt_at", FormatTime(delivery.next_attempt_at)},
           {"last_error", delivery.last_error},
-          {"updated_at", FormatTime(delivery.updated_at)}};
+          {"updated_at", FormatTime(delivery.updated_at)},
+          {"since", FormatTime(delivery.since)},
+          {"redrives", delivery.redrives},
+          {"store", delivery.message.store},
+          {"item", delivery.message.item}};
 }
 
 nlohmann::json UploadJson(const ObjectCreatedEvent& event) {

@@ -38,8 +38,24 @@ std::string_view ProtocolName(Protocol protocol) {
       return "webhook";
     case Protocol::kEmail:
       return "email";
+    case Protocol::kSms:
+      return "sms";
+    case Protocol::kSlack:
+      return "slack";
+    case Protocol::kTeams:
+      return "teams";
+    case Protocol::kSns:
+      return "sns";
   }
   return "unknown";
+}
+
+std::optional<Protocol> ParseProtocol(std::string_view name) {
+  for (Protocol p : {Protocol::kWebhook, Protocol::kEmail, Protocol::kSms, Protocol::kSlack,
+                     Protocol::kTeams, Protocol::kSns}) {
+    if (ProtocolName(p) == name) return p;
+  }
+  return std::nullopt;
 }
 
 std::string_view DeliveryStateName(DeliveryState state) {

@@ -155,8 +155,12 @@ struct Message {
   bool operator==(const Message&) const = default;
 };
 
-enum class Protocol { kWebhook, kEmail };
+// Delivery protocols. The numeric values are stored: never renumber them.
+enum class Protocol { kWebhook = 0, kEmail = 1, kSms = 2, kSlack = 3, kTeams = 4, kSns = 5 };
+// "webhook", "email", "sms", "slack", "teams", "sns".
 std::string_view ProtocolName(Protocol protocol);
+// The protocol named `name` as ProtocolName spells it; nullopt for any other name.
+std::optional<Protocol> ParseProtocol(std::string_view name);
 
 struct Subscription {
   int64_t id = 0;
@@ -164,6 +168,9 @@ struct Subscription {
   Protocol protocol = Protocol::kWebhook;
   std::string endpoint;  // URL for webhooks, address for email
   TimePoint created_at;
+  // Key of the HMAC-SHA256 signature on webhook requests: 64 lower-case hex digits, made by
+  // the notifier at Subscribe. Shown when the subscription is created, never in listings.
+  std::string secret;
 };
 
 enum class DeliveryState { kPending, kDelivered, kFailed };
@@ -175,10 +182,14 @@ struct Delivery {
   Message message;
   Subscription subscription;
   DeliveryState state = DeliveryState::kPending;
-  int attempts = 0;
+  int attempts = 0;  // since it became pending (a redrive resets it)
   TimePoint next_attempt_at;
   std::string last_error;
   TimePoint updated_at;
+  // When it became pending: the message's time, or its last redrive. Retries give up
+  // `max_age` after this.
+  TimePoint since;
+  int redrives = 0;
 };
 
 }  // namespace stockwatch::core

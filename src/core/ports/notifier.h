@@ -20,6 +20,20 @@ struct AttemptOutcome {
   TimePoint next_attempt_at;       // when to retry, if neither delivered nor permanent
 };
 
+// One attempt to record: its delivery, outcome and time.
+struct AttemptRecord {
+  int64_t delivery_id = 0;
+  AttemptOutcome outcome;
+  TimePoint at;
+};
+
+// A failed attempt kept in a delivery's history (the dead-letter queue shows them all).
+struct DeliveryAttempt {
+  TimePoint at;
+  std::string error;
+  bool operator==(const DeliveryAttempt&) const = default;
+};
+
 // Topics, subscriptions and a durable outbox, modelled on an SNS topic. Publish writes one
 // delivery per (message, subscription) together with the stock checker's checkpoint, so a
 // message is neither lost nor published twice. Thread-safe.
@@ -57,8 +71,23 @@ class Notifier {
   // Counts one attempt of a pending delivery: delivered, failed for good, or due again at
   // `outcome.next_attempt_at`. kNotFound for an unknown delivery; a delivery no longer
   // pending (failed by Unsubscribe meanwhile) is left as it is, returning OK.
-  virtual absl::Status RecordAttempt(int64_t delivery_id, const AttemptOutcome& outcome,
-                                     TimePoint at) = 0;
+  // Every failed attempt (not delivered) is also appended to the delivery's history.
+  absl::Status RecordAttempt(int64_t delivery_id, const AttemptOutcome& outcome, TimePoint at) {
+    return RecordAttempts({AttemptRecord{delivery_id, outcome, at}});
+  }
+  // RecordAttempt for many deliveries in one transaction. kNotFound, writing nothing, if any
+  // delivery is unknown.
+  virtual absl::Status RecordAttempts(const std::vector<AttemptRecord>& attempts) = 0;
+  // The failed attempts of a delivery, oldest first. kNotFound for an unknown delivery.
+  virtual absl::StatusOr<std::vector<DeliveryAttempt>> Attempts(int64_t delivery_id) = 0;
+  // kNotFound for an unknown delivery.
+  virtual absl::StatusOr<Delivery> GetDelivery(int64_t delivery_id) = 0;
+  // Redrive from the dead-letter queue: failed deliveries of active subscriptions become
+  // pending again, due at `at`, with their attempt count (not their history) reset and
+  // `since` set to `at`. With `delivery_id`, only that one: kNotFound if unknown,
+  // kFailedPrecondition if it is not failed or its subscription is gone. Returns how many
+  // were redriven.
+  virtual absl::StatusOr<int64_t> Redrive(std::optional<int64_t> delivery_id, TimePoint at) = 0;
   // Deliveries newest first; `state` filters when set.
   virtual absl::StatusOr<std::vector<Delivery>> Deliveries(std::optional<DeliveryState> state,
                                                            size_t limit) = 0;
