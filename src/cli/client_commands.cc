@@ -664,6 +664,8 @@ struct SubscribeFlags {
   std::string topic;
   std::string protocol;  // empty: the server infers it from the endpoint
   std::string endpoint;
+  std::string filter_policy;
+  std::vector<std::string> stores;
   std::string format = "text";
 };
 
@@ -673,17 +675,27 @@ void AddSubscribeCommand(CLI::App& app) {
       "subscribe", "Subscribe an email address (mailto:...) or a webhook URL to a topic");
   AddConnectionFlags(*cmd, flags->connection);
   cmd->add_option("--topic", flags->topic, "Topic: NoStock, LowStock or BackInStock")->required();
-  cmd->add_option("--protocol", flags->protocol, "webhook or email (default: from ENDPOINT)")
-      ->check(CLI::IsMember({"webhook", "email"}));
+  cmd->add_option("--protocol", flags->protocol,
+                  "webhook, email, sms, slack, teams or sns (default: from ENDPOINT)")
+      ->check(CLI::IsMember({"webhook", "email", "sms", "slack", "teams", "sns"}));
   cmd->add_option("ENDPOINT", flags->endpoint,
                   "mailto:ops@example.com, or an https:// (or http://) webhook URL")
       ->required();
+  CLI::Option* policy = cmd->add_option(
+      "--filter-policy", flags->filter_policy,
+      R"(SNS-style filter policy on store, item, topic, event, old_count, new_count, e.g. '{"store":["Berlin"],"new_count":[{"numeric":["=",0]}]}')");
+  cmd->add_option("--store", flags->stores,
+                  "Only alerts of this store (repeatable); short for --filter-policy "
+                  "'{\"store\":[...]}'")
+      ->excludes(policy);
   cmd->add_option("--format", flags->format, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->callback(Guarded([flags] {
     ApiClient client = Connect(flags->connection);
     json body = {{"topic", flags->topic}, {"endpoint", flags->endpoint}};
     if (!flags->protocol.empty()) body["protocol"] = flags->protocol;
+    if (!flags->filter_policy.empty()) body["filter_policy"] = flags->filter_policy;
+    if (!flags->stores.empty()) body["filter_policy"] = json{{"store", flags->stores}}.dump();
     const json sub = ExpectJson(client.Post("/api/v1/subscriptions", body));
     if (flags->format == "json") return PrintJson(sub);
     fmt::print("subscribed {} to {} (subscription {})\n",

@@ -179,25 +179,30 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
   SW_ASSIGN_OR_RETURN(std::optional<std::string> endpoint_text, OptionalString(body, "endpoint"));
   if (!endpoint_text) return absl::InvalidArgumentError("endpoint is required");
   SW_ASSIGN_OR_RETURN(std::optional<std::string> protocol, OptionalString(body, "protocol"));
+  // The policy as a JSON object, or as a string holding one (as SNS's FilterPolicy attribute).
+  std::string filter_policy;
+  if (auto it = body.find("filter_policy"); it != body.end() && !it->is_null()) {
+    if (it->is_string()) {
+      filter_policy = it->get<std::string>();
+    } else if (it->is_object()) {
+      filter_policy = it->dump();
+    } else {
+      return absl::InvalidArgumentError("filter_policy must be a JSON object");
+    }
+  }
 
   SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
   if (std::find(topics.begin(), topics.end(), *topic) == topics.end()) {
     return absl::InvalidArgumentError(fmt::format("unknown topic \"{}\"; topics: {}",
                                                   topic->substr(0, 64), fmt::join(topics, ", ")));
   }
-  SW_ASSIGN_OR_RETURN(SubscriptionEndpoint endpoint, ParseSubscriptionEndpoint(*endpoint_text));
-  if (protocol && *protocol != core::ProtocolName(endpoint.protocol)) {
-    if (*protocol != core::ProtocolName(core::Protocol::kWebhook) &&
-        *protocol != core::ProtocolName(core::Protocol::kEmail)) {
-      return absl::InvalidArgumentError("protocol must be webhook or email");
-    }
-    return absl::InvalidArgumentError(
-        fmt::format("protocol {} does not match the endpoint, which is {}", *protocol,
-                    core::ProtocolName(endpoint.protocol)));
-  }
+  SW_ASSIGN_OR_RETURN(
+      SubscriptionEndpoint endpoint,
+      ParseSubscriptionEndpoint(
+          *endpoint_text, protocol ? std::optional<std::string_view>(*protocol) : std::nullopt));
   SW_ASSIGN_OR_RETURN(core::Subscription subscription,
                       services_.notifier.Subscribe(*topic, endpoint.protocol, endpoint.endpoint,
-                                                   services_.clock.Now()));
+                                                   services_.clock.Now(), filter_policy));
   nlohmann::json created = core::ToJson(subscription);
   // The key receivers verify X-Stockwatch-Signature with; listings never show it.
   if (subscription.protocol == core::Protocol::kWebhook) {

@@ -36,9 +36,40 @@ absl::Status CheckAddress(std::string_view address) {
   return absl::OkStatus();
 }
 
+// E.164: '+', then 8 to 15 digits, the first not 0.
+bool IsE164Number(std::string_view number) {
+  if (number.size() < 9 || number.size() > 16 || number[0] != '+' || number[1] == '0') {
+    return false;
+  }
+  for (char c : number.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Resolves the endpoint's protocol against the one the caller named (if any).
+absl::StatusOr<SubscriptionEndpoint> Named(SubscriptionEndpoint inferred,
+                                           std::optional<std::string_view> protocol) {
+  if (!protocol || *protocol == core::ProtocolName(inferred.protocol)) return inferred;
+  std::optional<core::Protocol> named = core::ParseProtocol(*protocol);
+  if (!named) {
+    return absl::InvalidArgumentError("protocol must be webhook, email, sms, slack, teams or sns");
+  }
+  // Slack and Teams incoming webhooks are URLs like any webhook.
+  if (inferred.protocol == core::Protocol::kWebhook &&
+      (*named == core::Protocol::kSlack || *named == core::Protocol::kTeams)) {
+    inferred.protocol = *named;
+    return inferred;
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("protocol {} does not match the endpoint, which is {}", *protocol,
+                  core::ProtocolName(inferred.protocol)));
+}
+
 }  // namespace
 
-absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view endpoint) {
+absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(
+    std::string_view endpoint, std::optional<std::string_view> protocol) {
   if (endpoint.empty()) return absl::InvalidArgumentError("endpoint is empty");
   if (endpoint.size() > kMaxEndpointBytes) {
     return absl::InvalidArgumentError(
@@ -59,8 +90,23 @@ absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view 
       if (authority.empty() || authority.front() == ':' || authority.front() == '@') {
         return absl::InvalidArgumentError("webhook endpoint has no host");
       }
-      return SubscriptionEndpoint{core::Protocol::kWebhook, std::string(endpoint)};
+      return Named(SubscriptionEndpoint{core::Protocol::kWebhook, std::string(endpoint)}, protocol);
     }
+  }
+  constexpr std::string_view kSms = "sms:";
+  if (StartsWithIgnoreCase(endpoint, kSms) || endpoint.front() == '+') {
+    std::string_view number = endpoint;
+    if (StartsWithIgnoreCase(number, kSms)) number.remove_prefix(kSms.size());
+    if (!IsE164Number(number)) {
+      return absl::InvalidArgumentError(
+          "sms endpoint must be an E.164 number: '+', country code and number, 8 to 15 digits "
+          "(+4930123456)");
+    }
+    return Named(SubscriptionEndpoint{core::Protocol::kSms, std::string(number)}, protocol);
+  }
+  constexpr std::string_view kSnsArn = "arn:aws:sns:";
+  if (endpoint.starts_with(kSnsArn)) {
+    return Named(SubscriptionEndpoint{core::Protocol::kSns, std::string(endpoint)}, protocol);
   }
   std::string_view address = endpoint;
   constexpr std::string_view kMailto = "mailto:";
@@ -69,10 +115,11 @@ absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view 
   } else if (endpoint.find(':') != std::string_view::npos ||
              endpoint.find('@') == std::string_view::npos) {
     return absl::InvalidArgumentError(
-        "endpoint must be an http:// or https:// URL, a mailto: URL or an email address");
+        "endpoint must be an http:// or https:// URL (webhook, slack, teams), a mailto: URL or "
+        "an email address, an E.164 phone number (sms) or an SNS topic ARN");
   }
   if (absl::Status valid = CheckAddress(address); !valid.ok()) return valid;
-  return SubscriptionEndpoint{core::Protocol::kEmail, std::string(address)};
+  return Named(SubscriptionEndpoint{core::Protocol::kEmail, std::string(address)}, protocol);
 }
 
 }  // namespace stockwatch::server

@@ -1,6 +1,7 @@
 // Validation of subscription endpoints given to `POST /api/v1/subscriptions`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,9 +20,14 @@ struct SubscriptionEndpoint {
 
 // Classifies and checks an endpoint:
 //   `http://host...` or `https://host...` (scheme in any case) -> webhook, kept as given;
-//   `mailto:local@domain` or a bare `local@domain` -> email, the address without `mailto:`.
+//     with `protocol` "slack" or "teams", that protocol (their incoming-webhook URLs);
+//   `mailto:local@domain` or a bare `local@domain` -> email, the address without `mailto:`;
+//   `+4930123456` or `sms:+4930123456` (E.164) -> sms, the number;
+//   `arn:aws:sns:...` -> sns.
+// `protocol`, when given, must name the inferred protocol (or slack/teams for a URL).
 // kInvalidArgument for anything else, for more than 2048 bytes, for control characters
 // (CR and LF in particular: endpoints end up in mail and HTTP headers) and for spaces.
-absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(std::string_view endpoint);
+absl::StatusOr<SubscriptionEndpoint> ParseSubscriptionEndpoint(
+    std::string_view endpoint, std::optional<std::string_view> protocol = std::nullopt);
 
 }  // namespace stockwatch::server

@@ -46,5 +46,33 @@ TEST(SubscriptionEndpointTest, RefusesCrLfAndOverlongEndpoints) {
   EXPECT_FALSE(ParseSubscriptionEndpoint(url).ok());
 }
 
+TEST(SubscriptionEndpointTest, SmsNumbersSlackTeamsAndSnsTopics) {
+  auto sms = ParseSubscriptionEndpoint("+4930123456");
+  ASSERT_TRUE(sms.ok()) << sms.status();
+  EXPECT_EQ(sms->protocol, core::Protocol::kSms);
+  EXPECT_EQ(sms->endpoint, "+4930123456");
+  auto prefixed = ParseSubscriptionEndpoint("sms:+4930123456", "sms");
+  ASSERT_TRUE(prefixed.ok());
+  EXPECT_EQ(prefixed->endpoint, "+4930123456");
+  for (std::string_view bad : {"+49", "+0301234567", "sms:030123456", "+49 30 123456",
+                               "+4930123456789012", "+49301234x6"}) {
+    EXPECT_FALSE(ParseSubscriptionEndpoint(bad).ok()) << bad;
+  }
+  auto slack = ParseSubscriptionEndpoint("https://hooks.slack.com/services/T/B/x", "slack");
+  ASSERT_TRUE(slack.ok());
+  EXPECT_EQ(slack->protocol, core::Protocol::kSlack);
+  auto teams = ParseSubscriptionEndpoint("https://example.webhook.office.com/x", "teams");
+  ASSERT_TRUE(teams.ok());
+  EXPECT_EQ(teams->protocol, core::Protocol::kTeams);
+  auto sns = ParseSubscriptionEndpoint("arn:aws:sns:eu-central-1:123456789012:NoStock");
+  ASSERT_TRUE(sns.ok());
+  EXPECT_EQ(sns->protocol, core::Protocol::kSns);
+  // A named protocol must fit the endpoint.
+  EXPECT_FALSE(ParseSubscriptionEndpoint("ops@example.com", "slack").ok());
+  EXPECT_FALSE(ParseSubscriptionEndpoint("https://example.com/", "sms").ok());
+  EXPECT_FALSE(ParseSubscriptionEndpoint("https://example.com/", "carrier-pigeon").ok());
+  EXPECT_TRUE(ParseSubscriptionEndpoint("https://example.com/", "webhook").ok());
+}
+
 }  // namespace
 }  // namespace stockwatch::server

@@ -1,4 +1,5 @@
 // The Notifier contract, run against InMemoryNotifier and SqliteNotifier.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -339,6 +340,33 @@ TYPED_TEST(NotifierContractTest, RedriveAllSkipsDeletedSubscriptions) {
   ASSERT_EQ(failed.size(), 2u);
   EXPECT_EQ(this->notifier().Redrive(failed[0].id, T0()).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TYPED_TEST(NotifierContractTest, FilterPoliciesChooseWhichMessagesASubscriptionGets) {
+  auto berlin = this->notifier().Subscribe("NoStock", Protocol::kEmail, "berlin@example.com", T0(),
+                                           R"({"store": ["Berlin"]})");
+  ASSERT_TRUE(berlin.ok()) << berlin.status();
+  EXPECT_EQ(berlin->filter_policy, R"({"store":["Berlin"]})");  // canonical form
+  auto paris_prefix = this->notifier().Subscribe("NoStock", Protocol::kEmail, "p@example.com", T0(),
+                                                 R"({"store": [{"prefix": "Par"}]})");
+  ASSERT_TRUE(paris_prefix.ok()) << paris_prefix.status();
+  const int64_t everyone = this->MustSubscribe("NoStock", "all@example.com");
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      this->notifier()
+          .Subscribe("NoStock", Protocol::kEmail, "x@example.com", T0(), R"({"store": "Berlin"})")
+          .status()));
+
+  Message in_berlin = MakeMessage("b", "NoStock", T0());
+  Message in_paris = MakeMessage("p", "NoStock", T0());
+  in_paris.store = "Paris";
+  this->MustPublish({in_berlin, in_paris});
+  std::map<int64_t, std::vector<std::string>> got;
+  const std::vector<Delivery> due = *this->notifier().DueDeliveries(T0(), 10);
+  for (const Delivery& d : due) got[d.subscription.id].push_back(d.message.id);
+  EXPECT_EQ(got[berlin->id], std::vector<std::string>{"b"});
+  EXPECT_EQ(got[paris_prefix->id], std::vector<std::string>{"p"});
+  EXPECT_EQ(got[everyone], (std::vector<std::string>{"b", "p"}));
+  EXPECT_EQ((*this->notifier().Subscriptions())[0].filter_policy, R"({"store":["Berlin"]})");
 }
 
 TYPED_TEST(NotifierContractTest, RecordAttemptsIsAllOrNothing) {

@@ -328,7 +328,9 @@ TYPED_TEST(ObjectStoreContractTest, LargeContentRoundTrips) {
 
 TYPED_TEST(ObjectStoreContractTest, KeysAreOpaqueBytes) {
   const std::string key = std::string("../../etc/passwd\xff\xfe") + '\0' + "x";
-  const ObjectCreatedEvent event = this->Put(key, "content");
+  // Above the local store's inline threshold, so that its bytes are in a file.
+  const std::string content(adapters::LocalObjectStoreOptions{}.inline_max_bytes + 1, 'c');
+  const ObjectCreatedEvent event = this->Put(key, content);
   EXPECT_EQ(this->store().GetEvent(event.sequence)->object.key, key);
   if constexpr (TypeParam::kDurable) {
     // The bytes live under the object id, never under a path made from the key.
@@ -336,6 +338,57 @@ TYPED_TEST(ObjectStoreContractTest, KeysAreOpaqueBytes) {
     EXPECT_EQ(this->env_.local().ObjectPath(event.object.id),
               this->env_.dir() + "/objects/0000000000000001");
     EXPECT_FALSE(std::filesystem::exists(this->env_.dir() + "/etc"));
+  }
+}
+
+// The local store keeps objects of at most inline_max_bytes in their rows and larger ones
+// in files; both kinds read back the same, whole and in ranges, also after a restart.
+TYPED_TEST(ObjectStoreContractTest, ObjectsAroundTheInlineThresholdRoundTrip) {
+  const size_t threshold = adapters::LocalObjectStoreOptions{}.inline_max_bytes;
+  std::vector<std::pair<ObjectCreatedEvent, std::string>> stored;
+  for (const size_t size : {size_t{1}, threshold - 1, threshold, threshold + 1, 2 * threshold}) {
+    std::string content;
+    for (size_t i = 0; content.size() < size; ++i) content += std::to_string(i) + ",";
+    content.resize(size);
+    auto writer = this->store().BeginPut("inventory", "size" + std::to_string(size), "admin");
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    // Uneven pieces, so that one of them crosses the threshold.
+    for (size_t at = 0; at < content.size(); at += 4099) {
+      ASSERT_TRUE((*writer)->Write(std::string_view(content).substr(at, 4099)).ok());
+    }
+    auto event = (*writer)->Commit();
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->object.size, size);
+    EXPECT_EQ(event->object.sha256_hex, HexDigest(EVP_sha256(), content));
+    EXPECT_EQ(event->object.etag, HexDigest(EVP_md5(), content));
+    if constexpr (TypeParam::kDurable) {
+      const std::string path = this->env_.local().ObjectPath(event->object.id);
+      if (size <= threshold) {
+        EXPECT_FALSE(std::filesystem::exists(path)) << size;
+      } else {
+        EXPECT_EQ(std::filesystem::file_size(path), size);
+      }
+      EXPECT_TRUE(std::filesystem::is_empty(this->env_.dir() + "/objects/tmp"));
+    }
+    stored.emplace_back(*event, std::move(content));
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [event, content] : stored) {
+      const int64_t id = event.object.id;
+      const size_t size = content.size();
+      EXPECT_EQ(this->ReadAll(id, 1000), content) << size;
+      EXPECT_EQ(this->Drain(this->store().OpenRange(id, size / 3, size / 2), 777),
+                content.substr(size / 3, size / 2))
+          << size;
+      EXPECT_EQ(this->Drain(this->store().OpenRange(id, size - 1, 1)), content.substr(size - 1));
+      EXPECT_EQ(this->Drain(this->store().OpenRange(id, size, 0)), "");
+      EXPECT_TRUE(absl::IsOutOfRange(this->store().OpenRange(id, 1, size).status())) << size;
+    }
+    if constexpr (TypeParam::kDurable) {
+      this->env_.Reopen();
+    } else {
+      break;
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -138,6 +139,9 @@ class Digests {
   EVP_MD_CTX* md5_;
 };
 
+// Creates the file a sink writes to: returns its path and descriptor.
+using FileOpener = std::function<absl::StatusOr<std::pair<std::string, int>>()>;
+
 // A new file being written: buffers the bytes, digests them, and removes the file when
 // discarded or destroyed unless Keep() handed it over.
 //
@@ -145,17 +149,37 @@ class Digests {
 // validating an upload, so for a large object they run on a worker thread of their own
 // while the caller fills the next buffer (double buffering): a 1 GB upload then uses both
 // cores. An object that fits in one buffer never starts the thread.
+//
+// A sink made with a FileOpener keeps the content in memory while it is at most
+// `inline_max` bytes, and creates its file only when the content grows beyond that: a
+// small object then never costs a file (inode allocation, fsync, rename, directory fsync).
 class FileSink {
  public:
+  // Writes to the open file `fd` at `path`.
   FileSink(std::string path, int fd, size_t buffer_bytes)
       : path_(std::move(path)), fd_(fd), buffer_bytes_(std::max<size_t>(buffer_bytes, 1)) {
     buffer_.reserve(buffer_bytes_);
   }
+  // Keeps up to `inline_max` bytes in memory; beyond them, writes to a file from `open`.
+  FileSink(FileOpener open, size_t inline_max, size_t buffer_bytes)
+      : fd_(-1),
+        buffer_bytes_(std::max<size_t>(buffer_bytes, 1)),
+        open_(std::move(open)),
+        inline_max_(inline_max),
+        in_memory_(true) {}
   ~FileSink() { Discard(); }
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
 
   absl::Status Write(std::string_view bytes) {
+    if (in_memory_) {
+      if (bytes.size() <= inline_max_ - buffer_.size()) {
+        buffer_.append(bytes);
+        size_ += bytes.size();
+        return absl::OkStatus();
+      }
+      SW_RETURN_IF_ERROR(OpenFile());
+    }
     size_ += bytes.size();
     while (!bytes.empty()) {
       const size_t take = std::min(bytes.size(), buffer_bytes_ - buffer_.size());
@@ -166,18 +190,28 @@ class FileSink {
     return absl::OkStatus();
   }
 
-  // Writes out the buffer and returns the digests of everything written.
+  // Writes out the buffer and returns the digests of everything written. Content kept in
+  // memory stays there (content()).
   absl::StatusOr<ContentDigests> Finish() {
-    SW_RETURN_IF_ERROR(StopWorker());
-    SW_RETURN_IF_ERROR(Process(buffer_));
-    buffer_.clear();
+    if (in_memory_) {
+      digests_.Update(buffer_);
+    } else {
+      SW_RETURN_IF_ERROR(StopWorker());
+      SW_RETURN_IF_ERROR(Process(buffer_));
+      buffer_.clear();
+    }
     ContentDigests digests;
     digests.size = size_;
     std::tie(digests.sha256_hex, digests.md5_hex) = digests_.Finish();
     return digests;
   }
 
-  // Makes the content durable and closes the file. REQUIRES: after Finish().
+  // Whether the content is in memory (no file was created).
+  bool in_memory() const { return in_memory_; }
+  // The content kept in memory. REQUIRES: in_memory(), after Finish().
+  std::string_view content() const { return buffer_; }
+
+  // Makes the content durable and closes the file. REQUIRES: after Finish(), !in_memory().
   absl::Status SyncAndClose() {
     if (::fsync(fd_) != 0) return ErrnoStatus("cannot sync", path_, errno);
     const int rc = ::close(fd_);
@@ -189,6 +223,7 @@ class FileSink {
   // Closes and removes the file, unless kept.
   void Discard() {
     StopWorker().IgnoreError();
+    if (in_memory_) std::string().swap(buffer_);
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     if (!path_.empty()) ::unlink(path_.c_str());
@@ -201,6 +236,18 @@ class FileSink {
   const std::string& path() const { return path_; }
 
  private:
+  // Leaves memory for a file: creates it and carries on with the bytes kept so far, which
+  // become the start of the first buffer (handed off at once if they already fill it).
+  absl::Status OpenFile() {
+    SW_ASSIGN_OR_RETURN(auto file, open_());
+    path_ = std::move(file.first);
+    fd_ = file.second;
+    in_memory_ = false;
+    if (buffer_.size() >= buffer_bytes_) return HandOff();
+    buffer_.reserve(buffer_bytes_);
+    return absl::OkStatus();
+  }
+
   absl::Status WriteAll(std::string_view bytes) {
     while (!bytes.empty()) {
       const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
@@ -264,11 +311,14 @@ class FileSink {
     return worker_error_;
   }
 
-  std::string path_;  // empty once kept or removed
+  std::string path_;  // empty until created, and once kept or removed
   int fd_;
   const size_t buffer_bytes_;
-  std::string buffer_;  // being filled by Write()
-  Digests digests_;     // used by the worker while it runs, else by the caller
+  FileOpener open_;              // creates the file of an in-memory sink
+  const size_t inline_max_ = 0;  // the most bytes an in-memory sink keeps in memory
+  bool in_memory_ = false;       // no file yet: the content is all in buffer_
+  std::string buffer_;           // being filled by Write()
+  Digests digests_;              // used by the worker while it runs, else by the caller
   uint64_t size_ = 0;
 
   std::mutex mu_;
@@ -296,6 +346,8 @@ class SealableFile {
  public:
   SealableFile(std::string path, int fd, size_t buffer_bytes)
       : sink(std::move(path), fd, buffer_bytes) {}
+  SealableFile(FileOpener open, size_t inline_max, size_t buffer_bytes)
+      : sink(std::move(open), inline_max, buffer_bytes) {}
 
   // Appends; an I/O error aborts.
   absl::Status Write(std::string_view bytes) {
@@ -456,14 +508,21 @@ absl::StatusOr<std::vector<std::string>> DeleteUpload(SqliteConnection& conn,
 
 class LocalObjectStore::Writer final : public core::ObjectWriter {
  public:
+  // The temp file in `objects/tmp/` is created only if the content outgrows
+  // `inline_max_bytes`.
   Writer(LocalObjectStore* store, std::string bucket, std::string key, std::string uploader,
-         core::PutOptions options, std::string tmp_path, int fd)
+         core::PutOptions options)
       : store_(store),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
         uploader_(std::move(uploader)),
         options_(std::move(options)),
-        file_(std::move(tmp_path), fd, store_->options_.write_buffer_bytes) {}
+        file_(
+            [store]() -> absl::StatusOr<std::pair<std::string, int>> {
+              SW_ASSIGN_OR_RETURN(auto file, store->CreateRandomFile(store->tmp_dir_, ".part"));
+              return std::make_pair(store->tmp_dir_ + "/" + file.first, file.second);
+            },
+            store_->options_.inline_max_bytes, store_->options_.write_buffer_bytes) {}
 
   ~Writer() override {
     if (!file_.closed()) file_.Abort();
@@ -483,8 +542,12 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
   void Abort() override { file_.Abort(); }
 
  private:
+  // An object of at most inline_max_bytes has its bytes in its row (column `data`): no
+  // file, rename or directory sync, and the synced commit of the row makes them durable.
+  // A larger one has a synced file renamed to objects/<id> and NULL there.
   absl::StatusOr<ObjectCreatedEvent> CommitFile() {
-    SW_RETURN_IF_ERROR(file_.sink.SyncAndClose());
+    const bool in_row = file_.sink.in_memory();
+    if (!in_row) SW_RETURN_IF_ERROR(file_.sink.SyncAndClose());
     ObjectCreatedEvent event;
     event.event_name = options_.event_name.empty() ? kDefaultEventName : options_.event_name;
     ObjectInfo& object = event.object;
@@ -520,8 +583,8 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
               SqliteStatement insert,
               conn.Prepare(
                   "INSERT INTO objects (bucket, key, size, sha256, etag, uploader, "
-                  "created_at_ns, scope, content_type, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?)"));
+                  "created_at_ns, scope, content_type, metadata, data) VALUES (?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?)"));
           insert.BindText(1, object.bucket)
               .BindBlob(2, object.key)
               .Bind(3, static_cast<int64_t>(object.size))
@@ -532,11 +595,17 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
           BindScope(insert, 8, object.scope);
           const std::string metadata = EncodeMetadata(object.metadata);
           insert.BindText(9, object.content_type).BindBlob(10, metadata);
+          if (in_row) {
+            insert.BindStaticBlob(11, file_.sink.content());
+          } else {
+            insert.BindNull(11);
+          }
           SW_RETURN_IF_ERROR(insert.Run());
           object.id = conn.LastInsertRowid();
+          if (in_row) return AppendEvent(conn, event);
           // The rename happens inside the transaction: if the commit then fails, the file is
           // removed below; if the process dies first, Open() removes it (its id is above
-          // every committed one, and a later object with that id renames over it anyway).
+          // every committed one).
           final_path = store_->ObjectPath(object.id);
           if (::rename(file_.sink.path().c_str(), final_path.c_str()) != 0) {
             final_path.clear();
@@ -544,30 +613,7 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
           }
           file_.sink.Keep();
           SW_RETURN_IF_ERROR(SyncDir(store_->objects_dir_));
-          SW_ASSIGN_OR_RETURN(
-              SqliteStatement append,
-              conn.Prepare("INSERT INTO object_events (event_name, object_id) VALUES (?, ?)"));
-          append.BindText(1, event.event_name).Bind(2, object.id);
-          SW_RETURN_IF_ERROR(append.Run());
-          event.sequence = conn.LastInsertRowid();
-          SW_ASSIGN_OR_RETURN(
-              SqliteStatement index,
-              conn.Prepare(
-                  "INSERT INTO object_keys (bucket, key, object_id) VALUES (?, ?, ?) "
-                  "ON CONFLICT (bucket, key) DO UPDATE SET object_id = excluded.object_id"));
-          index.BindText(1, object.bucket).BindBlob(2, object.key).Bind(3, object.id);
-          SW_RETURN_IF_ERROR(index.Run());
-          if (!options_.replay_key.empty()) {
-            SW_ASSIGN_OR_RETURN(
-                SqliteStatement replay,
-                conn.Prepare("INSERT INTO object_replays (replay_key, object_id, until_ns) "
-                             "VALUES (?, ?, ?)"));
-            replay.BindBlob(1, options_.replay_key)
-                .Bind(2, object.id)
-                .Bind(3, ToUnixNanos(options_.replay_until));
-            SW_RETURN_IF_ERROR(replay.Run());
-          }
-          return absl::OkStatus();
+          return AppendEvent(conn, event);
         });
     if (!status.ok()) {
       if (!final_path.empty()) ::unlink(final_path.c_str());
@@ -575,6 +621,34 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
     }
     store_->RemovePartFiles(released_parts);
     return event;
+  }
+
+  // The rest of a commit, after the object's row: appends the event, points the key index
+  // at the object and records the replay key. Sets event.sequence.
+  absl::Status AppendEvent(SqliteConnection& conn, ObjectCreatedEvent& event) {
+    const ObjectInfo& object = event.object;
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement append,
+        conn.Prepare("INSERT INTO object_events (event_name, object_id) VALUES (?, ?)"));
+    append.BindText(1, event.event_name).Bind(2, object.id);
+    SW_RETURN_IF_ERROR(append.Run());
+    event.sequence = conn.LastInsertRowid();
+    SW_ASSIGN_OR_RETURN(SqliteStatement index,
+                        conn.Prepare("INSERT INTO object_keys (bucket, key, object_id) VALUES (?, "
+                                     "?, ?) ON CONFLICT (bucket, key) DO UPDATE SET object_id = "
+                                     "excluded.object_id"));
+    index.BindText(1, object.bucket).BindBlob(2, object.key).Bind(3, object.id);
+    SW_RETURN_IF_ERROR(index.Run());
+    if (!options_.replay_key.empty()) {
+      SW_ASSIGN_OR_RETURN(SqliteStatement replay,
+                          conn.Prepare("INSERT INTO object_replays (replay_key, object_id, "
+                                       "until_ns) VALUES (?, ?, ?)"));
+      replay.BindBlob(1, options_.replay_key)
+          .Bind(2, object.id)
+          .Bind(3, ToUnixNanos(options_.replay_until));
+      SW_RETURN_IF_ERROR(replay.Run());
+    }
+    return absl::OkStatus();
   }
 
   LocalObjectStore* store_;
@@ -698,6 +772,23 @@ class LocalObjectStore::Reader final : public core::ObjectReader {
   uint64_t remaining_;
 };
 
+// Reads a copy of the bytes of an object stored in its row.
+class LocalObjectStore::RowReader final : public core::ObjectReader {
+ public:
+  explicit RowReader(std::string bytes) : bytes_(std::move(bytes)) {}
+
+  absl::StatusOr<size_t> Read(std::span<char> buffer) override {
+    const size_t n = std::min(buffer.size(), bytes_.size() - offset_);
+    std::memcpy(buffer.data(), bytes_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+
+ private:
+  const std::string bytes_;
+  size_t offset_ = 0;
+};
+
 LocalObjectStore::LocalObjectStore(std::shared_ptr<SqliteDatabase> db, core::Clock& clock,
                                    const LocalObjectStoreOptions& options)
     : db_(std::move(db)),
@@ -724,7 +815,8 @@ std::string LocalObjectStore::ObjectPath(int64_t object_id) const {
 // Removes what a crash can leave: temp files, object files renamed into place whose
 // transaction never committed (their ids are above the largest committed id), and part
 // files no committed row references (written but never committed, or released by a
-// transaction that committed just before the crash).
+// transaction that committed just before the crash). Objects stored in their rows have no
+// file, and none is looked for: only files are checked against rows, never the reverse.
 absl::Status LocalObjectStore::Prepare() {
   SW_RETURN_IF_ERROR(MakeDir(objects_dir_));
   SW_RETURN_IF_ERROR(MakeDir(tmp_dir_));
@@ -805,10 +897,8 @@ absl::StatusOr<std::unique_ptr<core::ObjectWriter>> LocalObjectStore::BeginPut(
   }
   core::PutOptions canonical = options;
   SW_ASSIGN_OR_RETURN(canonical.scope, core::CanonicalScope(options.scope));
-  SW_ASSIGN_OR_RETURN(auto file, CreateRandomFile(tmp_dir_, ".part"));
   return std::make_unique<Writer>(this, std::string(bucket), std::string(key),
-                                  std::string(uploader), std::move(canonical),
-                                  tmp_dir_ + "/" + file.first, file.second);
+                                  std::string(uploader), std::move(canonical));
 }
 
 absl::StatusOr<std::unique_ptr<core::ObjectReader>> LocalObjectStore::OpenFile(std::string path,
@@ -822,38 +912,52 @@ absl::StatusOr<std::unique_ptr<core::ObjectReader>> LocalObjectStore::OpenFile(s
   return std::make_unique<Reader>(fd, std::move(path), offset, length);
 }
 
-absl::StatusOr<uint64_t> LocalObjectStore::ObjectSize(int64_t object_id) {
+absl::StatusOr<std::unique_ptr<core::ObjectReader>> LocalObjectStore::OpenObject(
+    int64_t object_id, uint64_t offset, std::optional<uint64_t> length) {
   std::optional<uint64_t> size;
+  // The requested bytes of an object stored in its row; nullopt for one in a file.
+  std::optional<std::string> in_row;
+  bool in_range = true;
   if (const absl::Status txn =
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
             SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                                conn.Prepare("SELECT size FROM objects WHERE id = ?"));
+                                conn.Prepare("SELECT size, data FROM objects WHERE id = ?"));
             stmt.Bind(1, object_id);
             SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
-            if (row) size = static_cast<uint64_t>(stmt.Int64(0));
+            if (!row) return absl::OkStatus();
+            size = static_cast<uint64_t>(stmt.Int64(0));
+            if (!length) length = *size;
+            in_range = offset <= *size && *length <= *size - offset;
+            if (!in_range || stmt.IsNull(1)) return absl::OkStatus();
+            const std::string_view data = stmt.Blob(1);
+            if (data.size() != *size) {
+              return absl::DataLossError("object store: the bytes of object " +
+                                         std::to_string(object_id) + " are not its recorded " +
+                                         std::to_string(*size));
+            }
+            in_row.emplace(data.substr(offset, *length));
             return absl::OkStatus();
           });
       !txn.ok()) {
     return txn;
   }
   if (!size) return absl::NotFoundError("object store: no object " + std::to_string(object_id));
-  return *size;
+  if (!in_range) {
+    return absl::OutOfRangeError("object store: range beyond the end of object " +
+                                 std::to_string(object_id));
+  }
+  if (in_row) return std::make_unique<RowReader>(*std::move(in_row));
+  return OpenFile(ObjectPath(object_id), offset, *length);
 }
 
 absl::StatusOr<std::unique_ptr<core::ObjectReader>> LocalObjectStore::Open(int64_t object_id) {
-  SW_ASSIGN_OR_RETURN(const uint64_t size, ObjectSize(object_id));
-  return OpenFile(ObjectPath(object_id), 0, size);
+  return OpenObject(object_id, 0, std::nullopt);
 }
 
 absl::StatusOr<std::unique_ptr<core::ObjectReader>> LocalObjectStore::OpenRange(int64_t object_id,
                                                                                 uint64_t offset,
                                                                                 uint64_t length) {
-  SW_ASSIGN_OR_RETURN(const uint64_t size, ObjectSize(object_id));
-  if (offset > size || length > size - offset) {
-    return absl::OutOfRangeError("object store: range beyond the end of object " +
-                                 std::to_string(object_id));
-  }
-  return OpenFile(ObjectPath(object_id), offset, length);
+  return OpenObject(object_id, offset, length);
 }
 
 absl::StatusOr<core::ObjectInfo> LocalObjectStore::Head(std::string_view bucket,

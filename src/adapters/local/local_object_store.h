@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,12 @@ namespace stockwatch::adapters {
 struct LocalObjectStoreOptions {
   // Bytes buffered by a writer before each write(2). Default 1 MiB.
   size_t write_buffer_bytes = size_t{1} << 20;
+  // Objects of at most this many bytes are stored in their metadata row in SQLite instead
+  // of a file: a small put is then one synced commit, without creating, syncing and
+  // renaming a file and syncing its directory. A writer keeps the bytes in memory up to
+  // this size and creates its temp file only beyond it. 0 keeps only empty objects in
+  // their rows. Multipart parts are always files. Default 65536 (64 KiB).
+  size_t inline_max_bytes = size_t{64} << 10;
   // Rows a List() filtered by a store-scoped `visible_to` reads per query while it looks
   // for `limit` visible objects. Default 256.
   size_t list_batch_rows = 256;
@@ -28,7 +35,9 @@ struct LocalObjectStoreOptions {
 // SHA-256 and MD5; Commit() syncs the file, and in one synced transaction inserts the
 // metadata, renames the file into place, syncs the directory, appends the event, points
 // the key index at the object, records the replay key and removes the multipart upload it
-// completes. An acknowledged object therefore survives a power cut, and a failed or
+// completes. An object of at most `inline_max_bytes` has no file: its bytes stay in the
+// writer's memory and are inserted with its metadata row (column `data`) in that same
+// transaction. An acknowledged object therefore survives a power cut, and a failed or
 // crashed upload leaves nothing visible (leftovers are removed by the next Open()).
 //
 // Multipart uploads have random ids (32 lower-case hex digits); any other id is unknown
@@ -49,13 +58,15 @@ class LocalObjectStore final : public core::ObjectStore {
       const LocalObjectStoreOptions& options = {});
 
   // kInvalidArgument for an empty bucket or key or an invalid scope (see
-  // core::CanonicalScope); kUnavailable if the temp file cannot be created. A writer must
-  // not outlive the store. Commit() returns kAlreadyExists for a replay key already
+  // core::CanonicalScope). A writer must not outlive the store; its Write() returns
+  // kUnavailable if the temp file, created once the content outgrows inline_max_bytes,
+  // cannot be created. Commit() returns kAlreadyExists for a replay key already
   // recorded and kNotFound if the upload it completes is gone, storing nothing.
   absl::StatusOr<std::unique_ptr<core::ObjectWriter>> BeginPut(
       std::string_view bucket, std::string_view key, std::string_view uploader,
       const core::PutOptions& options = {}) override;
-  // kNotFound if there is no such object; kDataLoss if its file is missing or short.
+  // kNotFound if there is no such object; kDataLoss if its file is missing or short (or
+  // its inline bytes are not its recorded size).
   absl::StatusOr<std::unique_ptr<core::ObjectReader>> Open(int64_t object_id) override;
   // As Open(); kOutOfRange if the range does not lie within the object.
   absl::StatusOr<std::unique_ptr<core::ObjectReader>> OpenRange(int64_t object_id, uint64_t offset,
@@ -91,7 +102,7 @@ class LocalObjectStore final : public core::ObjectStore {
   absl::StatusOr<std::vector<core::ObjectCreatedEvent>> RecentEvents(int64_t before,
                                                                      size_t limit) override;
 
-  // The file holding object `object_id`.
+  // The file holding object `object_id`, unless it is stored in its row.
   std::string ObjectPath(int64_t object_id) const;
   // The directory holding the parts of multipart uploads.
   const std::string& parts_dir() const { return parts_dir_; }
@@ -100,11 +111,15 @@ class LocalObjectStore final : public core::ObjectStore {
   class Writer;
   class PartWriter;
   class Reader;
+  class RowReader;
   LocalObjectStore(std::shared_ptr<SqliteDatabase> db, core::Clock& clock,
                    const LocalObjectStoreOptions& options);
   absl::Status Prepare();
-  // The recorded size of object `object_id`; kNotFound if there is no such object.
-  absl::StatusOr<uint64_t> ObjectSize(int64_t object_id);
+  // Opens bytes [offset, offset + length) of object `object_id` (to its end if `length` is
+  // nullopt), from its row or its file. kNotFound if there is no such object; kOutOfRange
+  // if the range does not lie within it.
+  absl::StatusOr<std::unique_ptr<core::ObjectReader>> OpenObject(int64_t object_id, uint64_t offset,
+                                                                 std::optional<uint64_t> length);
   // Creates a new file named at random in `dir`; returns its name and descriptor.
   absl::StatusOr<std::pair<std::string, int>> CreateRandomFile(const std::string& dir,
                                                                std::string_view suffix);

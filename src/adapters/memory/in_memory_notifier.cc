@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "core/delivery/filter_policy.h"
 #include "fmt/format.h"
 
 namespace stockwatch::adapters {
@@ -37,8 +38,10 @@ absl::Status InMemoryNotifier::Publish(const std::vector<core::Message>& message
   for (const core::Message& m : messages) {
     if (message_ids_.contains(m.id) || !seen.insert(m.id).second) continue;
     messages_.push_back(m);
+    const core::Attributes attributes = core::MessageAttributes(m);
     for (const StoredSubscription& s : subscriptions_) {
       if (!s.active || s.subscription.topic != m.topic) continue;
+      if (!core::PolicyAccepts(s.subscription.filter_policy, attributes)) continue;
       deliveries_.push_back(StoredDelivery{messages_.size() - 1,
                                            s.subscription.id,
                                            DeliveryState::kPending,
@@ -74,8 +77,11 @@ absl::StatusOr<std::vector<core::Message>> InMemoryNotifier::RecentMessages(
 absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(std::string_view topic,
                                                                core::Protocol protocol,
                                                                std::string_view endpoint,
-                                                               core::TimePoint at) {
+                                                               core::TimePoint at,
+                                                               std::string_view filter_policy) {
   if (endpoint.empty()) return absl::InvalidArgumentError("notifier: endpoint is empty");
+  absl::StatusOr<std::string> policy = core::CanonicalFilterPolicy(filter_policy);
+  if (!policy.ok()) return policy.status();
   std::lock_guard lock(mu_);
   if (!topics_.contains(topic)) {
     return absl::InvalidArgumentError("notifier: unknown topic \"" + std::string(topic) + "\"");
@@ -91,6 +97,7 @@ absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(std::string_view 
   subscription.protocol = protocol;
   subscription.endpoint = std::string(endpoint);
   subscription.created_at = at;
+  subscription.filter_policy = *std::move(policy);
   std::random_device random;
   for (int i = 0; i < 8; ++i) subscription.secret += fmt::format("{:08x}", random());
   subscriptions_.push_back(StoredSubscription{subscription, true});

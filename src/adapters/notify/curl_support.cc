@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "adapters/notify/webhook_channel.h"
 #include "base/status.h"
 
 namespace stockwatch::adapters::notify_internal {
@@ -27,6 +28,75 @@ std::string GetPart(CURLU* url, CURLUPart what) {
   if (curl_url_get(url, what, &raw, 0) != CURLUE_OK || raw == nullptr) return "";
   std::unique_ptr<char, CurlStringDeleter> owned(raw);
   return std::string(raw);
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+constexpr char kUserAgent[] = "stockwatch/0.1";
+
+// What the header callback learns about the response. With redirects followed, each new
+// status line starts over, so only the final response's Retry-After counts.
+struct ResponseHeaders {
+  std::optional<std::string> retry_after;
+};
+
+size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
+  const size_t length = size * count;
+  auto* headers = static_cast<ResponseHeaders*>(user);
+  const std::string_view line(data, length);
+  constexpr std::string_view kRetryAfter = "retry-after:";
+  if (StartsWithIgnoreCase(line, "HTTP/")) {
+    headers->retry_after.reset();
+  } else if (StartsWithIgnoreCase(line, kRetryAfter)) {
+    headers->retry_after = std::string(Trim(line.substr(kRetryAfter.size())));
+  }
+  return length;
+}
+
+// Keeps the first `limit` bytes of the response body. The rest is read and dropped: reading
+// the whole body lets the connection be reused.
+struct BodySink {
+  std::string* body;
+  size_t limit;
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  const size_t length = size * count;
+  auto* sink = static_cast<BodySink*>(user);
+  if (sink->body->size() < sink->limit) {
+    sink->body->append(data, std::min(length, sink->limit - sink->body->size()));
+  }
+  return length;
+}
+
+// curl error codes that will not go away by trying again with the same endpoint. Everything
+// else (resolve, connect, timeouts, resets, TLS handshake, HTTP/2 stream errors) is treated
+// as transient.
+bool IsPermanentCurlError(CURLcode code) {
+  switch (code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_REMOTE_ACCESS_DENIED:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -113,6 +183,184 @@ std::string ScrubSecrets(std::string text, const ParsedUrl& url) {
     }
   }
   return text;
+}
+
+void HidePathTail(ParsedUrl* url) {
+  const size_t authority = url->redacted.find("://");
+  if (authority == std::string::npos) return;
+  const size_t path = url->redacted.find('/', authority + 3);
+  if (path == std::string::npos) return;
+  const size_t second = url->redacted.find('/', path + 1);
+  const size_t keep = second == std::string::npos ? path + 1 : second + 1;
+  if (keep >= url->redacted.size()) return;
+  std::string tail = url->redacted.substr(keep);
+  url->redacted.replace(keep, std::string::npos, "***");
+  if (tail.ends_with('/')) tail.pop_back();
+  // The tail as a whole, and each segment of it (a segment alone is as secret, and curl may
+  // quote just one).
+  for (size_t start = 0; start <= tail.size();) {
+    size_t end = tail.find('/', start);
+    if (end == std::string::npos) end = tail.size();
+    if (end > start) url->secrets.push_back(tail.substr(start, end - start));
+    start = end + 1;
+  }
+  url->secrets.push_back(std::move(tail));
+  // Longest first, so a segment does not break up the whole tail before it is scrubbed.
+  std::stable_sort(url->secrets.begin(), url->secrets.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
+std::string ResponseSnippet(std::string_view body, size_t max_bytes) {
+  body = Trim(body);
+  std::string snippet;
+  snippet.reserve(std::min(body.size(), max_bytes) + 3);
+  for (char c : body.substr(0, max_bytes)) {
+    const auto byte = static_cast<unsigned char>(c);
+    snippet += (byte >= 0x20 && byte < 0x7f) ? c : '?';
+  }
+  if (body.size() > max_bytes) snippet += "...";
+  return snippet;
+}
+
+core::SendResult Retryable(std::string error, std::optional<std::chrono::seconds> retry_after) {
+  return core::SendResult{core::SendResult::Kind::kRetryable, std::move(error), retry_after};
+}
+
+core::SendResult Permanent(std::string error) {
+  return core::SendResult{core::SendResult::Kind::kPermanent, std::move(error), std::nullopt};
+}
+
+core::SendResult ClassifyHttpStatus(long status, std::string error,
+                                    const std::optional<std::string>& retry_after) {
+  if (status >= 200 && status < 300) return core::SendResult{};
+  if (status == 408 || status == 429 || (status >= 500 && status < 600)) {
+    std::optional<std::chrono::seconds> delay;
+    if (retry_after) {
+      delay = ParseRetryAfter(*retry_after, std::chrono::system_clock::now());
+    }
+    return Retryable(std::move(error), delay);
+  }
+  return Permanent(std::move(error));
+}
+
+HttpPostResult PerformHttpPost(CurlHandlePool& pool, const HttpPost& post) {
+  HttpPostResult result;
+  curl_slist* header_list = nullptr;
+  std::vector<std::string> lines = post.headers;
+  // libcurl would otherwise wait for "100 Continue" before sending large bodies.
+  lines.emplace_back("Expect:");
+  for (const std::string& header : lines) {
+    if (HasLineBreak(header)) {
+      curl_slist_free_all(header_list);
+      result.failure = Permanent("refusing to send: CR or LF in a header value");
+      return result;
+    }
+    curl_slist* appended = curl_slist_append(header_list, header.c_str());
+    if (appended == nullptr) {
+      curl_slist_free_all(header_list);
+      result.failure = Retryable("out of memory building request");
+      return result;
+    }
+    header_list = appended;
+  }
+  const Slist headers(header_list);
+
+  CurlHandlePool::Lease lease = pool.Acquire();
+  CURL* curl = lease.Handle();
+  if (curl == nullptr) {
+    result.failure = Retryable("curl_easy_init failed");
+    return result;
+  }
+
+  ResponseHeaders response;
+  BodySink sink{&result.body, post.max_response_bytes};
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_URL, post.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(post.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(post.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_DNS_CACHE_TIMEOUT, static_cast<long>(post.dns_cache_ttl.count()));
+  curl_easy_setopt(curl, CURLOPT_MAXLIFETIME_CONN,
+                   static_cast<long>(post.max_connection_age.count()));
+  if (post.max_redirects > 0) {
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(post.max_redirects));
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
+  }
+  if (!post.username.empty()) {
+    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    curl_easy_setopt(curl, CURLOPT_USERNAME, post.username.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, post.password.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post.body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(post.body.size()));
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+
+  const CURLcode rc = curl_easy_perform(curl);
+  // The handle goes back to the pool with pointers to our stack; they are reset on reuse
+  // and never used before that, but drop the ones a later curl_easy_cleanup might touch.
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+
+  if (rc != CURLE_OK) {
+    std::string text = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    ParsedUrl scrub = post.parsed;
+    if (!post.password.empty()) scrub.secrets.push_back(post.password);
+    text = ScrubSecrets(std::move(text), scrub) + " (" + post.parsed.redacted + ")";
+    result.failure =
+        IsPermanentCurlError(rc) ? Permanent(std::move(text)) : Retryable(std::move(text));
+    return result;
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  result.retry_after = std::move(response.retry_after);
+  return result;
+}
+
+void ApplyWebhookOptions(const WebhookChannelOptions& options, HttpPost* post) {
+  post->timeout = options.timeout;
+  post->connect_timeout = options.connect_timeout;
+  post->max_redirects = options.max_redirects;
+  post->dns_cache_ttl = options.dns_cache_ttl;
+  post->max_connection_age = options.max_connection_age;
+}
+
+HttpPostResult PostToChatWebhook(CurlHandlePool& pool, const WebhookChannelOptions& options,
+                                 std::string_view channel, const core::Delivery& delivery,
+                                 std::string json, std::string* shown_url) {
+  const std::string prefix = std::string(channel) + ": ";
+  HttpPostResult result;
+  absl::StatusOr<ParsedUrl> url = ParseUrl(delivery.subscription.endpoint, {"http", "https"});
+  if (!url.ok()) {
+    result.failure = Permanent(prefix + std::string(url.status().message()));
+    return result;
+  }
+  HttpPost post;
+  post.url = delivery.subscription.endpoint;
+  post.parsed = *std::move(url);
+  HidePathTail(&post.parsed);
+  *shown_url = post.parsed.redacted;
+  post.headers = {"Content-Type: application/json; charset=utf-8",
+                  "X-Stockwatch-Delivery: " + std::to_string(delivery.id)};
+  post.body = std::move(json);
+  post.max_response_bytes = 1024;
+  ApplyWebhookOptions(options, &post);
+  result = PerformHttpPost(pool, post);
+  if (result.failure) result.failure->error.insert(0, prefix);
+  return result;
 }
 
 CurlHandlePool::Lease::Lease(Lease&& other) noexcept

@@ -1,19 +1,29 @@
 // libcurl plumbing shared by the notify channels: one-time global initialisation, a pool of
-// easy handles (each keeps its connections open for reuse) and URL redaction for error
-// messages. Internal to the notify adapters; nothing here is part of a port.
+// easy handles (each keeps its connections open for reuse), URL redaction for error messages,
+// and one HTTP POST with the status classification every HTTP channel uses. Internal to the
+// notify adapters; nothing here is part of a port.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <exception>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/ports/channel.h"
 
 // The libcurl easy handle type, declared here so this header does not pull in <curl/curl.h>
 // (it is `typedef void CURL;` there).
 typedef void CURL;
+
+namespace stockwatch::adapters {
+struct WebhookChannelOptions;
+}  // namespace stockwatch::adapters
 
 namespace stockwatch::adapters::notify_internal {
 
@@ -48,6 +58,16 @@ absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url,
 // user name would garble the text while protecting nothing.
 inline constexpr size_t kMinScrubbedSecretBytes = 4;
 std::string ScrubSecrets(std::string text, const ParsedUrl& url);
+
+// For endpoints whose path is the credential (Slack and Teams incoming webhooks): keeps the
+// first path segment of `url->redacted` and replaces the rest by "***"
+// ("https://hooks.slack.com/services/***"), and adds the hidden part to `url->secrets`.
+void HidePathTail(ParsedUrl* url);
+
+// At most `max_bytes` of a response body for an error text: trimmed, with every byte that is
+// not printable ASCII replaced by '?' (the text comes from the peer: it must not forge log
+// lines), and "..." appended when cut.
+std::string ResponseSnippet(std::string_view body, size_t max_bytes = 200);
 
 // A pool of CURL easy handles. A handle keeps its connection cache, DNS cache and TLS
 // session cache across transfers, so handing the same handles out again reuses connections.
@@ -91,5 +111,76 @@ class CurlHandlePool {
   std::mutex mu_;
   std::vector<CURL*> idle_;  // guarded by mu_; most recently used last
 };
+
+// SendResult shorthands.
+core::SendResult Retryable(std::string error,
+                           std::optional<std::chrono::seconds> retry_after = std::nullopt);
+core::SendResult Permanent(std::string error);
+
+// Returns send(), or a SendResult for an exception escaping it (ports never throw): kRetryable
+// for std::bad_alloc, kPermanent with the exception's text otherwise, both starting with
+// "<channel>: ".
+template <typename SendFn>
+core::SendResult SendCatchingExceptions(std::string_view channel, SendFn&& send) {
+  try {
+    return send();
+  } catch (const std::bad_alloc&) {
+    return Retryable(std::string(channel) + ": out of memory");
+  } catch (const std::exception& e) {
+    return Permanent(std::string(channel) + ": " + e.what());
+  }
+}
+
+// One HTTP POST, as the HTTP channels (webhook, Slack, Teams, SMS) send it.
+struct HttpPost {
+  std::string url;   // absolute http(s) URL, as sent (it passed ParseUrl into `parsed`)
+  ParsedUrl parsed;  // what error texts may show, and the secrets to scrub from them
+  // Complete "Name: value" header lines. A line with CR or LF makes the post fail
+  // (kPermanent) before anything is sent. "Expect:" is always added.
+  std::vector<std::string> headers;
+  std::string body;
+  // HTTP basic auth when `username` is not empty. Never shown in error texts.
+  std::string username;
+  std::string password;
+  std::chrono::milliseconds timeout{15000};         // the whole attempt
+  std::chrono::milliseconds connect_timeout{5000};  // resolve + connect + TLS handshake
+  int max_redirects = 0;                            // 0: a 3xx is the final response
+  std::chrono::seconds dns_cache_ttl{60};           // CURLOPT_DNS_CACHE_TIMEOUT
+  std::chrono::seconds max_connection_age{300};     // CURLOPT_MAXLIFETIME_CONN
+  size_t max_response_bytes = 0;                    // response body kept; the rest is read
+};
+
+// What came back: either an HTTP response or, when none arrived, the failure.
+struct HttpPostResult {
+  // Set when the transfer failed (timeout, connect, TLS, bad URL, CR/LF in a header, out of
+  // memory): curl's error text, scrubbed of `parsed.secrets` and the password, followed by
+  // " (<redacted url>)". Retryable unless retrying the same request cannot help.
+  std::optional<core::SendResult> failure;
+  long status = 0;                         // the final response's status
+  std::optional<std::string> retry_after;  // the final response's Retry-After, raw
+  std::string body;                        // its first max_response_bytes bytes
+};
+
+// Sends `post` on a handle from `pool`, so connections are reused. Thread-safe; never throws
+// except std::bad_alloc.
+HttpPostResult PerformHttpPost(CurlHandlePool& pool, const HttpPost& post);
+
+// Copies the timeouts, redirects, DNS cache TTL and connection age of `options` into `post`.
+void ApplyWebhookOptions(const WebhookChannelOptions& options, HttpPost* post);
+
+// Posts `json` to the chat incoming webhook (Slack, Teams) at delivery.subscription.endpoint,
+// whose URL is its credential, with "Content-Type: application/json; charset=utf-8" and
+// "X-Stockwatch-Delivery: <id>". Sets `*shown_url` to the URL error texts may show (see
+// HidePathTail). `failure` is set, its text starting with "<channel>: ", when the endpoint is
+// not an http(s) URL (kPermanent) or the transfer failed. Keeps up to 1 KiB of the response.
+HttpPostResult PostToChatWebhook(CurlHandlePool& pool, const WebhookChannelOptions& options,
+                                 std::string_view channel, const core::Delivery& delivery,
+                                 std::string json, std::string* shown_url);
+
+// The status table of every HTTP channel: 2xx kDelivered; 408, 429 and 5xx kRetryable, with
+// retry_after from `retry_after` (see ParseRetryAfter); other 1xx, 3xx and 4xx kPermanent.
+// `error` becomes the error text unless delivered.
+core::SendResult ClassifyHttpStatus(long status, std::string error,
+                                    const std::optional<std::string>& retry_after);
 
 }  // namespace stockwatch::adapters::notify_internal

@@ -1,5 +1,6 @@
 // Test helpers for the notify channel tests: temporary directories, child processes (the
-// Python sinks in tests/integration/) and a port nobody listens on. Test code only.
+// Python sinks in tests/integration/), a port nobody listens on and a scripted HTTP server.
+// Test code only.
 #pragma once
 
 #include <arpa/inet.h>
@@ -13,20 +14,26 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/status.h"
+#include "core/model/types.h"
 #include "gtest/gtest.h"
 
 extern char** environ;
@@ -214,6 +221,233 @@ inline int UnusedPort() {
   SW_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
   close(fd);
   return ntohs(address.sin_port);
+}
+
+// How long the scripted server waits for a peer before giving up, so a broken channel fails
+// the test instead of hanging it. Not a timing assertion.
+constexpr int kGuardMillis = 10000;
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+struct ScriptedReply {
+  int status = 200;
+  std::string extra_headers;  // complete "Name: value\r\n" lines
+  bool hang = false;          // read the request, never answer, wait for the peer to close
+  std::string body = "ok";    // the response body
+};
+
+inline ScriptedReply Reply(int status, std::string extra_headers = "", std::string body = "ok") {
+  ScriptedReply reply;
+  reply.status = status;
+  reply.extra_headers = std::move(extra_headers);
+  reply.body = std::move(body);
+  return reply;
+}
+
+inline ScriptedReply Hang() {
+  ScriptedReply reply;
+  reply.hang = true;
+  return reply;
+}
+
+// A one-thread HTTP/1.1 server on 127.0.0.1 that answers requests from a script, in order,
+// over as many connections as the client opens (one at a time), then stops.
+class ScriptedHttpServer {
+ public:
+  using Responder = std::function<ScriptedReply(const HttpRequest&)>;
+
+  explicit ScriptedHttpServer(std::vector<ScriptedReply> replies)
+      : request_count_(replies.size()), replies_(std::move(replies)) {
+    Start();
+  }
+
+  // Answers `request_count` requests with whatever `responder` returns for each (a fake of
+  // the remote API), then stops.
+  ScriptedHttpServer(size_t request_count, Responder responder)
+      : request_count_(request_count), responder_(std::move(responder)) {
+    Start();
+  }
+  ScriptedHttpServer(const ScriptedHttpServer&) = delete;
+  ScriptedHttpServer& operator=(const ScriptedHttpServer&) = delete;
+  ~ScriptedHttpServer() { Join(); }
+
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int Port() const { return port_; }
+
+  // Waits until the script is done; then Requests() and Connections() are complete.
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  const std::vector<HttpRequest>& Requests() const { return requests_; }
+  int Connections() const { return connections_; }
+
+ private:
+  void Start() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    SW_CHECK(listen_fd_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SW_CHECK(bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    SW_CHECK(listen(listen_fd_, 16) == 0);
+    socklen_t length = sizeof(address);
+    SW_CHECK(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  static bool WaitReadable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, kGuardMillis) == 1;
+  }
+
+  // Reads one request; nullopt if the peer closed the connection (or went silent) first.
+  static std::optional<HttpRequest> ReadRequest(int fd, std::string& buffered) {
+    size_t header_end;
+    while ((header_end = buffered.find("\r\n\r\n")) == std::string::npos) {
+      char chunk[4096];
+      if (!WaitReadable(fd)) return std::nullopt;
+      const ssize_t n = read(fd, chunk, sizeof(chunk));
+      if (n <= 0) return std::nullopt;
+      buffered.append(chunk, static_cast<size_t>(n));
+    }
+    HttpRequest request;
+    std::string head = buffered.substr(0, header_end);
+    buffered.erase(0, header_end + 4);
+    size_t line_end = head.find("\r\n");
+    const std::string request_line = head.substr(0, line_end);
+    const size_t first_space = request_line.find(' ');
+    const size_t second_space = request_line.find(' ', first_space + 1);
+    request.method = request_line.substr(0, first_space);
+    request.target = request_line.substr(first_space + 1, second_space - first_space - 1);
+    while (line_end != std::string::npos && line_end < head.size()) {
+      const size_t start = line_end + 2;
+      line_end = head.find("\r\n", start);
+      const std::string line = head.substr(start, line_end - start);
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers[name] = std::string(TrimHeaderValue(line.substr(colon + 1)));
+    }
+    const size_t length =
+        request.headers.count("content-length") ? std::stoul(request.headers["content-length"]) : 0;
+    while (buffered.size() < length) {
+      char chunk[4096];
+      if (!WaitReadable(fd)) return std::nullopt;
+      const ssize_t n = read(fd, chunk, sizeof(chunk));
+      if (n <= 0) return std::nullopt;
+      buffered.append(chunk, static_cast<size_t>(n));
+    }
+    request.body = buffered.substr(0, length);
+    buffered.erase(0, length);
+    return request;
+  }
+
+  static std::string TrimHeaderValue(std::string text) {
+    while (!text.empty() && text.front() == ' ') text.erase(0, 1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\r')) text.pop_back();
+    return text;
+  }
+
+  void Run() {
+    size_t next = 0;
+    while (next < request_count_) {
+      if (!WaitReadable(listen_fd_)) return;
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      ++connections_;
+      std::string buffered;
+      while (next < request_count_) {
+        std::optional<HttpRequest> request = ReadRequest(fd, buffered);
+        if (!request) break;
+        requests_.push_back(std::move(*request));
+        const ScriptedReply reply =
+            replies_.empty() ? responder_(requests_.back()) : replies_[next];
+        ++next;
+        if (reply.hang) {
+          char sink[256];
+          while (WaitReadable(fd) && read(fd, sink, sizeof(sink)) > 0) {
+          }
+          break;
+        }
+        const std::string response =
+            "HTTP/1.1 " + std::to_string(reply.status) +
+            " Scripted\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n" +
+            reply.extra_headers + "\r\n" + reply.body;
+        SW_CHECK(write(fd, response.data(), response.size()) ==
+                 static_cast<ssize_t>(response.size()));
+      }
+      close(fd);
+    }
+  }
+
+  size_t request_count_ = 0;
+  std::vector<ScriptedReply> replies_;  // the script, or empty when responder_ answers
+  Responder responder_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  // Written by the server thread, read after Join().
+  std::vector<HttpRequest> requests_;
+  int connections_ = 0;
+};
+
+inline core::TimePoint At(std::chrono::sys_days day, std::chrono::milliseconds since_midnight) {
+  return core::TimePoint(day) + since_midnight;
+}
+
+// The NoStock alert "Berlin is out of stock of Echo Plus." (delivery 42, message "17-NoStock")
+// for a subscription with `endpoint` and `protocol`.
+inline core::Delivery MakeDelivery(std::string endpoint,
+                                   core::Protocol protocol = core::Protocol::kWebhook) {
+  using namespace std::chrono;
+  core::Delivery delivery;
+  delivery.id = 42;
+  delivery.message.id = "17-NoStock";
+  delivery.message.topic = "NoStock";
+  delivery.message.subject = "Inventory Alert!";
+  delivery.message.body = "Berlin is out of stock of Echo Plus.";
+  delivery.message.store = "Berlin";
+  delivery.message.item = "Echo Plus";
+  delivery.message.old_count = 3;
+  delivery.message.new_count = 0;
+  delivery.message.change_sequence = 17;
+  delivery.message.at = At(2024y / May / 1, 12h + 34min + 56s + 789ms);
+  delivery.subscription.id = 5;
+  delivery.subscription.topic = "NoStock";
+  delivery.subscription.protocol = protocol;
+  delivery.subscription.endpoint = std::move(endpoint);
+  return delivery;
+}
+
+// Calls send(id) `per_thread` times on each of `threads` threads at once, with distinct ids
+// (thread * 1000 + i), and returns how many calls returned false.
+inline int SendConcurrently(int threads, int per_thread, const std::function<bool(int64_t)>& send) {
+  std::vector<int> failures(static_cast<size_t>(threads), 0);
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        if (!send(int64_t{t} * 1000 + i)) ++failures[static_cast<size_t>(t)];
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  int total = 0;
+  for (int count : failures) total += count;
+  return total;
 }
 
 }  // namespace stockwatch::adapters::notify_test

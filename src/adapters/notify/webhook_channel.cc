@@ -20,89 +20,12 @@ namespace {
 using core::SendResult;
 using notify_internal::CurlHandlePool;
 using notify_internal::HasLineBreak;
+using notify_internal::HttpPost;
+using notify_internal::HttpPostResult;
 using notify_internal::ParsedUrl;
-using notify_internal::StartsWithIgnoreCase;
+using notify_internal::Permanent;
+using notify_internal::Retryable;
 using notify_internal::Trim;
-
-constexpr char kUserAgent[] = "stockwatch/0.1";
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
-
-SendResult Retryable(std::string error, std::optional<std::chrono::seconds> retry_after = {}) {
-  return SendResult{SendResult::Kind::kRetryable, std::move(error), retry_after};
-}
-
-SendResult Permanent(std::string error) {
-  return SendResult{SendResult::Kind::kPermanent, std::move(error), std::nullopt};
-}
-
-// What the header callback learns about the response. With redirects followed, each new
-// status line starts over, so only the final response's Retry-After counts.
-struct ResponseHeaders {
-  std::optional<std::string> retry_after;
-};
-
-size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
-  const size_t length = size * count;
-  auto* headers = static_cast<ResponseHeaders*>(user);
-  const std::string_view line(data, length);
-  constexpr std::string_view kRetryAfter = "retry-after:";
-  if (StartsWithIgnoreCase(line, "HTTP/")) {
-    headers->retry_after.reset();
-  } else if (StartsWithIgnoreCase(line, kRetryAfter)) {
-    headers->retry_after = std::string(Trim(line.substr(kRetryAfter.size())));
-  }
-  return length;
-}
-
-// The response body is not used; reading it lets the connection be reused.
-size_t DiscardBody(char* /*data*/, size_t size, size_t count, void* /*user*/) {
-  return size * count;
-}
-
-// curl error codes that will not go away by trying again with the same endpoint. Everything
-// else (resolve, connect, timeouts, resets, TLS handshake, HTTP/2 stream errors) is treated
-// as transient.
-bool IsPermanentCurlError(CURLcode code) {
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_REMOTE_ACCESS_DENIED:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-      return true;
-    default:
-      return false;
-  }
-}
-
-SendResult ClassifyStatus(long status, const std::string& url,
-                          const std::optional<std::string>& retry_after) {
-  if (status >= 200 && status < 300) return SendResult{};
-  std::string error = "http " + std::to_string(status) + " from " + url;
-  if (status == 408 || status == 429 || (status >= 500 && status < 600)) {
-    std::optional<std::chrono::seconds> delay;
-    if (retry_after) {
-      delay = ParseRetryAfter(*retry_after, std::chrono::system_clock::now());
-    }
-    return Retryable(std::move(error), delay);
-  }
-  return Permanent(std::move(error));
-}
 
 SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& options,
                   CurlHandlePool& pool) {
@@ -115,75 +38,22 @@ SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& o
     return Permanent("refusing to send: CR or LF in a header value (message id or topic)");
   }
 
-  const std::string body = WebhookPayload(delivery);
-  curl_slist* header_list = nullptr;
-  for (const std::string& header : {
-           std::string("Content-Type: application/json"),
-           "X-Stockwatch-Delivery: " + std::to_string(delivery.id),
-           "X-Stockwatch-Message-Id: " + message.id,
-           "X-Stockwatch-Topic: " + message.topic,
-           // libcurl would otherwise wait for "100 Continue" before sending large bodies.
-           std::string("Expect:"),
-       }) {
-    curl_slist* appended = curl_slist_append(header_list, header.c_str());
-    if (appended == nullptr) {
-      curl_slist_free_all(header_list);
-      return Retryable("out of memory building webhook request");
-    }
-    header_list = appended;
-  }
-  const Slist headers(header_list);
-
-  CurlHandlePool::Lease lease = pool.Acquire();
-  CURL* curl = lease.Handle();
-  if (curl == nullptr) return Retryable("curl_easy_init failed");
-
-  ResponseHeaders response;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  const std::string& endpoint = delivery.subscription.endpoint;
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_URL, endpoint.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_DNS_CACHE_TIMEOUT,
-                   static_cast<long>(options.dns_cache_ttl.count()));
-  curl_easy_setopt(curl, CURLOPT_MAXLIFETIME_CONN,
-                   static_cast<long>(options.max_connection_age.count()));
-  if (options.max_redirects > 0) {
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
-  }
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &DiscardBody);
-
-  const CURLcode rc = curl_easy_perform(curl);
-  // The handle goes back to the pool with pointers to our stack; they are reset on reuse
-  // and never used before that, but drop the ones a later curl_easy_cleanup might touch.
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, nullptr);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
-
-  if (rc != CURLE_OK) {
-    std::string text = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-    text = notify_internal::ScrubSecrets(std::move(text), *url) + " (" + url->redacted + ")";
-    return IsPermanentCurlError(rc) ? Permanent(std::move(text)) : Retryable(std::move(text));
-  }
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  return ClassifyStatus(status, url->redacted, response.retry_after);
+  HttpPost post;
+  post.url = delivery.subscription.endpoint;
+  post.parsed = *std::move(url);
+  post.headers = {
+      "Content-Type: application/json",
+      "X-Stockwatch-Delivery: " + std::to_string(delivery.id),
+      "X-Stockwatch-Message-Id: " + message.id,
+      "X-Stockwatch-Topic: " + message.topic,
+  };
+  post.body = WebhookPayload(delivery);
+  notify_internal::ApplyWebhookOptions(options, &post);
+  const HttpPostResult result = notify_internal::PerformHttpPost(pool, post);
+  if (result.failure) return *result.failure;
+  return notify_internal::ClassifyHttpStatus(
+      result.status, "http " + std::to_string(result.status) + " from " + post.parsed.redacted,
+      result.retry_after);
 }
 
 }  // namespace

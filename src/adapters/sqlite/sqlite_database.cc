@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -216,6 +217,10 @@ UPDATE subscriptions SET secret = lower(hex(randomblob(32)));
     // `data`; NULL for an object in `objects/<id>` (every earlier one).
     R"sql(
 ALTER TABLE objects ADD COLUMN data BLOB;
+)sql",
+    // 5: a filter policy per subscription (canonical JSON, '' for none).
+    R"sql(
+ALTER TABLE subscriptions ADD COLUMN filter_policy TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
@@ -440,8 +445,26 @@ absl::Status SqliteConnection::Error(int rc, std::string_view what) const {
 // ---------------------------------------------------------------------------------------
 // SqliteDatabase
 
+namespace {
+
+// A write transaction waiting for its group to commit (see WithWriteTransaction()).
+struct PendingWrite {
+  PendingWrite(Durability d, absl::FunctionRef<absl::Status(SqliteConnection&)> f)
+      : durability(d), fn(f) {}
+  const Durability durability;
+  const absl::FunctionRef<absl::Status(SqliteConnection&)> fn;
+  absl::Status status;  // set by the leader of its group before `done`
+  bool done = false;    // guarded by WriteMutex::queue_mu
+};
+
+}  // namespace
+
 struct SqliteDatabase::WriteMutex {
-  std::mutex mu;
+  std::mutex mu;  // held while the writer connection is in use
+  std::mutex queue_mu;
+  std::condition_variable changed;     // a group finished
+  std::vector<PendingWrite*> waiting;  // guarded by queue_mu; not yet in a group
+  bool leading = false;                // guarded by queue_mu; a group is running
 };
 
 struct SqliteDatabase::ReaderPool {
@@ -605,40 +628,126 @@ absl::Status SqliteDatabase::Migrate() {
   return absl::OkStatus();
 }
 
-absl::Status SqliteDatabase::WithWriteTransaction(
-    Durability durability, absl::FunctionRef<absl::Status(SqliteConnection&)> fn) {
-  std::lock_guard lock(write_mu_->mu);
-  SqliteConnection& conn = *writer_;
-  if (durability == Durability::kSynced) {
-    SW_RETURN_IF_ERROR(conn.Exec("PRAGMA synchronous = FULL"));
+namespace {
+
+// Runs one statement without parameters through the statement cache.
+absl::Status RunCached(SqliteConnection& conn, std::string_view sql) {
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+  return stmt.Run();
+}
+
+// Runs `fn`, turning an exception into kInternal.
+absl::Status RunWrite(SqliteConnection& conn, const PendingWrite& write) {
+  try {
+    return write.fn(conn);
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("write transaction failed: ") + e.what());
+  }
+}
+
+// Runs the writes of one group in one transaction on `conn`, each in a savepoint of its
+// own when there are several, so that a failed write rolls back only itself; sets each
+// write's status. The commit is synced if any write asked for it.
+void RunGroup(SqliteConnection& conn, const std::vector<PendingWrite*>& group) {
+  const bool synced = std::any_of(group.begin(), group.end(), [](const PendingWrite* w) {
+    return w->durability == Durability::kSynced;
+  });
+  auto fail_all = [&](const absl::Status& status) {
+    for (PendingWrite* w : group) {
+      if (w->status.ok()) w->status = status;
+    }
+  };
+  if (synced) {
+    if (absl::Status status = conn.Exec("PRAGMA synchronous = FULL"); !status.ok()) {
+      fail_all(status);
+      return;
+    }
   }
   absl::Status status = [&]() -> absl::Status {
-    {
-      SW_ASSIGN_OR_RETURN(SqliteStatement begin, conn.Prepare("BEGIN IMMEDIATE"));
-      SW_RETURN_IF_ERROR(begin.Run());
+    SW_ASSIGN_OR_RETURN(SqliteStatement begin, conn.Prepare("BEGIN IMMEDIATE"));
+    return begin.Run();
+  }();
+  if (status.ok() && group.size() == 1) {
+    group[0]->status = RunWrite(conn, *group[0]);
+    status = group[0]->status;
+  } else if (status.ok()) {
+    // The writes that succeeded so far: they fail with the transaction if it is lost.
+    std::vector<PendingWrite*> written;
+    for (PendingWrite* w : group) {
+      absl::Status step = RunCached(conn, "SAVEPOINT w");
+      if (step.ok()) {
+        w->status = RunWrite(conn, *w);
+        if (w->status.ok()) {
+          step = RunCached(conn, "RELEASE w");
+        } else if (!sqlite3_get_autocommit(conn.raw())) {
+          step = RunCached(conn, "ROLLBACK TO w");
+          if (step.ok()) step = RunCached(conn, "RELEASE w");
+        } else {
+          // SQLite rolled the whole transaction back (an I/O error, a full disk): the
+          // writes before this one are lost too.
+          step = w->status;
+        }
+      }
+      if (!step.ok()) {
+        if (w->status.ok()) w->status = step;
+        for (PendingWrite* earlier : written) earlier->status = step;
+        status = step;
+        break;
+      }
+      if (w->status.ok()) written.push_back(w);
     }
-    absl::Status result;
-    try {
-      result = fn(conn);
-    } catch (const std::exception& e) {
-      result = absl::InternalError(std::string("write transaction failed: ") + e.what());
-    }
-    if (result.ok()) {
-      absl::StatusOr<SqliteStatement> commit = conn.Prepare("COMMIT");
-      result = commit.ok() ? commit->Run() : commit.status();
-    }
-    if (!result.ok() && !sqlite3_get_autocommit(conn.raw())) {
+  }
+  if (status.ok()) {
+    absl::StatusOr<SqliteStatement> commit = conn.Prepare("COMMIT");
+    status = commit.ok() ? commit->Run() : commit.status();
+  }
+  if (!status.ok()) {
+    if (!sqlite3_get_autocommit(conn.raw())) {
       // Rolls back whatever the failed statements left; a failed ROLLBACK leaves nothing
       // more to do (SQLite then rolls back itself).
       (void)conn.Exec("ROLLBACK");
     }
-    return result;
-  }();
-  if (durability == Durability::kSynced) {
-    absl::Status restored = conn.Exec("PRAGMA synchronous = NORMAL");
-    if (status.ok()) status = restored;
+    fail_all(status);
   }
-  return status;
+  if (synced) {
+    absl::Status restored = conn.Exec("PRAGMA synchronous = NORMAL");
+    if (!restored.ok()) fail_all(restored);
+  }
+}
+
+}  // namespace
+
+// Group commit: every thread that wants to write queues its transaction; the first one
+// finding no group running becomes the leader, takes everything queued and runs it as one
+// SQLite transaction with one commit (one fsync of the WAL for a synced group), while the
+// threads arriving meanwhile queue up for the next group. Under concurrent small writes
+// (S3 puts from many clients), fsyncs are then shared instead of serialized. Each write
+// still commits atomically and durably before its call returns: a write is acknowledged
+// only after the commit of its group (synced with synchronous=FULL if any write of the
+// group asked for kSynced) has returned.
+absl::Status SqliteDatabase::WithWriteTransaction(
+    Durability durability, absl::FunctionRef<absl::Status(SqliteConnection&)> fn) {
+  PendingWrite self(durability, fn);
+  WriteMutex& m = *write_mu_;
+  std::unique_lock queue_lock(m.queue_mu);
+  m.waiting.push_back(&self);
+  m.changed.wait(queue_lock, [&] { return self.done || !m.leading; });
+  if (self.done) return self.status;
+  // Not done and no group running: `self` is still waiting, so lead the next group.
+  m.leading = true;
+  std::vector<PendingWrite*> group;
+  group.swap(m.waiting);
+  queue_lock.unlock();
+  {
+    std::lock_guard lock(m.mu);
+    RunGroup(*writer_, group);
+  }
+  queue_lock.lock();
+  for (PendingWrite* w : group) w->done = true;
+  m.leading = false;
+  queue_lock.unlock();
+  m.changed.notify_all();
+  return self.status;
 }
 
 absl::Status SqliteDatabase::WithReadTransaction(

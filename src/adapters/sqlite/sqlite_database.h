@@ -2,9 +2,11 @@
 // by the SQLite adapters (inventory, notifier, credentials) and the local object store.
 //
 // Writes go through one writer connection serialized by a process-wide mutex, so SQLite's
-// sleeping busy handler never adds latency between our own writers; reads use a small pool
-// of reader connections, which in WAL mode never wait for the writer. Checkpoints run on a
-// background thread so a large commit does not pay for copying the WAL into the database.
+// sleeping busy handler never adds latency between our own writers, and concurrent write
+// transactions are group-committed (one commit and one fsync for all those waiting; see
+// WithWriteTransaction()); reads use a small pool of reader connections, which in WAL mode
+// never wait for the writer. Checkpoints run on a background thread so a large commit does
+// not pay for copying the WAL into the database.
 //
 // One process owns a data directory: the adapters keep in-memory state (the inventory
 // index) that another process writing the same database would make stale. The inventory
@@ -156,7 +158,14 @@ class SqliteDatabase {
 
   // Runs `fn` in BEGIN IMMEDIATE ... COMMIT on the writer connection, holding the
   // process-wide write mutex. Rolls back if `fn` fails (returning its status) or throws
-  // (kInternal). With kSynced the commit is synced to disk before this returns.
+  // (kInternal). With kSynced the commit is synced to disk before this returns
+  // (synchronous=FULL: the WAL is fsynced before COMMIT returns; WAL with NORMAL would not
+  // be durable for the last commits on a power cut).
+  // Group commit: writes called concurrently may run in one transaction, each in a
+  // savepoint of its own (its failure rolls back only its changes), with one commit that
+  // is synced if any of them asked for kSynced; `fn` may then run on the thread of another
+  // caller, while this one waits. So `fn` must not depend on the calling thread, nor
+  // begin, end or roll back transactions or savepoints itself.
   absl::Status WithWriteTransaction(Durability durability,
                                     absl::FunctionRef<absl::Status(SqliteConnection&)> fn);
   // Runs `fn` in a read transaction (one consistent snapshot) on a pooled reader

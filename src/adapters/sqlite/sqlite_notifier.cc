@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "core/delivery/filter_policy.h"
 
 namespace stockwatch::adapters {
 namespace {
@@ -50,7 +53,7 @@ constexpr char kMessageColumns[] =
     "m.id, m.topic, m.subject, m.body, m.store, m.item, m.old_count, m.new_count, "
     "m.change_sequence, m.at_ns";
 constexpr char kSubscriptionColumns[] =
-    "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns, s.secret";
+    "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns, s.secret, s.filter_policy";
 
 // Reads the message columns starting at `c`.
 Message MessageFrom(const SqliteStatement& stmt, int c) {
@@ -76,6 +79,7 @@ Subscription SubscriptionFrom(const SqliteStatement& stmt, int c) {
   s.endpoint = std::string(stmt.Text(c + 3));
   s.created_at = FromUnixNanos(stmt.Int64(c + 4));
   s.secret = std::string(stmt.Text(c + 5));
+  s.filter_policy = std::string(stmt.Text(c + 6));
   return s;
 }
 
@@ -149,8 +153,14 @@ absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint6
             SqliteStatement fan_out,
             conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
                          "next_attempt_ns, last_error, updated_at_ns, since_ns) "
-                         "SELECT ?1, id, 0, 0, ?2, '', ?2, ?2 FROM subscriptions "
-                         "WHERE topic = ?3 AND active ORDER BY id"));
+                         "VALUES (?1, ?2, 0, 0, ?3, '', ?3, ?3)"));
+        SW_ASSIGN_OR_RETURN(SqliteStatement subscribers,
+                            conn.Prepare("SELECT id, filter_policy FROM subscriptions "
+                                         "WHERE topic = ? AND active ORDER BY id"));
+        // The subscribers of each topic, with their parsed policies, read once per Publish.
+        std::map<std::string, std::vector<std::pair<int64_t, std::optional<core::FilterPolicy>>>,
+                 std::less<>>
+            by_topic;
         for (const Message& m : messages) {
           SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, m.topic));
           if (!known) return UnknownTopic(m.topic);
@@ -167,9 +177,39 @@ absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint6
           SW_RETURN_IF_ERROR(insert.Run());
           insert.Reset();
           if (conn.Changes() == 0) continue;  // already published
-          fan_out.Bind(1, conn.LastInsertRowid()).Bind(2, ToUnixNanos(m.at)).BindText(3, m.topic);
-          SW_RETURN_IF_ERROR(fan_out.Run());
-          fan_out.Reset();
+          const int64_t seq = conn.LastInsertRowid();
+          auto topic = by_topic.find(m.topic);
+          if (topic == by_topic.end()) {
+            topic =
+                by_topic
+                    .emplace(m.topic,
+                             std::vector<std::pair<int64_t, std::optional<core::FilterPolicy>>>())
+                    .first;
+            subscribers.BindText(1, m.topic);
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, subscribers.Step());
+              if (!row) break;
+              std::optional<core::FilterPolicy> policy;
+              if (!subscribers.Text(1).empty()) {
+                absl::StatusOr<core::FilterPolicy> parsed =
+                    core::FilterPolicy::Parse(subscribers.Text(1));
+                // Stored policies were validated at Subscribe; one that no longer parses
+                // matches nothing rather than everything.
+                if (!parsed.ok()) continue;
+                policy = *std::move(parsed);
+              }
+              topic->second.emplace_back(subscribers.Int64(0), std::move(policy));
+            }
+            subscribers.Reset();
+          }
+          if (topic->second.empty()) continue;
+          const core::Attributes attributes = core::MessageAttributes(m);
+          for (const auto& [subscription_id, policy] : topic->second) {
+            if (policy && !policy->Matches(attributes)) continue;
+            fan_out.Bind(1, seq).Bind(2, subscription_id).Bind(3, ToUnixNanos(m.at));
+            SW_RETURN_IF_ERROR(fan_out.Run());
+            fan_out.Reset();
+          }
         }
         SW_ASSIGN_OR_RETURN(SqliteStatement save,
                             conn.Prepare("INSERT INTO meta (name, value) VALUES "
@@ -222,8 +262,10 @@ absl::StatusOr<std::vector<Message>> SqliteNotifier::RecentMessages(
 
 absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, Protocol protocol,
                                                        std::string_view endpoint,
-                                                       core::TimePoint at) {
+                                                       core::TimePoint at,
+                                                       std::string_view filter_policy) {
   if (endpoint.empty()) return absl::InvalidArgumentError("notifier: endpoint is empty");
+  SW_ASSIGN_OR_RETURN(std::string policy, core::CanonicalFilterPolicy(filter_policy));
   Subscription out;
   if (const absl::Status txn = db_->WithWriteTransaction(
           Durability::kSynced,
@@ -246,19 +288,21 @@ absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, P
             SW_ASSIGN_OR_RETURN(
                 SqliteStatement insert,
                 conn.Prepare("INSERT INTO subscriptions (topic, protocol, endpoint, created_at_ns, "
-                             "secret) VALUES (?, ?, ?, ?, ?)"));
+                             "secret, filter_policy) VALUES (?, ?, ?, ?, ?, ?)"));
             SW_ASSIGN_OR_RETURN(out.secret, NewSecret());
             insert.BindText(1, topic)
                 .Bind(2, ProtocolValue(protocol))
                 .BindText(3, endpoint)
                 .Bind(4, ToUnixNanos(at))
-                .BindText(5, out.secret);
+                .BindText(5, out.secret)
+                .BindText(6, policy);
             SW_RETURN_IF_ERROR(insert.Run());
             out.id = conn.LastInsertRowid();
             out.topic = std::string(topic);
             out.protocol = protocol;
             out.endpoint = std::string(endpoint);
             out.created_at = at;
+            out.filter_policy = policy;
             return absl::OkStatus();
           });
       !txn.ok()) {

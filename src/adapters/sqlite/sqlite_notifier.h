@@ -36,8 +36,8 @@ class SqliteNotifier final : public core::Notifier {
   absl::StatusOr<std::vector<core::Message>> RecentMessages(std::optional<std::string> topic,
                                                             size_t limit) override;
   absl::StatusOr<core::Subscription> Subscribe(std::string_view topic, core::Protocol protocol,
-                                               std::string_view endpoint,
-                                               core::TimePoint at) override;
+                                               std::string_view endpoint, core::TimePoint at,
+                                               std::string_view filter_policy = {}) override;
   absl::Status Unsubscribe(int64_t subscription_id) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;

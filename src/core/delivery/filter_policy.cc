@@ -484,4 +484,17 @@ std::string FilterPolicy::ToJson() const {
   return root.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+absl::StatusOr<std::string> CanonicalFilterPolicy(std::string_view json) {
+  if (json.empty()) return std::string();
+  absl::StatusOr<FilterPolicy> policy = FilterPolicy::Parse(json);
+  if (!policy.ok()) return policy.status();
+  return policy->ToJson();
+}
+
+bool PolicyAccepts(std::string_view canonical, const Attributes& attributes) {
+  if (canonical.empty()) return true;
+  absl::StatusOr<FilterPolicy> policy = FilterPolicy::Parse(canonical);
+  return policy.ok() && policy->Matches(attributes);
+}
+
 }  // namespace stockwatch::core

@@ -137,4 +137,12 @@ class FilterPolicy {
   std::vector<std::pair<std::string, std::vector<Condition>>> keys_;
 };
 
+// The canonical form of the policy `json` (FilterPolicy::ToJson) for storage; "" for "".
+// kInvalidArgument as FilterPolicy::Parse.
+absl::StatusOr<std::string> CanonicalFilterPolicy(std::string_view json);
+
+// Whether `message` goes to a subscriber with the stored policy `canonical` ("" matches
+// everything; a stored policy that no longer parses matches nothing).
+bool PolicyAccepts(std::string_view canonical, const Attributes& attributes);
+
 }  // namespace stockwatch::core

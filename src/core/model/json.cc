@@ -245,7 +245,11 @@ nlohmann::json ToJson(const Subscription& subscription) {
           {"topic", subscription.topic},
           {"protocol", ProtocolName(subscription.protocol)},
           {"endpoint", subscription.endpoint},
-          {"created_at", FormatTime(subscription.created_at)}};
+          {"created_at", FormatTime(subscription.created_at)},
+          {"filter_policy", subscription.filter_policy.empty()
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json::parse(subscription.filter_policy, nullptr,
+                                                        /*allow_exceptions=*/false)}};
 }
 
 nlohmann::json ToJson(const Delivery& delivery) {

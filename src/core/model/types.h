@@ -168,6 +168,9 @@ struct Subscription {
   Protocol protocol = Protocol::kWebhook;
   std::string endpoint;  // URL for webhooks, address for email
   TimePoint created_at;
+  // An SNS-style filter policy on the message attributes (core/delivery/filter_policy.h), in
+  // canonical JSON; empty: every message of the topic.
+  std::string filter_policy;
   // Key of the HMAC-SHA256 signature on webhook requests: 64 lower-case hex digits, made by
   // the notifier at Subscribe. Shown when the subscription is created, never in listings.
   std::string secret;

@@ -55,10 +55,13 @@ class Notifier {
   virtual absl::StatusOr<std::vector<Message>> RecentMessages(std::optional<std::string> topic,
                                                               size_t limit) = 0;
 
-  // kInvalidArgument for an unknown topic or an empty endpoint. Subscribing the same
-  // endpoint twice to a topic returns the existing subscription.
+  // kInvalidArgument for an unknown topic, an empty endpoint or a filter policy that does
+  // not parse (FilterPolicy::Parse; empty: none). Publish gives the subscription only the
+  // messages its policy matches. Subscribing the same endpoint twice to a topic returns the
+  // existing subscription unchanged.
   virtual absl::StatusOr<Subscription> Subscribe(std::string_view topic, Protocol protocol,
-                                                 std::string_view endpoint, TimePoint at) = 0;
+                                                 std::string_view endpoint, TimePoint at,
+                                                 std::string_view filter_policy = {}) = 0;
   // kNotFound if absent. Pending deliveries of it are failed with "unsubscribed".
   virtual absl::Status Unsubscribe(int64_t subscription_id) = 0;
   virtual absl::StatusOr<std::vector<Subscription>> Subscriptions() = 0;
