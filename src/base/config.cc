@@ -15,7 +15,7 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 34> kSettings = {{
+constexpr std::array<SettingSpec, 35> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
@@ -27,6 +27,7 @@ constexpr std::array<SettingSpec, 34> kSettings = {{
     {"s3.region", SettingType::kString, "us-east-1", false},
     {"s3.domain", SettingType::kString, "localhost", false},
     {"s3.max_object_bytes", SettingType::kInt, "1073741824", false},
+    {"s3.inline_max_bytes", SettingType::kInt, "65536", false},
     {"loader.on_bad_row", SettingType::kString, "skip", false},
     {"smtp.url", SettingType::kString, "", false},
     {"smtp.from", SettingType::kString, "stockwatch@localhost", false},

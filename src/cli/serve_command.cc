@@ -142,7 +142,13 @@ absl::Status Serve(const ServeFlags& flags) {
 
   core::SystemClock clock;
   SW_ASSIGN_OR_RETURN(auto db, adapters::SqliteDatabase::Open(data_dir, {}));
-  SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, clock));
+  adapters::LocalObjectStoreOptions object_options;
+  const int64_t inline_max = config.GetInt("s3.inline_max_bytes");
+  if (inline_max < 0 || inline_max > (int64_t{16} << 20)) {
+    return absl::InvalidArgumentError("s3.inline_max_bytes must be between 0 and 16777216");
+  }
+  object_options.inline_max_bytes = static_cast<size_t>(inline_max);
+  SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, clock, object_options));
   SW_ASSIGN_OR_RETURN(auto inventory, adapters::SqliteInventoryStore::Open(db));
   SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db, clock));
   SW_ASSIGN_OR_RETURN(auto credentials, adapters::SqliteCredentialStore::Open(db));

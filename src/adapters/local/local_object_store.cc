@@ -565,7 +565,8 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
     std::string final_path;
     std::vector<std::string> released_parts;
     const absl::Status status = store_->db_->WithWriteTransaction(
-        Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        Durability::kSynced,
+        [&](SqliteConnection& conn) -> absl::Status {
           // The checks that can refuse the object come first, before its file moves.
           if (!options_.completes_upload_id.empty()) {
             SW_ASSIGN_OR_RETURN(released_parts, DeleteUpload(conn, options_.completes_upload_id));
@@ -603,22 +604,28 @@ class LocalObjectStore::Writer final : public core::ObjectWriter {
           SW_RETURN_IF_ERROR(insert.Run());
           object.id = conn.LastInsertRowid();
           if (in_row) return AppendEvent(conn, event);
-          // The rename happens inside the transaction: if the commit then fails, the file is
-          // removed below; if the process dies first, Open() removes it (its id is above
-          // every committed one).
+          // The rename happens inside the transaction, so the file is named by a row id
+          // that no other write can take until this one is committed or rolled back. If
+          // the rest fails, the file goes here; if the commit is lost after this returned,
+          // in `on_lost` below, still under the write lock (removing it after the lock is
+          // released could delete the file of a later object given the same id); if the
+          // process dies first, Open() removes it (its id is above every committed one).
           final_path = store_->ObjectPath(object.id);
           if (::rename(file_.sink.path().c_str(), final_path.c_str()) != 0) {
             final_path.clear();
             return ErrnoStatus("cannot rename", file_.sink.path(), errno);
           }
           file_.sink.Keep();
-          SW_RETURN_IF_ERROR(SyncDir(store_->objects_dir_));
-          return AppendEvent(conn, event);
+          absl::Status rest = SyncDir(store_->objects_dir_);
+          if (rest.ok()) rest = AppendEvent(conn, event);
+          if (!rest.ok()) ::unlink(final_path.c_str());
+          return rest;
+        },
+        /*on_lost=*/
+        [&] {
+          if (!final_path.empty()) ::unlink(final_path.c_str());
         });
-    if (!status.ok()) {
-      if (!final_path.empty()) ::unlink(final_path.c_str());
-      return status;
-    }
+    if (!status.ok()) return status;
     store_->RemovePartFiles(released_parts);
     return event;
   }

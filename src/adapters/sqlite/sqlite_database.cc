@@ -449,11 +449,14 @@ namespace {
 
 // A write transaction waiting for its group to commit (see WithWriteTransaction()).
 struct PendingWrite {
-  PendingWrite(Durability d, absl::FunctionRef<absl::Status(SqliteConnection&)> f)
-      : durability(d), fn(f) {}
+  PendingWrite(Durability d, absl::FunctionRef<absl::Status(SqliteConnection&)> f,
+               const std::function<void()>& lost)
+      : durability(d), fn(f), on_lost(lost) {}
   const Durability durability;
   const absl::FunctionRef<absl::Status(SqliteConnection&)> fn;
+  const std::function<void()>& on_lost;
   absl::Status status;  // set by the leader of its group before `done`
+  bool fn_ok = false;   // `fn` returned OK (its changes may still be lost with the group)
   bool done = false;    // guarded by WriteMutex::queue_mu
 };
 
@@ -637,12 +640,15 @@ absl::Status RunCached(SqliteConnection& conn, std::string_view sql) {
 }
 
 // Runs `fn`, turning an exception into kInternal.
-absl::Status RunWrite(SqliteConnection& conn, const PendingWrite& write) {
+absl::Status RunWrite(SqliteConnection& conn, PendingWrite& write) {
+  absl::Status status;
   try {
-    return write.fn(conn);
+    status = write.fn(conn);
   } catch (const std::exception& e) {
-    return absl::InternalError(std::string("write transaction failed: ") + e.what());
+    status = absl::InternalError(std::string("write transaction failed: ") + e.what());
   }
+  write.fn_ok = status.ok();
+  return status;
 }
 
 // Runs the writes of one group in one transaction on `conn`, each in a savepoint of its
@@ -726,8 +732,9 @@ void RunGroup(SqliteConnection& conn, const std::vector<PendingWrite*>& group) {
 // only after the commit of its group (synced with synchronous=FULL if any write of the
 // group asked for kSynced) has returned.
 absl::Status SqliteDatabase::WithWriteTransaction(
-    Durability durability, absl::FunctionRef<absl::Status(SqliteConnection&)> fn) {
-  PendingWrite self(durability, fn);
+    Durability durability, absl::FunctionRef<absl::Status(SqliteConnection&)> fn,
+    const std::function<void()>& on_lost) {
+  PendingWrite self(durability, fn, on_lost);
   WriteMutex& m = *write_mu_;
   std::unique_lock queue_lock(m.queue_mu);
   m.waiting.push_back(&self);
@@ -741,6 +748,11 @@ absl::Status SqliteDatabase::WithWriteTransaction(
   {
     std::lock_guard lock(m.mu);
     RunGroup(*writer_, group);
+    // Still under the write lock, so no later write can have reused what the lost ones
+    // allocated (row ids) before their on_lost runs.
+    for (PendingWrite* w : group) {
+      if (w->fn_ok && !w->status.ok() && w->on_lost) w->on_lost();
+    }
   }
   queue_lock.lock();
   for (PendingWrite* w : group) w->done = true;

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -166,8 +167,13 @@ class SqliteDatabase {
   // is synced if any of them asked for kSynced; `fn` may then run on the thread of another
   // caller, while this one waits. So `fn` must not depend on the calling thread, nor
   // begin, end or roll back transactions or savepoints itself.
+  // `on_lost`, if set, runs when `fn` returned OK but its changes were rolled back anyway
+  // (the commit failed, or another write of its group broke the transaction), still under
+  // the write lock: it undoes side effects outside the database (a renamed file) before any
+  // other write can reuse the row ids `fn` allocated. It must not throw or use the database.
   absl::Status WithWriteTransaction(Durability durability,
-                                    absl::FunctionRef<absl::Status(SqliteConnection&)> fn);
+                                    absl::FunctionRef<absl::Status(SqliteConnection&)> fn,
+                                    const std::function<void()>& on_lost = nullptr);
   // Runs `fn` in a read transaction (one consistent snapshot) on a pooled reader
   // connection. `fn` must not write.
   absl::Status WithReadTransaction(absl::FunctionRef<absl::Status(SqliteConnection&)> fn);

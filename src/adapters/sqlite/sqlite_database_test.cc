@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -105,6 +106,48 @@ TEST_F(SqliteDatabaseTest, ConcurrentWritesCommitOrFailEachOnTheirOwn) {
     for (int i = 0; i < kWrites; i += 4) expected.insert(t * 1000 + i);
   }
   EXPECT_EQ(ids, expected);
+}
+
+// on_lost runs exactly when a write's function succeeded but its changes did not commit,
+// here because a deferred foreign key fails the COMMIT; never for a committed write or one
+// whose own function failed.
+TEST_F(SqliteDatabaseTest, OnLostRunsWhenASucceededWriteIsRolledBack) {
+  auto db = SqliteDatabase::Open(dir_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)
+                  ->WithWriteTransaction(Durability::kSynced,
+                                         [](SqliteConnection& conn) {
+                                           return conn.Exec(
+                                               "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+                                               "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+                                               "parent INTEGER REFERENCES parent (id) "
+                                               "DEFERRABLE INITIALLY DEFERRED)");
+                                         })
+                  .ok());
+  int lost = 0;
+  const std::function<void()> count_lost = [&] { ++lost; };
+
+  // Committed: not lost.
+  absl::Status status = (*db)->WithWriteTransaction(
+      Durability::kSynced,
+      [](SqliteConnection& conn) { return conn.Exec("INSERT INTO parent VALUES (1)"); },
+      count_lost);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(lost, 0);
+
+  // Its own function failed: the caller knows, on_lost does not run.
+  status = (*db)->WithWriteTransaction(
+      Durability::kSynced, [](SqliteConnection&) { return absl::AbortedError("no"); }, count_lost);
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(lost, 0);
+
+  // The function succeeded, the commit failed: lost.
+  status = (*db)->WithWriteTransaction(
+      Durability::kSynced,
+      [](SqliteConnection& conn) { return conn.Exec("INSERT INTO child VALUES (1, 99)"); },
+      count_lost);
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(lost, 1);
 }
 
 }  // namespace
