@@ -11,6 +11,8 @@ grep -m1 'model name' /proc/cpuinfo; nproc; free -g | sed -n 2p
 echo "## kernels"
 build/release/bench/csv_bench --benchmark_min_time=1
 build/release/bench/load_bench --benchmark_min_time=1
+echo "## notifier fan-out (10,000 alerts to one webhook on loopback)"
+build/release/bench/fanout_bench
 echo "## end to end"
 /usr/bin/python3 bench/e2e.py --bin build/release/src/stockwatch \
   --gen build/release/bench/stockwatch_gen_inventory "$@"

@@ -13,6 +13,8 @@ packages=(
   # test peers and tools: a real SMTP server (aiosmtpd), sqlite3 for integrity checks, curl,
   # real S3 clients (awscli and boto3: see below)
   python3 python3-aiosmtpd sqlite3 curl ca-certificates s3cmd rclone
+  # time zones of digests and quiet hours (/usr/share/zoneinfo, read by absl::LoadTimeZone)
+  tzdata
 )
 
 SUDO=""

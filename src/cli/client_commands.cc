@@ -50,9 +50,17 @@
 //   newest first: TIME  TOPIC  STORE  ITEM  OLD  NEW  SUBJECT
 // stockwatch subscribe --topic T [--protocol webhook|email] ENDPOINT [--format text|json]
 //   ENDPOINT is mailto:ADDRESS or an http(s):// URL; prints
-//     subscribed ENDPOINT to TOPIC (subscription ID)
+//     subscribed ENDPOINT to TOPIC (subscription ID, confirmed|pending_confirmation)
+//   (and a note on the confirmation message when pending). --confirmed: an admin vouches
+//   for the endpoint; it starts confirmed.
 // stockwatch subscriptions [--format table|json]  ID  TOPIC  PROTOCOL  CREATED  ENDPOINT
+//   [--digest immediate|per-upload|Nm|Nh|"daily HH:MM Zone"] [--quiet-hours HH:MM-HH:MM]
+//   [--timezone ZONE]: invalid values are usage errors naming the flag.
 // stockwatch unsubscribe ID                       prints "unsubscribed subscription ID"
+// stockwatch sms opt-out NUMBER | opt-in NUMBER    prints "NUMBER opted out"/"opted in"
+// stockwatch sms opt-outs [--format table|json]   NUMBER  SINCE
+// stockwatch topics [list] [--format table|json]  TOPIC  URGENT
+// stockwatch topics set-urgent TOPIC true|false   prints "topic T is urgent ..."/"not urgent"
 // stockwatch thresholds [list] [--format table|json]   STORE  ITEM  VALUE ("*" = any)
 // stockwatch thresholds set [--store S] [--item I] VALUE [--format text|json]
 //   VALUE is a whole number, or "none" to remove the threshold; prints
@@ -84,6 +92,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -95,6 +104,7 @@
 #include "cli/client_output.h"
 #include "cli/commands.h"
 #include "cli/report_text.h"
+#include "core/delivery/schedule.h"
 #include "nlohmann/json.hpp"
 
 namespace stockwatch::cli {
@@ -666,8 +676,24 @@ struct SubscribeFlags {
   std::string endpoint;
   std::string filter_policy;
   std::vector<std::string> stores;
+  bool confirmed = false;  // admin: no confirmation by the endpoint
+  std::string digest;
+  std::string quiet_hours;
+  std::string timezone;
   std::string format = "text";
 };
+
+// A CLI11 check running a core parser: its message (which names the field) is the usage
+// error.
+template <typename Parse>
+CLI::Validator CoreCheck(std::string name, Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& value) -> std::string {
+        absl::Status status = parse(value).status();
+        return status.ok() ? std::string() : std::string(status.message());
+      },
+      "", std::move(name));
+}
 
 void AddSubscribeCommand(CLI::App& app) {
   auto flags = std::make_shared<SubscribeFlags>();
@@ -688,19 +714,42 @@ void AddSubscribeCommand(CLI::App& app) {
                   "Only alerts of this store (repeatable); short for --filter-policy "
                   "'{\"store\":[...]}'")
       ->excludes(policy);
+  cmd->add_option("--digest", flags->digest,
+                  "immediate (default), per-upload, a window (5m, 1h) or "
+                  "\"daily HH:MM Zone/Name\": many alerts in one message")
+      ->check(CoreCheck("DIGEST", [](const std::string& v) { return core::ParseDigest(v); }));
+  cmd->add_option("--quiet-hours", flags->quiet_hours,
+                  "HH:MM-HH:MM local time (e.g. 22:00-07:00): hold alerts of non-urgent topics "
+                  "until it ends")
+      ->check(CoreCheck("HH:MM-HH:MM", [](const std::string& v) {
+        return core::ParseQuietHours(v, absl::UTCTimeZone());
+      }));
+  cmd->add_option("--timezone", flags->timezone, "IANA time zone of --quiet-hours (default UTC)")
+      ->check(CoreCheck("ZONE", [](const std::string& v) { return core::LoadZone(v); }));
+  cmd->add_flag("--confirmed", flags->confirmed,
+                "Start confirmed: send no confirmation message to an email or webhook endpoint "
+                "(you vouch that it wants the alerts)");
   cmd->add_option("--format", flags->format, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->callback(Guarded([flags] {
     ApiClient client = Connect(flags->connection);
     json body = {{"topic", flags->topic}, {"endpoint", flags->endpoint}};
+    if (flags->confirmed) body["confirmed"] = true;
+    if (!flags->digest.empty()) body["digest"] = flags->digest;
+    if (!flags->quiet_hours.empty()) body["quiet_hours"] = flags->quiet_hours;
+    if (!flags->timezone.empty()) body["timezone"] = flags->timezone;
     if (!flags->protocol.empty()) body["protocol"] = flags->protocol;
     if (!flags->filter_policy.empty()) body["filter_policy"] = flags->filter_policy;
     if (!flags->stores.empty()) body["filter_policy"] = json{{"store", flags->stores}}.dump();
     const json sub = ExpectJson(client.Post("/api/v1/subscriptions", body));
     if (flags->format == "json") return PrintJson(sub);
-    fmt::print("subscribed {} to {} (subscription {})\n",
+    fmt::print("subscribed {} to {} (subscription {}, {})\n",
                SanitizeLine(StringField(sub, "endpoint", flags->endpoint)),
-               SanitizeLine(StringField(sub, "topic", flags->topic)), CellText(sub, "id"));
+               SanitizeLine(StringField(sub, "topic", flags->topic)), CellText(sub, "id"),
+               CellText(sub, "status"));
+    if (StringField(sub, "status", "") == "pending_confirmation") {
+      fmt::print("a confirmation message is on its way; alerts start once its link is followed\n");
+    }
   }));
 }
 
@@ -737,6 +786,113 @@ void AddUnsubscribeCommand(CLI::App& app) {
     ApiClient client = Connect(flags->connection);
     ExpectJson(client.Delete("/api/v1/subscriptions/" + std::to_string(flags->id)));
     fmt::print("unsubscribed subscription {}\n", flags->id);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------
+// sms opt-outs (STOP)
+
+struct SmsFlags {
+  ConnectionFlags connection;
+  std::string number;
+  std::string format;  // empty: table for opt-outs, text otherwise
+};
+
+void AddSmsCommand(CLI::App& app) {
+  auto flags = std::make_shared<SmsFlags>();
+  CLI::App* cmd = app.add_subcommand("sms", "SMS opt-outs: numbers that answered STOP");
+  cmd->require_subcommand(1);
+  for (const bool opt_out : {true, false}) {
+    CLI::App* sub =
+        cmd->add_subcommand(opt_out ? "opt-out" : "opt-in",
+                            opt_out ? "Send no more SMS to NUMBER (as if it answered STOP)"
+                                    : "Send SMS to NUMBER again (as if it answered START)");
+    AddConnectionFlags(*sub, flags->connection);
+    sub->add_option("NUMBER", flags->number, "E.164 number, e.g. +4930123456")->required();
+    sub->callback(Guarded([flags, opt_out] {
+      ApiClient client = Connect(flags->connection);
+      const std::string target = "/api/v1/sms/opt-outs/" + UrlEncode(flags->number);
+      if (opt_out) {
+        ExpectJson(client.Put(target, json::object()));
+      } else {
+        ExpectJson(client.Delete(target));
+      }
+      fmt::print("{} opted {}\n", SanitizeLine(flags->number), opt_out ? "out" : "in");
+    }));
+  }
+  CLI::App* list = cmd->add_subcommand("opt-outs", "List the numbers that opted out");
+  AddConnectionFlags(*list, flags->connection);
+  list->add_option("--format", flags->format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  list->callback(Guarded([flags] {
+    ApiClient client = Connect(flags->connection);
+    const json doc = ExpectJson(client.Get("/api/v1/sms/opt-outs"));
+    if (flags->format == "json") return PrintJson(doc);
+    std::vector<std::vector<std::string>> rows;
+    for (const json& o : ArrayField(doc, "opt_outs")) {
+      rows.push_back({CellText(o, "number"), CellText(o, "at")});
+    }
+    PrintTable({{"NUMBER"}, {"SINCE"}}, rows);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------
+// topics
+
+struct TopicsFlags {
+  ConnectionFlags connection;
+  std::string format;  // empty: table for list, text for set-urgent
+  std::string topic;
+  std::string urgent;
+};
+
+void RunTopicsList(const TopicsFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json doc = ExpectJson(client.Get("/api/v1/topics"));
+  if (flags.format == "json") return PrintJson(doc);
+  std::set<std::string> urgent;
+  for (const json& t : ArrayField(doc, "urgent")) {
+    if (t.is_string()) urgent.insert(t.get<std::string>());
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& t : ArrayField(doc, "topics")) {
+    const std::string name = t.is_string() ? t.get<std::string>() : std::string();
+    rows.push_back({SanitizeLine(name), urgent.contains(name) ? "yes" : "no"});
+  }
+  PrintTable({{"TOPIC"}, {"URGENT"}}, rows);
+}
+
+void RunTopicsSetUrgent(const TopicsFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json doc = ExpectJson(client.Put("/api/v1/topics/" + UrlEncode(flags.topic),
+                                         json{{"urgent", flags.urgent == "true"}}));
+  if (flags.format == "json") return PrintJson(doc);
+  fmt::print("topic {} is {}\n", SanitizeLine(flags.topic),
+             flags.urgent == "true" ? "urgent (skips quiet hours)" : "not urgent");
+}
+
+void AddTopicsCommand(CLI::App& app) {
+  auto flags = std::make_shared<TopicsFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "topics", "List topics, or mark one urgent so it skips quiet hours (`topics set-urgent`)");
+  cmd->require_subcommand(0, 1);
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("--format", flags->format, "table (default) or json; text or json for set-urgent")
+      ->check(CLI::IsMember({"table", "text", "json"}));
+  CLI::App* list = cmd->add_subcommand("list", "List topics and whether they are urgent");
+  list->fallthrough();
+  list->callback(Guarded([flags] { RunTopicsList(*flags); }));
+  CLI::App* set =
+      cmd->add_subcommand("set-urgent", "Mark a topic urgent (its alerts skip quiet hours) or not");
+  set->fallthrough();
+  set->add_option("TOPIC", flags->topic, "Topic name")->required();
+  set->add_option("URGENT", flags->urgent, "true or false")
+      ->required()
+      ->check(CLI::IsMember({"true", "false"}));
+  set->footer("Also takes --server, --token and --format (text or json) of `topics`.");
+  set->callback(Guarded([flags] { RunTopicsSetUrgent(*flags); }));
+  cmd->callback(Guarded([flags, cmd] {
+    if (cmd->get_subcommands().empty()) RunTopicsList(*flags);
   }));
 }
 
@@ -1038,6 +1194,8 @@ void AddClientCommands(CLI::App& app) {
   AddSubscribeCommand(app);
   AddSubscriptionsCommand(app);
   AddUnsubscribeCommand(app);
+  AddSmsCommand(app);
+  AddTopicsCommand(app);
   AddThresholdsCommand(app);
   AddDeliveriesCommand(app);
   AddKeysCommand(app);

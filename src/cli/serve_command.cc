@@ -6,12 +6,17 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "adapters/local/local_object_store.h"
+#include "adapters/notify/slack_channel.h"
+#include "adapters/notify/sms_channel.h"
 #include "adapters/notify/smtp_channel.h"
+#include "adapters/notify/teams_channel.h"
 #include "adapters/notify/webhook_channel.h"
 #include "adapters/sqlite/sqlite_access_key_store.h"
 #include "adapters/sqlite/sqlite_credential_store.h"
@@ -27,6 +32,7 @@
 #include "core/pipeline/pipeline.h"
 #include "server/http_server.h"
 #include "server/s3_api/s3_router.h"
+#include "server/subscriber_tokens.h"
 
 namespace stockwatch::cli {
 namespace {
@@ -36,13 +42,19 @@ struct ServeFlags {
   std::map<std::string, std::string> overrides;  // "section.key" -> value
 };
 
-// Stands in for the email channel while smtp.url is unset: deliveries stay pending and are
-// retried, so configuring a server later delivers them instead of losing them.
+// Stands in for a channel whose settings are missing (email while smtp.url is unset, SMS
+// while sms.account_sid, sms.auth_token and sms.from are): each attempt fails with `error` and
+// is retried, so configuring it later delivers what is still pending instead of losing it; what
+// gives up is kept as failed and can be redriven.
 class UnconfiguredChannel final : public core::Channel {
  public:
+  explicit UnconfiguredChannel(std::string error) : error_(std::move(error)) {}
   core::SendResult Send(const core::Delivery&) override {
-    return {core::SendResult::Kind::kRetryable, "smtp.url is not set", std::nullopt};
+    return {core::SendResult::Kind::kRetryable, error_, std::nullopt};
   }
+
+ private:
+  const std::string error_;
 };
 
 // A random API token: 32 bytes from libsodium's CSPRNG, hex-encoded, with a prefix that
@@ -150,18 +162,75 @@ absl::Status Serve(const ServeFlags& flags) {
   object_options.inline_max_bytes = static_cast<size_t>(inline_max);
   SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, clock, object_options));
   SW_ASSIGN_OR_RETURN(auto inventory, adapters::SqliteInventoryStore::Open(db));
-  SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db, clock));
+  core::NotifierOptions notifier_options;
+  notifier_options.confirmation_ttl =
+      std::chrono::seconds(config.GetInt("notify.confirmation_ttl_seconds"));
+  if (notifier_options.confirmation_ttl.count() <= 0) {
+    return absl::InvalidArgumentError("notify.confirmation_ttl_seconds must be positive");
+  }
+  SW_ASSIGN_OR_RETURN(auto notifier, adapters::SqliteNotifier::Open(db, clock, notifier_options));
   SW_ASSIGN_OR_RETURN(auto credentials, adapters::SqliteCredentialStore::Open(db));
   SW_ASSIGN_OR_RETURN(auto access_keys, adapters::SqliteAccessKeyStore::Open(db));
   SW_RETURN_IF_ERROR(EnsureAdminToken(*credentials, config, clock));
 
+  // Confirm and unsubscribe links: under notify.public_url, else the address the API listens
+  // on (its port is known once it is bound, which matters for port 0).
+  SW_ASSIGN_OR_RETURN(const std::string link_key, server::LoadOrCreateLinkKey(data_dir));
+  const std::string public_url = config.GetString("notify.public_url");
+  const std::string listen = config.GetString("server.listen");
+  const std::string listen_host = listen.substr(0, listen.rfind(':'));
+  auto api_port = std::make_shared<std::atomic<int>>(std::atoi(
+      listen.rfind(':') == std::string::npos ? "0" : listen.c_str() + listen.rfind(':') + 1));
+  core::SubscriberLinks links;
+  links.base_url = [public_url, listen_host, api_port] {
+    if (!public_url.empty()) return public_url;
+    return "http://" + listen_host + ":" + std::to_string(api_port->load());
+  };
+  links.unsubscribe_token = [link_key](int64_t subscription_id) {
+    return server::UnsubscribeToken(link_key, subscription_id);
+  };
+
+  // Webhook, Slack and Teams share the webhook settings; SMS goes to the Twilio-compatible API.
+  const bool allow_private_targets = config.GetBool("notify.allow_private_targets");
+  if (allow_private_targets) {
+    spdlog::warn(
+        "notify.allow_private_targets is set: deliveries may reach loopback and "
+        "private network addresses");
+  }
   adapters::WebhookChannelOptions webhook_options;
   webhook_options.timeout = std::chrono::seconds(config.GetInt("webhook.timeout_seconds"));
+  webhook_options.allow_private_targets = allow_private_targets;
+  webhook_options.clock = &clock;
+  webhook_options.links = links;
   adapters::WebhookChannel webhook(webhook_options);
+  adapters::SlackChannel slack(webhook_options);
+  adapters::TeamsChannel teams(webhook_options);
+  std::unique_ptr<core::Channel> sms;
+  if (config.GetString("sms.account_sid").empty() && config.GetString("sms.auth_token").empty() &&
+      config.GetString("sms.from").empty()) {
+    spdlog::warn(
+        "sms.account_sid, sms.auth_token and sms.from are not set: SMS deliveries "
+        "wait until they are");
+    sms = std::make_unique<UnconfiguredChannel>(
+        "sms is not configured: set sms.account_sid, sms.auth_token and sms.from");
+  } else {
+    adapters::SmsChannelOptions sms_options;
+    sms_options.base_url = config.GetString("sms.base_url");
+    sms_options.account_sid = config.GetString("sms.account_sid");
+    sms_options.auth_token = config.GetString("sms.auth_token");
+    sms_options.from_number = config.GetString("sms.from");
+    sms_options.timeout = webhook_options.timeout;
+    sms_options.allow_private_targets = allow_private_targets;
+    // A half-done configuration is a mistake to report now, not at the first alert.
+    if (absl::Status valid = adapters::ValidateSmsChannelOptions(sms_options); !valid.ok()) {
+      return absl::InvalidArgumentError("settings sms.*: " + std::string(valid.message()));
+    }
+    sms = std::make_unique<adapters::SmsChannel>(std::move(sms_options));
+  }
   std::unique_ptr<core::Channel> email;
   if (config.GetString("smtp.url").empty()) {
     spdlog::warn("smtp.url is not set: email deliveries wait until it is");
-    email = std::make_unique<UnconfiguredChannel>();
+    email = std::make_unique<UnconfiguredChannel>("smtp.url is not set");
   } else {
     adapters::SmtpChannelOptions smtp;
     smtp.url = config.GetString("smtp.url");
@@ -171,6 +240,7 @@ absl::Status Serve(const ServeFlags& flags) {
     smtp.require_tls = config.GetBool("smtp.require_tls");
     smtp.insecure_skip_verify = config.GetBool("smtp.insecure_skip_verify");
     smtp.timeout = std::chrono::seconds(config.GetInt("smtp.timeout_seconds"));
+    smtp.links = links;
     SW_ASSIGN_OR_RETURN(email, adapters::SmtpChannel::Create(std::move(smtp)));
   }
 
@@ -187,6 +257,10 @@ absl::Status Serve(const ServeFlags& flags) {
   core::DispatcherOptions dispatch_options;
   dispatch_options.concurrency =
       static_cast<size_t>(std::clamp<int64_t>(config.GetInt("delivery.concurrency"), 1, 256));
+  dispatch_options.email_rate_per_address =
+      static_cast<double>(config.GetInt("delivery.email_rate_per_address"));
+  dispatch_options.rate_per_subscription =
+      static_cast<double>(config.GetInt("delivery.rate_per_subscription"));
   const auto backoff = [&](core::Protocol p, const char* attempts, const char* age) {
     core::RetryPolicy& policy = dispatch_options.policies[p];
     policy.max_attempts = static_cast<int>(config.GetInt(attempts));
@@ -198,9 +272,19 @@ absl::Status Serve(const ServeFlags& flags) {
   backoff(core::Protocol::kEmail, "delivery.email_max_attempts", "delivery.email_max_age_seconds");
   backoff(core::Protocol::kWebhook, "delivery.webhook_max_attempts",
           "delivery.webhook_max_age_seconds");
-  core::Dispatcher dispatcher(
-      *notifier, {{core::Protocol::kWebhook, &webhook}, {core::Protocol::kEmail, email.get()}},
-      clock, dispatch_options);
+  // Slack and Teams are webhooks; SMS is retried like email (SNS's defaults for both).
+  backoff(core::Protocol::kSlack, "delivery.webhook_max_attempts",
+          "delivery.webhook_max_age_seconds");
+  backoff(core::Protocol::kTeams, "delivery.webhook_max_attempts",
+          "delivery.webhook_max_age_seconds");
+  backoff(core::Protocol::kSms, "delivery.email_max_attempts", "delivery.email_max_age_seconds");
+  core::Dispatcher dispatcher(*notifier,
+                              {{core::Protocol::kWebhook, &webhook},
+                               {core::Protocol::kEmail, email.get()},
+                               {core::Protocol::kSlack, &slack},
+                               {core::Protocol::kTeams, &teams},
+                               {core::Protocol::kSms, sms.get()}},
+                              clock, dispatch_options);
   core::Pipeline pipeline(loader, checker, dispatcher, clock);
 
   server::ServerOptions server_options;
@@ -209,6 +293,20 @@ absl::Status Serve(const ServeFlags& flags) {
   server_options.max_connections = static_cast<size_t>(config.GetInt("server.max_connections"));
   server_options.idle_timeout = std::chrono::seconds(config.GetInt("server.idle_timeout_seconds"));
   server_options.bad_row_policy = loader_options.bad_row_policy;
+  server_options.links = links;
+  server_options.link_key = link_key;
+  // POST /sms/inbound: STOP and START from Twilio, verified with the account's auth token.
+  if (const std::string auth_token = config.GetString("sms.auth_token"); !auth_token.empty()) {
+    server_options.verify_sms_signature =
+        [auth_token](std::string_view url,
+                     const std::vector<std::pair<std::string, std::string>>& form,
+                     std::string_view signature) {
+          return adapters::VerifyTwilioSignature(auth_token, url, form, signature);
+        };
+  }
+  server_options.parse_sms_keyword = [](std::string_view body) {
+    return adapters::ParseStopKeyword(body);
+  };
   server::HttpServer http(
       server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
                        pipeline.loader_wakeup(), *access_keys, &pipeline.deliver_wakeup()},
@@ -229,6 +327,7 @@ absl::Status Serve(const ServeFlags& flags) {
 
   pipeline.Start();
   SW_RETURN_IF_ERROR(http.Start());
+  api_port->store(http.port());
   const std::string host = server_options.listen.substr(0, server_options.listen.rfind(':'));
   std::cout << "stockwatch listening on http://" << host << ":" << http.port() << std::endl;
   if (s3_server) {

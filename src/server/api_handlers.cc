@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "core/delivery/schedule.h"
 #include "core/model/json.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -42,6 +43,15 @@ absl::StatusOr<std::optional<std::string>> OptionalString(const nlohmann::json& 
     return absl::InvalidArgumentError(fmt::format("{} must be a string or null", name));
   }
   return it->get<std::string>();
+}
+
+// An optional boolean member: absent or null -> false; kInvalidArgument if not a boolean.
+absl::StatusOr<bool> OptionalBool(const nlohmann::json& object, std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return false;
+  if (!it->is_boolean())
+    return absl::InvalidArgumentError(fmt::format("{} must be a boolean", name));
+  return it->get<bool>();
 }
 
 // A threshold scope name: null/absent for "any", else a name as the CSV reader accepts it.
@@ -159,7 +169,21 @@ absl::StatusOr<HttpResponse> ApiRouter::ListAlerts(const QueryParams& query) {
 
 absl::StatusOr<HttpResponse> ApiRouter::ListTopics() {
   SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
-  return JsonResponse(200, {{"topics", topics}});
+  SW_ASSIGN_OR_RETURN(std::vector<std::string> urgent, services_.notifier.UrgentTopics());
+  return JsonResponse(200, {{"topics", topics}, {"urgent", urgent}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::UpdateTopic(std::string_view raw_name,
+                                                    HttpRequest& request) {
+  SW_ASSIGN_OR_RETURN(std::string name, DecodeSegment("topic", raw_name));
+  SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
+  auto it = body.find("urgent");
+  if (it == body.end() || !it->is_boolean()) {
+    return absl::InvalidArgumentError("urgent must be true or false");
+  }
+  const bool urgent = it->get<bool>();
+  SW_RETURN_IF_ERROR(services_.notifier.SetTopicUrgent(name, urgent));
+  return JsonResponse(200, {{"topic", name}, {"urgent", urgent}});
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::ListSubscriptions() {
@@ -200,9 +224,30 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
       SubscriptionEndpoint endpoint,
       ParseSubscriptionEndpoint(
           *endpoint_text, protocol ? std::optional<std::string_view>(*protocol) : std::nullopt));
-  SW_ASSIGN_OR_RETURN(core::Subscription subscription,
-                      services_.notifier.Subscribe(*topic, endpoint.protocol, endpoint.endpoint,
-                                                   services_.clock.Now(), filter_policy));
+  // Email and webhook endpoints confirm, as in SNS, unless the admin vouches for them.
+  SW_ASSIGN_OR_RETURN(bool confirmed, OptionalBool(body, "confirmed"));
+  const core::Confirmation confirmation =
+      !confirmed && core::ProtocolNeedsConfirmation(endpoint.protocol)
+          ? core::Confirmation::kRequired
+          : core::Confirmation::kNotRequired;
+  // When deliveries go out; each refused with a message naming the field.
+  core::DeliverySchedule schedule;
+  for (auto [name, field] :
+       {std::pair{"digest", &schedule.digest}, std::pair{"quiet_hours", &schedule.quiet_hours},
+        std::pair{"timezone", &schedule.timezone}}) {
+    SW_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(body, name));
+    if (value) *field = *std::move(value);
+  }
+  SW_ASSIGN_OR_RETURN(schedule, core::CanonicalSchedule(schedule));
+  SW_ASSIGN_OR_RETURN(
+      core::Subscription subscription,
+      services_.notifier.Subscribe(*topic, endpoint.protocol, endpoint.endpoint,
+                                   services_.clock.Now(), filter_policy, confirmation, schedule));
+  // A new confirmation message is due now.
+  if (subscription.status == core::SubscriptionStatus::kPendingConfirmation &&
+      services_.deliver_wakeup != nullptr) {
+    services_.deliver_wakeup->Notify();
+  }
   nlohmann::json created = core::ToJson(subscription);
   // The key receivers verify X-Stockwatch-Signature with; listings never show it.
   if (subscription.protocol == core::Protocol::kWebhook) {

@@ -4,12 +4,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "base/work_signal.h"
 #include "core/csv/inventory_csv.h"
+#include "core/delivery/subscriber_links.h"
 #include "core/ports/access_key_store.h"
 #include "core/ports/change_stream.h"
 #include "core/ports/clock.h"
@@ -61,6 +67,20 @@ struct ServerOptions {
   // Region named in the S3-shaped event documents (`/api/v1/uploads/{id}/event`).
   // Default "us-east-1".
   std::string region = "us-east-1";
+  // The subscriber routes (GET /confirm, /unsubscribe, POST /sms/inbound; no credentials):
+  // the public base URL (links.base_url; /sms/inbound checks Twilio's signature over it)
+  // and the key of unsubscribe tokens (server/subscriber_tokens.h). An empty key refuses
+  // every unsubscribe token. Defaults: no base URL, no key.
+  core::SubscriberLinks links;
+  std::string link_key;
+  // Checks the X-Twilio-Signature of POST /sms/inbound: (full URL, decoded form
+  // parameters, header value) -> genuine. Null: every inbound SMS is refused (403).
+  std::function<bool(std::string_view, const std::vector<std::pair<std::string, std::string>>&,
+                     std::string_view)>
+      verify_sms_signature;
+  // Reads an inbound text: true for an opt-out keyword (STOP), false for an opt-in one
+  // (START), nullopt for anything else. Null: every text is "anything else".
+  std::function<std::optional<bool>(std::string_view)> parse_sms_keyword;
 };
 
 // Serves HTTP/1.1 on a listening socket: keep-alive, pipelining, chunked or

@@ -76,11 +76,13 @@ HttpResponse ApiRouter::ErrorFor(const absl::Status& status, const std::string&)
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
   TargetParts target = SplitTarget(request.target);
-  // The only open routes: liveness, so a load balancer needs no token.
+  // Open routes: liveness, so a load balancer needs no token, and the subscriber links below.
   if (target.path == "/healthz") {
     if (request.method != "GET") return MethodNotAllowed(request.method, "GET");
     return JsonResponse(200, {{"status", "ok"}});
   }
+  // Links sent to subscribers: the token they carry is the credential.
+  if (IsSubscriberRoute(target.path)) return SubscriberRoute(request, target.path, target.query);
   absl::StatusOr<core::Principal> principal = Authenticate(request);
   if (!principal.ok()) return ErrorResponse(principal.status());
   absl::StatusOr<HttpResponse> response = Route(request, *principal);
@@ -157,6 +159,9 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
   } else if (rest.size() == 1 && collection == "topics") {
     if (!get) return MethodNotAllowed(method, "GET");
     return ListTopics();
+  } else if (rest.size() == 2 && collection == "topics") {
+    if (method != "PUT") return MethodNotAllowed(method, "PUT");
+    return UpdateTopic(rest[1], request);
   } else if (collection == "subscriptions") {
     if (rest.size() == 1) {
       if (get) return ListSubscriptions();
@@ -183,6 +188,16 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
     if (rest.size() == 3 && rest[2] == "redrive") {
       if (method != "POST") return MethodNotAllowed(method, "POST");
       return RedriveDeliveries(rest[1]);
+    }
+  } else if (collection == "sms" && rest.size() >= 2 && rest[1] == "opt-outs") {
+    if (rest.size() == 2) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return ListSmsOptOuts();
+    }
+    if (rest.size() == 3) {
+      if (method == "PUT") return SetSmsOptOut(rest[2], true);
+      if (method == "DELETE") return SetSmsOptOut(rest[2], false);
+      return MethodNotAllowed(method, "PUT, DELETE");
     }
   } else if (collection == "keys") {
     if (rest.size() == 1) {

@@ -67,6 +67,7 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> ListChanges(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListAlerts(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListTopics();
+  absl::StatusOr<HttpResponse> UpdateTopic(std::string_view raw_name, HttpRequest& request);
   absl::StatusOr<HttpResponse> ListSubscriptions();
   absl::StatusOr<HttpResponse> CreateSubscription(HttpRequest& request);
   absl::StatusOr<HttpResponse> DeleteSubscription(std::string_view raw_id);
@@ -82,6 +83,20 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> CreateKey(HttpRequest& request);
   absl::StatusOr<HttpResponse> RevokeKey(std::string_view raw_id);
 
+  // Subscriber routes, reachable without credentials (subscriber_handlers.cc).
+  // REQUIRES: IsSubscriberRoute(path).
+  HttpResponse SubscriberRoute(HttpRequest& request, std::string_view path, std::string_view query);
+  absl::StatusOr<HttpResponse> Confirm(std::string_view query, bool json);
+  absl::StatusOr<HttpResponse> UnsubscribePage(std::string_view query, bool json);
+  absl::StatusOr<HttpResponse> UnsubscribeNow(HttpRequest& request, std::string_view query,
+                                              bool json);
+  absl::StatusOr<HttpResponse> SmsInbound(HttpRequest& request, std::string_view query);
+  // The subscription an unsubscribe token names; kNotFound for a token that is not ours.
+  absl::StatusOr<int64_t> UnsubscribeTokenId(std::string_view token);
+  // SMS opt-outs (subscriber_handlers.cc).
+  absl::StatusOr<HttpResponse> ListSmsOptOuts();
+  absl::StatusOr<HttpResponse> SetSmsOptOut(std::string_view raw_number, bool opt_out);
+
   // Reads a whole (small) request body, up to options_.max_body_bytes; 413 beyond.
   absl::StatusOr<std::string> ReadSmallBody(HttpRequest& request);
   // Reads the body as a JSON object; kInvalidArgument if it is not one.
@@ -91,6 +106,10 @@ class ApiRouter final : public RequestHandler {
   const ServerOptions& options_;
   std::atomic<bool> shutting_down_{false};
 };
+
+// Whether `path` is a subscriber route (GET /confirm, /api/v1/subscriptions/confirm, GET and
+// POST /unsubscribe, POST /sms/inbound): answered without credentials.
+bool IsSubscriberRoute(std::string_view path);
 
 // A JSON response; invalid UTF-8 in strings (names are bytes) is replaced, never thrown on.
 HttpResponse JsonResponse(int status, const nlohmann::json& body);

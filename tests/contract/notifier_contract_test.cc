@@ -8,6 +8,7 @@
 #include "adapters/sqlite/sqlite_notifier.h"
 #include "contract_env.h"
 #include "gtest/gtest.h"
+#include "notifier_envs.h"
 
 namespace stockwatch::contract {
 namespace {
@@ -18,39 +19,6 @@ using core::Message;
 using core::Protocol;
 using core::TimePoint;
 using std::chrono::seconds;
-
-class MemoryNotifierEnv {
- public:
-  static constexpr bool kDurable = false;
-  core::Notifier& notifier() { return notifier_; }
-  ManualClock& clock() { return clock_; }
-
- private:
-  ManualClock clock_{T0()};
-  adapters::InMemoryNotifier notifier_{clock_};
-};
-
-class SqliteNotifierEnv {
- public:
-  static constexpr bool kDurable = true;
-  SqliteNotifierEnv() { Reopen(); }
-  core::Notifier& notifier() { return *notifier_; }
-  ManualClock& clock() { return clock_; }
-  void Reopen() {
-    notifier_.reset();
-    db_.reset();
-    db_ = OpenDatabase(dir_.path());
-    auto notifier = adapters::SqliteNotifier::Open(db_, clock_);
-    ASSERT_TRUE(notifier.ok()) << notifier.status();
-    notifier_ = *std::move(notifier);
-  }
-
- private:
-  TempDir dir_;
-  ManualClock clock_{T0()};
-  std::shared_ptr<adapters::SqliteDatabase> db_;
-  std::unique_ptr<adapters::SqliteNotifier> notifier_;
-};
 
 Message MakeMessage(std::string id, std::string_view topic, TimePoint at, uint64_t sequence = 1) {
   Message m;

@@ -109,10 +109,16 @@ class WebhookSink(Sink):
 
 
 class Server:
-    """`stockwatch serve` on a free loopback port with its own data directory."""
+    """`stockwatch serve` on a free loopback port with its own data directory.
 
-    def __init__(self, data_dir=None, env=None, args=()):
+    Every receiver of these tests listens on 127.0.0.1, which the server refuses to deliver
+    to by default, so notify.allow_private_targets is set unless `allow_private_targets` is
+    False (`env` may still override it).
+    """
+
+    def __init__(self, data_dir=None, env=None, args=(), allow_private_targets=True):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sw-data-")
+        self.allow_private_targets = allow_private_targets
         self.extra_env = env or {}
         self.args = list(args)
         self.proc = None
@@ -121,7 +127,9 @@ class Server:
 
     def start(self):
         env = dict(os.environ)
-        env.update({"STOCKWATCH_ADMIN_TOKEN": TOKEN, "STOCKWATCH_LOG_LEVEL": "info"})
+        env.update({"STOCKWATCH_ADMIN_TOKEN": TOKEN, "STOCKWATCH_LOG_LEVEL": "info",
+                    "STOCKWATCH_NOTIFY_ALLOW_PRIVATE_TARGETS":
+                        "true" if self.allow_private_targets else "false"})
         env.update(self.extra_env)
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
@@ -227,8 +235,14 @@ class Server:
                 return doc
         raise AssertionError(f"upload {upload_id} still pending after {timeout}s")
 
-    def cli(self, *args, check=True, input=None):
-        """Runs a client subcommand against this server; returns CompletedProcess."""
+    def cli(self, *args, check=True, input=None, confirmed=True):
+        """Runs a client subcommand against this server; returns CompletedProcess.
+
+        `subscribe` gets --confirmed (an admin vouching for the endpoint) unless `confirmed`
+        is False: the tests' receivers get alerts without answering a confirmation first.
+        """
+        if args and args[0] == "subscribe" and confirmed and "--confirmed" not in args:
+            args = ("subscribe", "--confirmed", *args[1:])
         env = dict(os.environ, STOCKWATCH_SERVER=self.url, STOCKWATCH_TOKEN=TOKEN)
         proc = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=600,
                               input=input)

@@ -1,9 +1,14 @@
 #include "adapters/memory/in_memory_notifier.h"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <random>
 
 #include "core/delivery/filter_policy.h"
+#include "core/delivery/schedule.h"
 #include "fmt/format.h"
 
 namespace stockwatch::adapters {
@@ -13,12 +18,30 @@ absl::Status NoSuchDelivery(int64_t delivery_id) {
   return absl::NotFoundError("notifier: no delivery " + std::to_string(delivery_id));
 }
 
+absl::Status UnknownToken() {
+  return absl::NotFoundError(
+      "notifier: unknown or expired confirmation token (tokens work once, for a limited time)");
+}
+
+std::string Sha256(std::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+bool IsToken(std::string_view token) {
+  return token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 }  // namespace
 
 using core::DeliveryState;
 
-InMemoryNotifier::InMemoryNotifier(core::Clock& clock)
+InMemoryNotifier::InMemoryNotifier(core::Clock& clock, core::NotifierOptions options)
     : clock_(clock),
+      options_(options),
       topics_{std::string(core::kTopicNoStock), std::string(core::kTopicLowStock),
               std::string(core::kTopicBackInStock)} {}
 
@@ -41,6 +64,11 @@ absl::Status InMemoryNotifier::Publish(const std::vector<core::Message>& message
     const core::Attributes attributes = core::MessageAttributes(m);
     for (const StoredSubscription& s : subscriptions_) {
       if (!s.active || s.subscription.topic != m.topic) continue;
+      if (s.subscription.status != core::SubscriptionStatus::kConfirmed) continue;
+      if (s.subscription.protocol == core::Protocol::kSms &&
+          sms_opt_outs_.contains(s.subscription.endpoint)) {
+        continue;
+      }
       if (!core::PolicyAccepts(s.subscription.filter_policy, attributes)) continue;
       deliveries_.push_back(StoredDelivery{messages_.size() - 1,
                                            s.subscription.id,
@@ -69,25 +97,31 @@ absl::StatusOr<std::vector<core::Message>> InMemoryNotifier::RecentMessages(
   std::lock_guard lock(mu_);
   std::vector<core::Message> out;
   for (auto it = messages_.rbegin(); it != messages_.rend() && out.size() < limit; ++it) {
+    if (it->kind != core::MessageKind::kAlert) continue;
     if (!topic || it->topic == *topic) out.push_back(*it);
   }
   return out;
 }
 
-absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(std::string_view topic,
-                                                               core::Protocol protocol,
-                                                               std::string_view endpoint,
-                                                               core::TimePoint at,
-                                                               std::string_view filter_policy) {
+absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(
+    std::string_view topic, core::Protocol protocol, std::string_view endpoint, core::TimePoint at,
+    std::string_view filter_policy, core::Confirmation confirmation,
+    const core::DeliverySchedule& schedule) {
   if (endpoint.empty()) return absl::InvalidArgumentError("notifier: endpoint is empty");
   absl::StatusOr<std::string> policy = core::CanonicalFilterPolicy(filter_policy);
   if (!policy.ok()) return policy.status();
+  absl::StatusOr<core::DeliverySchedule> canonical = core::CanonicalSchedule(schedule);
+  if (!canonical.ok()) return canonical.status();
   std::lock_guard lock(mu_);
   if (!topics_.contains(topic)) {
     return absl::InvalidArgumentError("notifier: unknown topic \"" + std::string(topic) + "\"");
   }
-  for (const StoredSubscription& s : subscriptions_) {
+  for (StoredSubscription& s : subscriptions_) {
     if (s.active && s.subscription.topic == topic && s.subscription.endpoint == endpoint) {
+      if (s.subscription.status == core::SubscriptionStatus::kPendingConfirmation &&
+          s.subscription.confirmation_expires_at <= at) {
+        if (absl::Status started = StartConfirmation(s, at); !started.ok()) return started;
+      }
       return s.subscription;
     }
   }
@@ -98,10 +132,97 @@ absl::StatusOr<core::Subscription> InMemoryNotifier::Subscribe(std::string_view 
   subscription.endpoint = std::string(endpoint);
   subscription.created_at = at;
   subscription.filter_policy = *std::move(policy);
+  subscription.digest = canonical->digest;
+  subscription.quiet_hours = canonical->quiet_hours;
+  subscription.timezone = canonical->timezone;
   std::random_device random;
   for (int i = 0; i < 8; ++i) subscription.secret += fmt::format("{:08x}", random());
-  subscriptions_.push_back(StoredSubscription{subscription, true});
-  return subscription;
+  subscriptions_.push_back(StoredSubscription{subscription, true, ""});
+  if (confirmation == core::Confirmation::kRequired) {
+    if (absl::Status started = StartConfirmation(subscriptions_.back(), at); !started.ok()) {
+      subscriptions_.pop_back();
+      return started;
+    }
+  }
+  return subscriptions_.back().subscription;
+}
+
+absl::Status InMemoryNotifier::StartConfirmation(StoredSubscription& s, core::TimePoint at) {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    return absl::UnavailableError("notifier: no random bytes for a confirmation token");
+  }
+  std::string token;
+  for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
+  s.token_sha256 = Sha256(token);
+  s.subscription.status = core::SubscriptionStatus::kPendingConfirmation;
+  s.subscription.confirmation_expires_at = at + options_.confirmation_ttl;
+  core::Message m;
+  m.id = fmt::format(
+      "confirm-{}-{}", s.subscription.id,
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+  m.topic = s.subscription.topic;
+  m.subject = "Confirm your subscription to " + s.subscription.topic;
+  m.body = std::move(token);
+  m.at = at;
+  m.kind = core::MessageKind::kSubscriptionConfirmation;
+  messages_.push_back(std::move(m));
+  deliveries_.push_back(StoredDelivery{
+      messages_.size() - 1, s.subscription.id, DeliveryState::kPending, 0, at, "", at, at, 0, {}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<core::Subscription> InMemoryNotifier::ConfirmSubscription(std::string_view token,
+                                                                         core::TimePoint now) {
+  if (!IsToken(token)) return UnknownToken();
+  const std::string hash = Sha256(token);
+  std::lock_guard lock(mu_);
+  for (StoredSubscription& s : subscriptions_) {
+    if (!s.active || s.token_sha256.size() != hash.size() ||
+        CRYPTO_memcmp(s.token_sha256.data(), hash.data(), hash.size()) != 0) {
+      continue;
+    }
+    if (s.subscription.status != core::SubscriptionStatus::kPendingConfirmation ||
+        !s.subscription.confirmation_expires_at || *s.subscription.confirmation_expires_at <= now) {
+      return UnknownToken();
+    }
+    s.subscription.status = core::SubscriptionStatus::kConfirmed;
+    s.subscription.confirmation_expires_at.reset();
+    s.token_sha256.clear();
+    return s.subscription;
+  }
+  return UnknownToken();
+}
+
+absl::Status InMemoryNotifier::OptOutSms(std::string_view number, core::TimePoint at) {
+  if (number.empty()) return absl::InvalidArgumentError("notifier: sms number is empty");
+  const core::TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  sms_opt_outs_.emplace(std::string(number), at);
+  for (StoredDelivery& d : deliveries_) {
+    const core::Subscription& s =
+        subscriptions_[static_cast<size_t>(d.subscription_id - 1)].subscription;
+    if (d.state == DeliveryState::kPending && s.protocol == core::Protocol::kSms &&
+        s.endpoint == number) {
+      d.state = DeliveryState::kFailed;
+      d.last_error = "opted out (STOP)";
+      d.updated_at = now;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryNotifier::OptInSms(std::string_view number) {
+  std::lock_guard lock(mu_);
+  if (auto it = sms_opt_outs_.find(number); it != sms_opt_outs_.end()) sms_opt_outs_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::SmsOptOut>> InMemoryNotifier::SmsOptOuts() {
+  std::lock_guard lock(mu_);
+  std::vector<core::SmsOptOut> out;
+  for (const auto& [number, at] : sms_opt_outs_) out.push_back({number, at});
+  return out;
 }
 
 absl::Status InMemoryNotifier::Unsubscribe(int64_t subscription_id) {
@@ -177,6 +298,56 @@ absl::StatusOr<std::optional<core::TimePoint>> InMemoryNotifier::NextDue() {
     }
   }
   return next;
+}
+
+absl::StatusOr<std::vector<core::Delivery>> InMemoryNotifier::DueDeliveriesOf(
+    int64_t subscription_id, core::TimePoint now, size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<size_t> due;
+  for (size_t i = 0; i < deliveries_.size(); ++i) {
+    const StoredDelivery& d = deliveries_[i];
+    if (d.subscription_id == subscription_id && d.state == DeliveryState::kPending &&
+        d.next_attempt_at <= now) {
+      due.push_back(i);
+    }
+  }
+  std::stable_sort(due.begin(), due.end(), [&](size_t a, size_t b) {
+    return deliveries_[a].next_attempt_at < deliveries_[b].next_attempt_at;
+  });
+  std::vector<core::Delivery> out;
+  for (size_t i = 0; i < due.size() && out.size() < limit; ++i) out.push_back(Expand(due[i]));
+  return out;
+}
+
+absl::Status InMemoryNotifier::Defer(const std::vector<int64_t>& delivery_ids,
+                                     core::TimePoint until) {
+  std::lock_guard lock(mu_);
+  for (int64_t id : delivery_ids) {
+    if (!Known(id)) continue;
+    StoredDelivery& d = deliveries_[static_cast<size_t>(id - 1)];
+    if (d.state != DeliveryState::kPending) continue;
+    d.next_attempt_at = until;
+    if (d.attempts == 0) d.since = until;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryNotifier::SetTopicUrgent(std::string_view topic, bool urgent) {
+  std::lock_guard lock(mu_);
+  if (!topics_.contains(topic)) {
+    return absl::InvalidArgumentError("notifier: unknown topic \"" + std::string(topic) + "\"");
+  }
+  if (urgent) {
+    urgent_topics_.emplace(topic);
+  } else if (auto it = urgent_topics_.find(topic); it != urgent_topics_.end()) {
+    urgent_topics_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> InMemoryNotifier::UrgentTopics() {
+  std::lock_guard lock(mu_);
+  return std::vector<std::string>(urgent_topics_.begin(), urgent_topics_.end());
 }
 
 absl::Status InMemoryNotifier::RecordAttempts(const std::vector<core::AttemptRecord>& attempts) {

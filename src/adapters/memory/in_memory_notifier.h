@@ -17,22 +17,35 @@ namespace stockwatch::adapters {
 // failed by Unsubscribe and must outlive the notifier. Thread-safe.
 class InMemoryNotifier final : public core::Notifier {
  public:
-  explicit InMemoryNotifier(core::Clock& clock);
+  explicit InMemoryNotifier(core::Clock& clock, core::NotifierOptions options = {});
 
   absl::Status Publish(const std::vector<core::Message>& messages, uint64_t expected,
                        uint64_t checkpoint) override;
   absl::StatusOr<uint64_t> Checkpoint() override;
   absl::StatusOr<std::vector<core::Message>> RecentMessages(std::optional<std::string> topic,
                                                             size_t limit) override;
-  absl::StatusOr<core::Subscription> Subscribe(std::string_view topic, core::Protocol protocol,
-                                               std::string_view endpoint, core::TimePoint at,
-                                               std::string_view filter_policy = {}) override;
+  absl::StatusOr<core::Subscription> Subscribe(
+      std::string_view topic, core::Protocol protocol, std::string_view endpoint,
+      core::TimePoint at, std::string_view filter_policy = {},
+      core::Confirmation confirmation = core::Confirmation::kNotRequired,
+      const core::DeliverySchedule& schedule = {}) override;
+  absl::StatusOr<core::Subscription> ConfirmSubscription(std::string_view token,
+                                                         core::TimePoint now) override;
+  absl::Status OptOutSms(std::string_view number, core::TimePoint at) override;
+  absl::Status OptInSms(std::string_view number) override;
+  absl::StatusOr<std::vector<core::SmsOptOut>> SmsOptOuts() override;
   absl::Status Unsubscribe(int64_t subscription_id) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
   absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
                                                             size_t limit) override;
   absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
+  absl::StatusOr<std::vector<core::Delivery>> DueDeliveriesOf(int64_t subscription_id,
+                                                              core::TimePoint now,
+                                                              size_t limit) override;
+  absl::Status Defer(const std::vector<int64_t>& delivery_ids, core::TimePoint until) override;
+  absl::Status SetTopicUrgent(std::string_view topic, bool urgent) override;
+  absl::StatusOr<std::vector<std::string>> UrgentTopics() override;
   absl::Status RecordAttempts(const std::vector<core::AttemptRecord>& attempts) override;
   absl::StatusOr<std::vector<core::DeliveryAttempt>> Attempts(int64_t delivery_id) override;
   absl::StatusOr<core::Delivery> GetDelivery(int64_t delivery_id) override;
@@ -56,11 +69,16 @@ class InMemoryNotifier final : public core::Notifier {
   struct StoredSubscription {
     core::Subscription subscription;
     bool active = true;
+    std::string token_sha256;  // raw SHA-256 of the confirmation token; empty when none
   };
+  // Adds a new confirmation token to `s` and its message and delivery to the outbox.
+  // REQUIRES: mu_ held.
+  absl::Status StartConfirmation(StoredSubscription& s, core::TimePoint at);
   core::Delivery Expand(size_t index) const;
   bool Known(int64_t delivery_id) const;  // REQUIRES: mu_ held
 
   core::Clock& clock_;
+  const core::NotifierOptions options_;
   std::mutex mu_;
   const std::set<std::string, std::less<>> topics_;
   uint64_t checkpoint_ = 0;
@@ -68,6 +86,8 @@ class InMemoryNotifier final : public core::Notifier {
   std::set<std::string, std::less<>> message_ids_;
   std::vector<StoredSubscription> subscriptions_;  // id = index + 1
   std::vector<StoredDelivery> deliveries_;         // id = index + 1
+  std::map<std::string, core::TimePoint, std::less<>> sms_opt_outs_;
+  std::set<std::string, std::less<>> urgent_topics_;
 };
 
 }  // namespace stockwatch::adapters

@@ -1,9 +1,14 @@
 #include "adapters/notify/curl_support.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -72,31 +77,113 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   return length;
 }
 
-// curl error codes that will not go away by trying again with the same endpoint. Everything
-// else (resolve, connect, timeouts, resets, TLS handshake, HTTP/2 stream errors) is treated
-// as transient.
-bool IsPermanentCurlError(CURLcode code) {
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_REMOTE_ACCESS_DENIED:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-      return true;
-    default:
-      return false;
+constexpr std::string_view kReplacementCharacter = "\xef\xbf\xbd";  // U+FFFD
+constexpr std::string_view kEllipsis = "\xe2\x80\xa6";              // U+2026
+
+bool InRange(unsigned char c, unsigned char low, unsigned char high) {
+  return c >= low && c <= high;
+}
+
+// The length of the well-formed UTF-8 sequence at the start of `text` (Unicode table 3-7: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0 if there is none.
+size_t Utf8SequenceLength(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned char second_low = 0x80;
+  unsigned char second_high = 0xbf;
+  if (InRange(lead, 0xc2, 0xdf)) {
+    length = 2;
+  } else if (InRange(lead, 0xe0, 0xef)) {
+    length = 3;
+    if (lead == 0xe0) second_low = 0xa0;
+    if (lead == 0xed) second_high = 0x9f;
+  } else if (InRange(lead, 0xf0, 0xf4)) {
+    length = 4;
+    if (lead == 0xf0) second_low = 0x90;
+    if (lead == 0xf4) second_high = 0x8f;
+  } else {
+    return 0;
   }
+  if (text.size() < length || !InRange(byte(1), second_low, second_high)) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (!InRange(byte(i), 0x80, 0xbf)) return 0;
+  }
+  return length;
+}
+
+// `address` (host byte order) in one of the IPv4 blocks IsPrivateAddress refuses.
+bool IsPrivateIpv4(uint32_t address) {
+  const auto in = [address](uint32_t network, int prefix_bits) {
+    return (address >> (32 - prefix_bits)) == (network >> (32 - prefix_bits));
+  };
+  return in(0x00000000, 8)       // 0.0.0.0/8: "this network", 0.0.0.0 reaches this host
+         || in(0x7f000000, 8)    // 127.0.0.0/8 loopback
+         || in(0x0a000000, 8)    // 10.0.0.0/8 (RFC 1918)
+         || in(0xac100000, 12)   // 172.16.0.0/12 (RFC 1918)
+         || in(0xc0a80000, 16)   // 192.168.0.0/16 (RFC 1918)
+         || in(0xa9fe0000, 16)   // 169.254.0.0/16 link-local (cloud metadata services)
+         || in(0x64400000, 10);  // 100.64.0.0/10 shared address space (CGNAT)
+}
+
+uint32_t Ipv4At(const unsigned char* bytes) {
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+         uint32_t{bytes[3]};
+}
+
+bool IsPrivateIpv6(const in6_addr& address) {
+  const unsigned char* b = address.s6_addr;
+  const auto zeros = [b](size_t from, size_t to) {
+    return std::all_of(b + from, b + to, [](unsigned char c) { return c == 0; });
+  };
+  // ::ffff:a.b.c.d (IPv4-mapped: the kernel connects to a.b.c.d) and ::a.b.c.d (the
+  // deprecated IPv4-compatible form; it also covers :: and ::1).
+  if (zeros(0, 10) && ((b[10] == 0xff && b[11] == 0xff) || (b[10] == 0 && b[11] == 0))) {
+    return IsPrivateIpv4(Ipv4At(b + 12));
+  }
+  // 64:ff9b::a.b.c.d: the NAT64 well-known prefix reaches a.b.c.d through the translator.
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && zeros(4, 12)) {
+    return IsPrivateIpv4(Ipv4At(b + 12));
+  }
+  if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7 unique local
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;  // fe80::/10 link-local
+  return false;
+}
+
+// The address of `address` as text ("127.0.0.1", "::1"), or "?" for another family.
+std::string AddressText(const sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (address->sa_family == AF_INET) {
+    sockaddr_in v4;
+    std::memcpy(&v4, address, sizeof(v4));
+    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof(text));
+  } else if (address->sa_family == AF_INET6) {
+    sockaddr_in6 v6;
+    std::memcpy(&v6, address, sizeof(v6));
+    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text));
+  }
+  return text;
+}
+
+// What the open-socket callback is told and what it found.
+struct SocketGuard {
+  bool allow_private_targets = false;
+  std::string refused;  // the first address refused, as text; empty if none
+};
+
+// CURLOPT_OPENSOCKETFUNCTION: curl calls it with each address it is about to connect to, after
+// resolving (and for every redirect and new connection), so a host name that resolves to a
+// private address, now or after a DNS change, is refused where it counts. Returning
+// CURL_SOCKET_BAD makes curl try the host's next address, or fail with CURLE_COULDNT_CONNECT.
+curl_socket_t OpenCheckedSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* guard = static_cast<SocketGuard*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN && !guard->allow_private_targets &&
+      IsPrivateAddress(&address->addr)) {
+    if (guard->refused.empty()) guard->refused = AddressText(&address->addr);
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 }  // namespace
@@ -121,6 +208,88 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
 
 bool HasLineBreak(std::string_view value) {
   return value.find_first_of("\r\n") != std::string_view::npos;
+}
+
+std::string TruncateUtf8(std::string_view text, size_t max_code_points, bool* cut) {
+  if (cut != nullptr) *cut = false;
+  std::string out;
+  out.reserve(std::min(text.size(), max_code_points * 4));
+  size_t code_points = 0;
+  size_t end_before_last = 0;  // byte length of the first max_code_points - 1 code points
+  while (!text.empty()) {
+    if (code_points == max_code_points) {
+      out.resize(end_before_last);
+      out += kEllipsis;
+      if (cut != nullptr) *cut = true;
+      return out;
+    }
+    const size_t length = Utf8SequenceLength(text);
+    if (length == 0) {
+      out += kReplacementCharacter;
+      text.remove_prefix(1);
+    } else {
+      out += text.substr(0, length);
+      text.remove_prefix(length);
+    }
+    ++code_points;
+    if (code_points + 1 == max_code_points) end_before_last = out.size();
+  }
+  return out;
+}
+
+bool IsPrivateAddress(const sockaddr* address) {
+  if (address->sa_family == AF_INET) {
+    sockaddr_in v4;
+    std::memcpy(&v4, address, sizeof(v4));
+    return IsPrivateIpv4(ntohl(v4.sin_addr.s_addr));
+  }
+  if (address->sa_family == AF_INET6) {
+    sockaddr_in6 v6;
+    std::memcpy(&v6, address, sizeof(v6));
+    return IsPrivateIpv6(v6.sin6_addr);
+  }
+  return false;
+}
+
+std::optional<bool> IsPrivateAddress(std::string_view text) {
+  const std::string literal(text);
+  in_addr v4{};
+  if (inet_pton(AF_INET, literal.c_str(), &v4) == 1) return IsPrivateIpv4(ntohl(v4.s_addr));
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, literal.c_str(), &v6) == 1) return IsPrivateIpv6(v6);
+  return std::nullopt;
+}
+
+std::string PrivateAddressError(std::string_view address) {
+  return "refusing to connect to private address " + std::string(address) +
+         " (set notify.allow_private_targets to allow)";
+}
+
+bool IsPermanentCurlError(int code, CurlProtocol protocol) {
+  switch (static_cast<CURLcode>(code)) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+      return true;
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_REMOTE_ACCESS_DENIED:
+      return protocol == CurlProtocol::kHttp;
+    case CURLE_USE_SSL_FAILED:  // require_tls and the server offers no STARTTLS
+      return protocol == CurlProtocol::kSmtp;
+    default:
+      return false;
+  }
 }
 
 void EnsureCurlGlobalInit() {
@@ -274,6 +443,7 @@ HttpPostResult PerformHttpPost(CurlHandlePool& pool, const HttpPost& post) {
 
   ResponseHeaders response;
   BodySink sink{&result.body, post.max_response_bytes};
+  SocketGuard guard{post.allow_private_targets, ""};
   char error_buffer[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_URL, post.url.c_str());
@@ -306,6 +476,10 @@ HttpPostResult PerformHttpPost(CurlHandlePool& pool, const HttpPost& post) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+  if (!post.allow_private_targets) {
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, &OpenCheckedSocket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard);
+  }
 
   const CURLcode rc = curl_easy_perform(curl);
   // The handle goes back to the pool with pointers to our stack; they are reset on reuse
@@ -315,14 +489,20 @@ HttpPostResult PerformHttpPost(CurlHandlePool& pool, const HttpPost& post) {
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, nullptr);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, nullptr);
 
+  if (rc == CURLE_COULDNT_CONNECT && !guard.refused.empty()) {
+    // Every address curl could have used was refused: trying again reaches the same ones.
+    result.failure = Permanent(PrivateAddressError(guard.refused));
+    return result;
+  }
   if (rc != CURLE_OK) {
     std::string text = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
     ParsedUrl scrub = post.parsed;
     if (!post.password.empty()) scrub.secrets.push_back(post.password);
     text = ScrubSecrets(std::move(text), scrub) + " (" + post.parsed.redacted + ")";
-    result.failure =
-        IsPermanentCurlError(rc) ? Permanent(std::move(text)) : Retryable(std::move(text));
+    result.failure = IsPermanentCurlError(rc, CurlProtocol::kHttp) ? Permanent(std::move(text))
+                                                                   : Retryable(std::move(text));
     return result;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
@@ -336,6 +516,7 @@ void ApplyWebhookOptions(const WebhookChannelOptions& options, HttpPost* post) {
   post->max_redirects = options.max_redirects;
   post->dns_cache_ttl = options.dns_cache_ttl;
   post->max_connection_age = options.max_connection_age;
+  post->allow_private_targets = options.allow_private_targets;
 }
 
 HttpPostResult PostToChatWebhook(CurlHandlePool& pool, const WebhookChannelOptions& options,

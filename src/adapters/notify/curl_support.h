@@ -20,6 +20,7 @@
 // The libcurl easy handle type, declared here so this header does not pull in <curl/curl.h>
 // (it is `typedef void CURL;` there).
 typedef void CURL;
+struct sockaddr;
 
 namespace stockwatch::adapters {
 struct WebhookChannelOptions;
@@ -63,6 +64,36 @@ std::string ScrubSecrets(std::string text, const ParsedUrl& url);
 // first path segment of `url->redacted` and replaces the rest by "***"
 // ("https://hooks.slack.com/services/***"), and adds the hidden part to `url->secrets`.
 void HidePathTail(ParsedUrl* url);
+
+// `text` with invalid UTF-8 replaced by U+FFFD, cut to at most `max_code_points` code points.
+// When cut, the last of them is "…" (U+2026) and `*cut` (if given) is set to true, otherwise
+// to false. `max_code_points` must be at least 1.
+std::string TruncateUtf8(std::string_view text, size_t max_code_points, bool* cut = nullptr);
+
+// Whether connecting to `address` (an IPv4 or IPv6 socket address) would reach this host or a
+// non-public network: unspecified (0.0.0.0/8, ::), loopback (127/8, ::1), private (RFC 1918:
+// 10/8, 172.16/12, 192.168/16; fc00::/7), link-local (169.254/16, fe80::/10), shared/CGNAT
+// (100.64/10), and any of these embedded in IPv6 as IPv4-mapped (::ffff:a.b.c.d),
+// IPv4-compatible (::a.b.c.d) or NAT64 (64:ff9b::a.b.c.d). False for other families.
+bool IsPrivateAddress(const sockaddr* address);
+// The same for an address literal ("10.0.0.1", "::ffff:127.0.0.1"); nullopt when `text` is
+// not one.
+std::optional<bool> IsPrivateAddress(std::string_view text);
+
+// The error text of a connection refused because its address is private (see
+// HttpPost::allow_private_targets): "refusing to connect to private address <address> (set
+// notify.allow_private_targets to allow)".
+std::string PrivateAddressError(std::string_view address);
+
+// Which transfer a curl error code came from, for IsPermanentCurlError.
+enum class CurlProtocol { kHttp, kSmtp };
+
+// Whether the curl error `code` (a CURLcode) will not go away by trying the same request
+// again: bad URL or protocol, certificate and TLS configuration problems, rejected
+// credentials, bad options; for HTTP also too many redirects and access denied; for SMTP also
+// a required STARTTLS the server does not offer. Everything else (resolve, connect, timeouts,
+// resets, TLS handshake, HTTP/2 stream errors) is treated as transient.
+bool IsPermanentCurlError(int code, CurlProtocol protocol);
 
 // At most `max_bytes` of a response body for an error text: trimmed, with every byte that is
 // not printable ASCII replaced by '?' (the text comes from the peer: it must not forge log
@@ -148,6 +179,11 @@ struct HttpPost {
   std::chrono::seconds dns_cache_ttl{60};           // CURLOPT_DNS_CACHE_TIMEOUT
   std::chrono::seconds max_connection_age{300};     // CURLOPT_MAXLIFETIME_CONN
   size_t max_response_bytes = 0;                    // response body kept; the rest is read
+  // When false, every connection is checked as it is opened (also after redirects and DNS
+  // changes) and one to an address IsPrivateAddress calls private is not made; when no other
+  // address of the host can be used the post fails with kPermanent and
+  // PrivateAddressError(address).
+  bool allow_private_targets = false;
 };
 
 // What came back: either an HTTP response or, when none arrived, the failure.
@@ -165,7 +201,8 @@ struct HttpPostResult {
 // except std::bad_alloc.
 HttpPostResult PerformHttpPost(CurlHandlePool& pool, const HttpPost& post);
 
-// Copies the timeouts, redirects, DNS cache TTL and connection age of `options` into `post`.
+// Copies the timeouts, redirects, DNS cache TTL, connection age and allow_private_targets of
+// `options` into `post`.
 void ApplyWebhookOptions(const WebhookChannelOptions& options, HttpPost* post);
 
 // Posts `json` to the chat incoming webhook (Slack, Teams) at delivery.subscription.endpoint,

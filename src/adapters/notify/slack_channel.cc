@@ -33,6 +33,20 @@ SendResult DoSend(const core::Delivery& delivery, const SlackChannelOptions& opt
 
 }  // namespace
 
+std::string SlackTruncate(std::string_view escaped) {
+  bool cut = false;
+  std::string text = notify_internal::TruncateUtf8(escaped, kMaxSlackTextChars, &cut);
+  if (!cut) return text;
+  // Every '&' in escaped text starts an entity; one cut short would show as "&am".
+  constexpr std::string_view kEllipsis = "\xe2\x80\xa6";
+  const size_t kept = text.size() - kEllipsis.size();
+  const size_t amp = text.rfind('&', kept);
+  if (amp != std::string::npos && text.find(';', amp) >= kept) {
+    text.erase(amp, kept - amp);
+  }
+  return text;
+}
+
 std::string SlackEscape(std::string_view text) {
   std::string escaped;
   escaped.reserve(text.size());
@@ -60,7 +74,7 @@ std::string SlackPayload(const core::Delivery& delivery) {
   const std::string body = SlackEscape(message.body);
   nlohmann::ordered_json section;
   section["type"] = "section";
-  section["text"] = {{"type", "mrkdwn"}, {"text", "*" + subject + "*\n" + body}};
+  section["text"] = {{"type", "mrkdwn"}, {"text", SlackTruncate("*" + subject + "*\n" + body)}};
   section["fields"] = nlohmann::ordered_json::array({
       Field("Store", message.store),
       Field("Item", message.item),
@@ -68,7 +82,7 @@ std::string SlackPayload(const core::Delivery& delivery) {
       Field("New count", std::to_string(message.new_count)),
   });
   nlohmann::ordered_json doc;
-  doc["text"] = subject + "\n" + body;
+  doc["text"] = SlackTruncate(subject + "\n" + body);
   doc["blocks"] = nlohmann::ordered_json::array({std::move(section)});
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

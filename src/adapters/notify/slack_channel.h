@@ -15,6 +15,8 @@
 //                           {"type": "mrkdwn", "text": "*Old count*\n3"},   ("new" for a new item)
 //                           {"type": "mrkdwn", "text": "*New count*\n0"}]}]}
 //
+// Both texts (`text` and the section's) are cut to 3,000 characters (code points), ending with
+// "…" when cut, since Slack refuses a longer section text.
 // Every text has `&`, `<` and `>` escaped as `&amp;`, `&lt;` and `&gt;`, as Slack requires:
 // store and item names come from uploaded files, and an unescaped `<!channel>` or
 // `<https://evil|link>` would notify everyone or render a link. `text` is what notifications
@@ -32,6 +34,7 @@
 // URL is the credential).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +51,14 @@ using SlackChannelOptions = WebhookChannelOptions;
 
 // `text` with `&`, `<` and `>` replaced by `&amp;`, `&lt;` and `&gt;` (Slack's escaping).
 std::string SlackEscape(std::string_view text);
+
+// Slack refuses a section text longer than this many characters.
+inline constexpr size_t kMaxSlackTextChars = 3000;
+
+// `escaped` (SlackEscape's output) cut to at most kMaxSlackTextChars code points on a UTF-8
+// boundary, ending with "…" (U+2026) when cut, and never inside an `&amp;`-style entity.
+// Invalid UTF-8 is replaced by U+FFFD.
+std::string SlackTruncate(std::string_view escaped);
 
 // The JSON document sent for `delivery`, as above. Invalid UTF-8 is replaced by U+FFFD.
 std::string SlackPayload(const core::Delivery& delivery);

@@ -17,10 +17,12 @@ namespace {
 using core::SendResult;
 using notify_test::Hang;
 using notify_test::HttpRequest;
+using notify_test::Loopback;
 using notify_test::MakeDelivery;
 using notify_test::Reply;
 using notify_test::ScriptedHttpServer;
 using notify_test::ScriptedReply;
+using notify_test::StatusCase;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
@@ -34,7 +36,7 @@ core::Delivery SlackDelivery(const std::string& endpoint) {
 
 TEST(SlackChannelTest, PostsEscapedBlocks) {
   ScriptedHttpServer server({Reply(200, "Content-Type: text/html\r\n", "ok")});
-  SlackChannel channel;
+  SlackChannel channel(Loopback());
   core::Delivery delivery = SlackDelivery(server.Url(kHookPath));
   delivery.message.store = "<b>Berlin & Co</b>";
   delivery.message.item = "Echo <!channel>";
@@ -94,14 +96,49 @@ TEST(SlackChannelTest, PayloadReplacesInvalidUtf8) {
   EXPECT_EQ(doc["blocks"][0]["fields"][0]["text"], "*Store*\nK\xef\xbf\xbdln");
 }
 
+// Code points in valid UTF-8: every byte that is not a continuation byte starts one.
+size_t CodePoints(std::string_view text) {
+  size_t count = 0;
+  for (char c : text) count += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return count;
+}
+
+TEST(SlackChannelTest, TruncatesTextsTo3000Characters) {
+  core::Delivery delivery = SlackDelivery("http://unused.invalid/");
+  std::string body;
+  for (int i = 0; i < 4000; ++i) body += "\xc3\xa9";  // "é", two bytes each
+  delivery.message.body = body;
+  const nlohmann::json doc = nlohmann::json::parse(SlackPayload(delivery));
+  for (const std::string& text :
+       {doc["text"].get<std::string>(), doc["blocks"][0]["text"]["text"].get<std::string>()}) {
+    EXPECT_EQ(CodePoints(text), kMaxSlackTextChars);
+    EXPECT_TRUE(text.ends_with("\xc3\xa9\xe2\x80\xa6")) << text.substr(text.size() - 8);
+  }
+  EXPECT_TRUE(doc["blocks"][0]["text"]["text"].get<std::string>().starts_with(
+      "*Inventory Alert!*\n\xc3\xa9"));
+
+  // Short texts are left alone.
+  const nlohmann::json short_doc = nlohmann::json::parse(SlackPayload(SlackDelivery("x")));
+  EXPECT_EQ(short_doc["text"], "Inventory Alert!\nBerlin is out of stock of Echo Plus.");
+}
+
+TEST(SlackChannelTest, TruncationNeverSplitsAnEntity) {
+  // Each '&' becomes "&amp;": wherever the 3,000th character falls, no "&am" may be left.
+  for (size_t prefix = 0; prefix < 5; ++prefix) {
+    const std::string escaped = std::string(prefix, 'x') + SlackEscape(std::string(1000, '&'));
+    const std::string text = SlackTruncate(escaped);
+    ASSERT_TRUE(text.ends_with("\xe2\x80\xa6")) << prefix;
+    EXPECT_LE(CodePoints(text), kMaxSlackTextChars) << prefix;
+    std::string kept = text.substr(prefix, text.size() - prefix - 3);
+    while (kept.starts_with("&amp;")) kept.erase(0, 5);
+    EXPECT_EQ(kept, "") << prefix;
+  }
+  EXPECT_EQ(SlackTruncate("a &amp; b"), "a &amp; b");
+}
+
 TEST(SlackChannelTest, ClassifiesSlackResponses) {
-  struct Case {
-    ScriptedReply reply;
-    SendResult::Kind kind;
-    std::string error;  // after "slack: ", before " from <url>"
-    std::optional<std::chrono::seconds> retry_after;
-  };
-  const std::vector<Case> cases = {
+  // error: after "slack: ", before " from <url>".
+  const std::vector<StatusCase> cases = {
       {Reply(200, "", "ok"), SendResult::Kind::kDelivered, "", std::nullopt},
       {Reply(400, "", "invalid_payload"), SendResult::Kind::kPermanent, "http 400 invalid_payload",
        std::nullopt},
@@ -117,19 +154,11 @@ TEST(SlackChannelTest, ClassifiesSlackResponses) {
        "http 500 internal_error", std::nullopt},
       {Reply(503, "", ""), SendResult::Kind::kRetryable, "http 503", std::nullopt},
   };
-  std::vector<ScriptedReply> replies;
-  for (const Case& c : cases) replies.push_back(c.reply);
-  ScriptedHttpServer server(replies);
-  SlackChannel channel;
-  for (const Case& c : cases) {
-    const SendResult result = channel.Send(SlackDelivery(server.Url(kHookPath)));
-    EXPECT_EQ(result.kind, c.kind) << c.reply.status << ": " << result.error;
-    if (c.kind == SendResult::Kind::kDelivered) {
-      EXPECT_EQ(result.error, "");
-    } else {
-      EXPECT_EQ(result.error, "slack: " + c.error + " from " + server.Url("/services/***"));
-    }
-    EXPECT_EQ(result.retry_after, c.retry_after) << c.reply.status;
+  ScriptedHttpServer server(notify_test::RepliesOf(cases));
+  SlackChannel channel(Loopback());
+  for (const StatusCase& c : cases) {
+    notify_test::ExpectOutcome(channel.Send(SlackDelivery(server.Url(kHookPath))), c,
+                               "slack: " + c.error + " from " + server.Url("/services/***"));
   }
   server.Join();
   EXPECT_EQ(server.Requests().size(), cases.size());
@@ -139,7 +168,7 @@ TEST(SlackChannelTest, ClassifiesSlackResponses) {
 TEST(SlackChannelTest, ErrorTextsHideTheWebhookPath) {
   const std::string url =
       "http://127.0.0.1:" + std::to_string(notify_test::UnusedPort()) + kHookPath + "?x=qs3cret";
-  SlackChannel channel;
+  SlackChannel channel(Loopback());
   const SendResult result = channel.Send(SlackDelivery(url));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_THAT(result.error, HasSubstr("/services/***"));
@@ -150,7 +179,7 @@ TEST(SlackChannelTest, ErrorTextsHideTheWebhookPath) {
 
 TEST(SlackChannelTest, TimeoutIsRetryable) {
   ScriptedHttpServer server({Hang()});
-  SlackChannel channel({.timeout = 200ms});
+  SlackChannel channel(Loopback({.timeout = 200ms}));
   const SendResult result = channel.Send(SlackDelivery(server.Url(kHookPath)));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_THAT(result.error, HasSubstr("timed out"));
@@ -158,7 +187,7 @@ TEST(SlackChannelTest, TimeoutIsRetryable) {
 }
 
 TEST(SlackChannelTest, RejectsBadEndpoints) {
-  SlackChannel channel;
+  SlackChannel channel(Loopback());
   for (const std::string endpoint :
        {"file:///etc/passwd", "ftp://127.0.0.1/x", "not a url", "", "mailto:ops@example.com"}) {
     const SendResult result = channel.Send(SlackDelivery(endpoint));
@@ -171,7 +200,7 @@ TEST(SlackChannelTest, ConcurrentSendsToThreadedSink) {
   auto sink = notify_test::Sink::Start("webhook_sink.py");
   ASSERT_TRUE(sink.ok()) << sink.status();
   const std::string url = "http://127.0.0.1:" + std::to_string((*sink)->Port()) + kHookPath;
-  SlackChannel channel({.max_idle_handles = 2});
+  SlackChannel channel(Loopback({.max_idle_handles = 2}));
   constexpr int kThreads = 4;
   constexpr int kPerThread = 10;
   const int failures = notify_test::SendConcurrently(kThreads, kPerThread, [&](int64_t id) {
@@ -180,16 +209,15 @@ TEST(SlackChannelTest, ConcurrentSendsToThreadedSink) {
     return channel.Send(delivery).kind == SendResult::Kind::kDelivered;
   });
   EXPECT_EQ(failures, 0);
-  const auto files = (*sink)->Dir().Files(".json");
-  ASSERT_EQ(files.size(), static_cast<size_t>(kThreads * kPerThread));
+  const std::vector<nlohmann::json> records = notify_test::SinkRecords(**sink);
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kPerThread));
   std::set<std::string> ids;
-  for (const auto& file : files) {
-    const nlohmann::json record = nlohmann::json::parse(notify_test::ReadFile(file));
+  for (const nlohmann::json& record : records) {
     EXPECT_EQ(record["path"], kHookPath);
     EXPECT_EQ(record["body"]["blocks"][0]["type"], "section");
     ids.insert(record["headers"]["x-stockwatch-delivery"].get<std::string>());
   }
-  EXPECT_EQ(ids.size(), files.size());
+  EXPECT_EQ(ids.size(), records.size());
 }
 
 }  // namespace

@@ -23,69 +23,6 @@ using notify_internal::HttpPostResult;
 using notify_internal::ParsedUrl;
 using notify_internal::Permanent;
 
-constexpr std::string_view kReplacementCharacter = "\xef\xbf\xbd";  // U+FFFD
-constexpr std::string_view kEllipsis = "\xe2\x80\xa6";              // U+2026
-
-bool InRange(unsigned char c, unsigned char low, unsigned char high) {
-  return c >= low && c <= high;
-}
-
-// The length of the well-formed UTF-8 sequence at the start of `text` (Unicode table 3-7: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or 0 if there is none.
-size_t Utf8SequenceLength(std::string_view text) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  unsigned char second_low = 0x80;
-  unsigned char second_high = 0xbf;
-  if (InRange(lead, 0xc2, 0xdf)) {
-    length = 2;
-  } else if (InRange(lead, 0xe0, 0xef)) {
-    length = 3;
-    if (lead == 0xe0) second_low = 0xa0;
-    if (lead == 0xed) second_high = 0x9f;
-  } else if (InRange(lead, 0xf0, 0xf4)) {
-    length = 4;
-    if (lead == 0xf0) second_low = 0x90;
-    if (lead == 0xf4) second_high = 0x8f;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || !InRange(byte(1), second_low, second_high)) return 0;
-  for (size_t i = 2; i < length; ++i) {
-    if (!InRange(byte(i), 0x80, 0xbf)) return 0;
-  }
-  return length;
-}
-
-// `text` with invalid UTF-8 replaced by U+FFFD, cut to at most `max_code_points` code points
-// (the last of them "…" when cut).
-std::string TruncateUtf8(std::string_view text, size_t max_code_points) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_code_points * 4));
-  size_t code_points = 0;
-  size_t end_before_last = 0;  // byte length of the first max_code_points - 1 code points
-  while (!text.empty()) {
-    if (code_points == max_code_points) {
-      out.resize(end_before_last);
-      out += kEllipsis;
-      return out;
-    }
-    const size_t length = Utf8SequenceLength(text);
-    if (length == 0) {
-      out += kReplacementCharacter;
-      text.remove_prefix(1);
-    } else {
-      out += text.substr(0, length);
-      text.remove_prefix(length);
-    }
-    ++code_points;
-    if (code_points + 1 == max_code_points) end_before_last = out.size();
-  }
-  return out;
-}
-
 // application/x-www-form-urlencoded: everything but unreserved characters percent-encoded.
 std::string FormEncode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -150,6 +87,7 @@ SendResult DoSend(const core::Delivery& delivery, const SmsChannelOptions& optio
   post.timeout = options.timeout;
   post.connect_timeout = options.connect_timeout;
   post.max_response_bytes = 4096;
+  post.allow_private_targets = options.allow_private_targets;
 
   HttpPostResult result = notify_internal::PerformHttpPost(pool, post);
   if (result.failure) {
@@ -257,7 +195,7 @@ bool IsE164(std::string_view number) {
 }
 
 std::string SmsBody(const core::Message& message) {
-  return TruncateUtf8(message.subject + "\n" + message.body, kMaxSmsCodePoints);
+  return notify_internal::TruncateUtf8(message.subject + "\n" + message.body, kMaxSmsCodePoints);
 }
 
 std::optional<bool> ParseStopKeyword(std::string_view body) {

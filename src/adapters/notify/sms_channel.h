@@ -20,6 +20,8 @@
 //   other 3xx and 4xx (400 invalid number, 401 bad credentials, ...)
 //                                                       kPermanent
 //   endpoint not E.164, options not usable              kPermanent, sending nothing
+//   base_url resolving to a private address (unless
+//   allow_private_targets)                              kPermanent, sending nothing
 // Error texts look like "sms: http 400 from https://api.twilio.com/2010-04-01/Accounts/AC.../
 // Messages.json: twilio error 21610: Attempt to send to unsubscribed recipient". They never
 // hold the auth token.
@@ -62,6 +64,11 @@ struct SmsChannelOptions {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   // Idle easy handles (with their open connections) kept for reuse. Default 4.
   size_t max_idle_handles = 4;
+  // Whether base_url may resolve to a loopback, private or link-local address (see
+  // notify_internal::IsPrivateAddress; the setting notify.allow_private_targets). When false
+  // such a connection is not made and the send fails with kPermanent "sms: refusing to connect
+  // to private address ...". Default false.
+  bool allow_private_targets = false;
 };
 
 // Longest text sent, in Unicode code points (Twilio's limit for a message body).

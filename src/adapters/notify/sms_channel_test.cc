@@ -157,6 +157,7 @@ SmsChannelOptions Options(std::string base_url) {
   options.account_sid = kSid;
   options.auth_token = kToken;
   options.from_number = kFrom;
+  options.allow_private_targets = true;  // FakeTwilio listens on 127.0.0.1
   return options;
 }
 
@@ -278,6 +279,19 @@ TEST(SmsChannelTest, ErrorBodyIsQuotedPrintable) {
   const SendResult result = channel.Send(SmsDelivery());
   EXPECT_EQ(result.error,
             "sms: http 500 from " + server.Url(kMessagesPath) + ": <html>???[31mfail?</html>");
+}
+
+TEST(SmsChannelTest, RefusesPrivateApiAddressByDefault) {
+  // Nothing listens there: if the channel connected, the send would come back retryable.
+  SmsChannelOptions options =
+      Options("http://127.0.0.1:" + std::to_string(notify_test::UnusedPort()));
+  options.allow_private_targets = false;
+  SmsChannel channel(options);
+  const SendResult result = channel.Send(SmsDelivery());
+  EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
+  EXPECT_EQ(result.error,
+            "sms: refusing to connect to private address 127.0.0.1 (set "
+            "notify.allow_private_targets to allow)");
 }
 
 TEST(SmsChannelTest, RejectsNonE164EndpointWithoutSending) {
@@ -501,17 +515,16 @@ TEST(SmsChannelTest, ConcurrentSendsToThreadedSink) {
     return channel.Send(delivery).kind == SendResult::Kind::kDelivered;
   });
   EXPECT_EQ(failures, 0);
-  const auto files = (*sink)->Dir().Files(".json");
-  ASSERT_EQ(files.size(), static_cast<size_t>(kThreads * kPerThread));
+  const std::vector<nlohmann::json> records = notify_test::SinkRecords(**sink);
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kPerThread));
   std::set<std::string> ids;
-  for (const auto& file : files) {
-    const nlohmann::json record = nlohmann::json::parse(notify_test::ReadFile(file));
+  for (const nlohmann::json& record : records) {
     EXPECT_EQ(record["path"], kMessagesPath);
     EXPECT_EQ(record["headers"]["authorization"], kBasicAuth);
     EXPECT_EQ(FormValue(ParseForm(record["body_text"].get<std::string>()), "To"), kTo);
     ids.insert(record["headers"]["x-stockwatch-delivery"].get<std::string>());
   }
-  EXPECT_EQ(ids.size(), files.size());
+  EXPECT_EQ(ids.size(), records.size());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "adapters/notify/curl_support.h"
+#include "adapters/notify/subscription_messages.h"
 #include "base/status.h"
 
 namespace stockwatch::adapters {
@@ -160,7 +161,43 @@ struct ComposedEmail {
   std::string data;
 };
 
-absl::StatusOr<ComposedEmail> Compose(const core::Delivery& delivery, std::string_view from) {
+// The HTML part of an email with links: `text` (CRLF line ends) escaped, with the
+// unsubscribe (and, for a confirmation, the confirm) link made clickable.
+std::string HtmlPart(std::string_view text, std::string_view unsubscribe_url) {
+  std::string html =
+      "<!doctype html>\r\n<html><head><meta charset=\"utf-8\"></head><body>\r\n<pre "
+      "style=\"font-family:sans-serif;white-space:pre-wrap\">";
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        html += "&amp;";
+        break;
+      case '<':
+        html += "&lt;";
+        break;
+      case '>':
+        html += "&gt;";
+        break;
+      case '"':
+        html += "&quot;";
+        break;
+      default:
+        html += c;
+    }
+  }
+  html += "</pre>\r\n";
+  if (!unsubscribe_url.empty()) {
+    // The URL is ours (base URL and a token of [0-9a-f.]), but escape it all the same.
+    std::string href;
+    for (char c : unsubscribe_url) href += c == '"' ? std::string("&quot;") : std::string(1, c);
+    html += "<p><a href=\"" + href + "\">Unsubscribe</a> from these alerts.</p>\r\n";
+  }
+  html += "</body></html>\r\n";
+  return html;
+}
+
+absl::StatusOr<ComposedEmail> Compose(const core::Delivery& delivery, std::string_view from,
+                                      const core::SubscriberLinks* links = nullptr) {
   const core::Message& message = delivery.message;
   ComposedEmail email;
   SW_ASSIGN_OR_RETURN(email.recipient, EmailAddressFromEndpoint(delivery.subscription.endpoint));
@@ -168,29 +205,70 @@ absl::StatusOr<ComposedEmail> Compose(const core::Delivery& delivery, std::strin
   if (HasLineBreak(message.subject)) {
     return absl::InvalidArgumentError("CR or LF in subject (header injection)");
   }
+  // With links, every email says how to unsubscribe (RFC 8058 one-click, and in the text).
+  const std::string unsubscribe_url =
+      links != nullptr ? links->UnsubscribeUrl(delivery.subscription.id) : std::string();
+  if (HasLineBreak(unsubscribe_url)) {
+    return absl::InvalidArgumentError("CR or LF in the unsubscribe URL (header injection)");
+  }
 
-  std::string text = NormalizeLineEnds(message.body);
-  if (!text.empty() && !text.ends_with("\r\n")) text += "\r\n";
-  text += "\r\n-- \r\n";
-  text += NormalizeLineEnds("Store: " + message.store + "\nItem: " + message.item + "\nCount: " +
-                            (message.old_count ? std::to_string(*message.old_count) : "new") +
-                            " -> " + std::to_string(message.new_count) + "\n");
-  const bool eight_bit = Fits8bit(text);
+  std::string text;
+  if (message.kind == core::MessageKind::kSubscriptionConfirmation) {
+    text = NormalizeLineEnds(SubscriptionConfirmationText(
+        delivery, links != nullptr ? *links : core::SubscriberLinks{}));
+  } else {
+    text = NormalizeLineEnds(message.body);
+    if (!text.empty() && !text.ends_with("\r\n")) text += "\r\n";
+    text += "\r\n-- \r\n";
+    text += NormalizeLineEnds("Store: " + message.store + "\nItem: " + message.item + "\nCount: " +
+                              (message.old_count ? std::to_string(*message.old_count) : "new") +
+                              " -> " + std::to_string(message.new_count) + "\n");
+  }
+  if (!unsubscribe_url.empty()) {
+    text += "\r\nTo stop these alerts, unsubscribe: " + unsubscribe_url + "\r\n";
+  }
+  // The parts' boundary: stable per delivery (same bytes on every retry). A text part that
+  // happens to contain it goes quoted-printable, where "=_" cannot occur.
+  const std::string boundary = "=_stockwatch_" + std::to_string(delivery.id);
+  const bool eight_bit =
+      Fits8bit(text) && (unsubscribe_url.empty() || text.find(boundary) == std::string::npos);
+  const std::string text_encoding = eight_bit ? "Content-Transfer-Encoding: 8bit\r\n"
+                                              : "Content-Transfer-Encoding: quoted-printable\r\n";
 
   std::string& out = email.data;
-  out.reserve(text.size() + 512);
+  out.reserve(3 * text.size() + 1024);
   out += "From: " + std::string(from) + "\r\n";
   out += "To: " + email.recipient + "\r\n";
   out += "Subject: " + EncodeHeaderValue(message.subject) + "\r\n";
   out += "Date: " + FormatRfc5322Date(message.at) + "\r\n";
   out += "Message-ID: " + MessageIdHeader(delivery) + "\r\n";
   out += "MIME-Version: 1.0\r\n";
-  out += "Content-Type: text/plain; charset=utf-8\r\n";
-  out += eight_bit ? "Content-Transfer-Encoding: 8bit\r\n"
-                   : "Content-Transfer-Encoding: quoted-printable\r\n";
+  if (unsubscribe_url.empty()) {
+    out += "Content-Type: text/plain; charset=utf-8\r\n";
+    out += text_encoding;
+    out += "Auto-Submitted: auto-generated\r\n";
+    out += "\r\n";
+    out += eight_bit ? text : QuotedPrintable(text);
+    return email;
+  }
+  out += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n";
   out += "Auto-Submitted: auto-generated\r\n";
+  out += "List-Unsubscribe: <" + unsubscribe_url + ">\r\n";
+  out += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+  out += "\r\n";
+  out += "--" + boundary + "\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\n";
+  out += text_encoding;
   out += "\r\n";
   out += eight_bit ? text : QuotedPrintable(text);
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  out += "--" + boundary + "\r\n";
+  out += "Content-Type: text/html; charset=utf-8\r\n";
+  out += "Content-Transfer-Encoding: quoted-printable\r\n";
+  out += "\r\n";
+  out += QuotedPrintable(HtmlPart(text, unsubscribe_url));
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  out += "--" + boundary + "--\r\n";
   return email;
 }
 
@@ -223,29 +301,6 @@ size_t OnReplyLine(char* data, size_t size, size_t count, void* user) {
     *last_error_reply += (byte >= 0x20 && byte < 0x7f) ? c : '?';
   }
   return length;
-}
-
-// curl errors that retrying against the same server and recipient will not fix. Errors that
-// come with an SMTP reply code are classified by the code instead.
-bool IsPermanentCurlError(CURLcode code) {
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_USE_SSL_FAILED:  // require_tls and the server offers no STARTTLS
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_UNKNOWN_OPTION:
-      return true;
-    default:
-      return false;
-  }
 }
 
 std::string ScrubSecrets(std::string text, const std::vector<std::string>& secrets) {
@@ -347,6 +402,12 @@ absl::StatusOr<std::string> ComposeEmail(const core::Delivery& delivery, std::st
   return std::move(email.data);
 }
 
+absl::StatusOr<std::string> ComposeEmail(const core::Delivery& delivery, std::string_view from,
+                                         const core::SubscriberLinks& links) {
+  SW_ASSIGN_OR_RETURN(ComposedEmail email, Compose(delivery, from, &links));
+  return std::move(email.data);
+}
+
 absl::StatusOr<std::unique_ptr<SmtpChannel>> SmtpChannel::Create(SmtpChannelOptions options) {
   absl::StatusOr<notify_internal::ParsedUrl> url =
       notify_internal::ParseUrl(options.url, std::vector<std::string_view>{"smtp", "smtps"});
@@ -377,7 +438,7 @@ SmtpChannel::~SmtpChannel() = default;
 SendResult SmtpChannel::Send(const core::Delivery& delivery) {
   // Exceptions stop here: the port never throws.
   try {
-    absl::StatusOr<ComposedEmail> email = Compose(delivery, options_.from);
+    absl::StatusOr<ComposedEmail> email = Compose(delivery, options_.from, &options_.links);
     if (!email.ok()) return Permanent("refusing to send: " + std::string(email.status().message()));
 
     struct SlistDeleter {
@@ -442,7 +503,10 @@ SendResult SmtpChannel::Send(const core::Delivery& delivery) {
       return code < 500 ? Retryable(std::move(text)) : Permanent(std::move(text));
     }
     std::string text = curl_text + " (" + redacted_url_ + ")";
-    return IsPermanentCurlError(rc) ? Permanent(std::move(text)) : Retryable(std::move(text));
+    // Errors that come with an SMTP reply code were classified by the code above.
+    return notify_internal::IsPermanentCurlError(rc, notify_internal::CurlProtocol::kSmtp)
+               ? Permanent(std::move(text))
+               : Retryable(std::move(text));
   } catch (const std::bad_alloc&) {
     return Retryable("out of memory sending email");
   } catch (const std::exception& e) {

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/delivery/subscriber_links.h"
 #include "core/model/types.h"
 #include "core/ports/channel.h"
 
@@ -77,6 +78,13 @@ struct SmtpChannelOptions {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
   // Idle easy handles kept for reuse, each with its open connection. Default 4.
   size_t max_idle_handles = 4;
+  // Confirm and unsubscribe links. With an unsubscribe_token, every email is
+  // multipart/alternative (the text part, and an HTML part of the same text) and carries
+  // the link in both parts and as RFC 8058 one-click unsubscribe:
+  //   List-Unsubscribe: <https://host/unsubscribe?token=...>
+  //   List-Unsubscribe-Post: List-Unsubscribe=One-Click
+  // Default: none (plain text as above).
+  core::SubscriberLinks links;
 };
 
 // The recipient address named by a subscription endpoint: "mailto:" removed and
@@ -97,6 +105,10 @@ std::string FormatRfc5322Date(core::TimePoint at);
 // Returns kInvalidArgument if a header value or address holds CR or LF or the recipient is
 // not a valid address.
 absl::StatusOr<std::string> ComposeEmail(const core::Delivery& delivery, std::string_view from);
+// The same with `links` (SmtpChannelOptions::links); a confirmation message
+// (kSubscriptionConfirmation) gets SubscriptionConfirmationText with its link as body.
+absl::StatusOr<std::string> ComposeEmail(const core::Delivery& delivery, std::string_view from,
+                                         const core::SubscriberLinks& links);
 
 // Thread-safe: Send may be called from many threads at once; connections to the server are
 // kept open and reused through a small pool of libcurl handles.

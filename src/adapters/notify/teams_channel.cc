@@ -55,6 +55,37 @@ SendResult DoSend(const core::Delivery& delivery, const TeamsChannelOptions& opt
 
 }  // namespace
 
+std::string TeamsMarkdownEscape(std::string_view text) {
+  constexpr std::string_view kAlways = "\\`*_~[]()<>#|";
+  std::string escaped;
+  escaped.reserve(text.size() + text.size() / 8);
+  bool line_start = true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (kAlways.find(c) != std::string_view::npos) {
+      escaped += '\\';
+    } else if (line_start && (c == '-' || c == '+')) {
+      escaped += '\\';
+    } else if (line_start && c >= '0' && c <= '9') {
+      // "12. " or "12) " at the start of a line would start a numbered list.
+      size_t end = i;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      escaped.append(text.substr(i, end - i));
+      i = end - 1;
+      if (end < text.size() && (text[end] == '.' || text[end] == ')')) {
+        escaped += '\\';
+        escaped += text[end];
+        i = end;
+      }
+      line_start = false;
+      continue;
+    }
+    escaped += c;
+    line_start = c == '\n' || (line_start && (c == ' ' || c == '\t'));
+  }
+  return escaped;
+}
+
 std::string TeamsPayload(const core::Delivery& delivery) {
   const core::Message& message = delivery.message;
   const auto fact = [](std::string_view title, std::string_view value) {
@@ -66,16 +97,16 @@ std::string TeamsPayload(const core::Delivery& delivery) {
   card["version"] = "1.4";
   card["body"] = nlohmann::ordered_json::array({
       {{"type", "TextBlock"},
-       {"text", message.subject},
+       {"text", TeamsMarkdownEscape(message.subject)},
        {"size", "Medium"},
        {"weight", "Bolder"},
        {"wrap", true}},
-      {{"type", "TextBlock"}, {"text", message.body}, {"wrap", true}},
+      {{"type", "TextBlock"}, {"text", TeamsMarkdownEscape(message.body)}, {"wrap", true}},
       {{"type", "FactSet"},
        {"facts",
         nlohmann::ordered_json::array({
-            fact("Store", message.store),
-            fact("Item", message.item),
+            fact("Store", TeamsMarkdownEscape(message.store)),
+            fact("Item", TeamsMarkdownEscape(message.item)),
             fact("Old count", message.old_count ? std::to_string(*message.old_count) : "new"),
             fact("New count", std::to_string(message.new_count)),
         })}},

@@ -24,7 +24,10 @@
 //                                        {"title": "New count", "value": "0"}]}]}}]}
 //
 // Both kinds of webhook accept this Adaptive Card message (Workflows accept nothing else).
-// Adaptive Cards render no HTML, so names are sent as they are (JSON-escaped only).
+// Adaptive Cards render no HTML but do render a subset of Markdown in TextBlock texts and
+// FactSet values, so the subject, the body, the store and the item are sent through
+// TeamsMarkdownEscape: a store named "**[Berlin](https://evil.example)**" shows as typed, not
+// as a bold link.
 //
 // Outcome, as core::SendResult (the webhook channel's table):
 //   2xx (Workflows answer 202, connectors 200 "1")     kDelivered, except:
@@ -42,6 +45,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "adapters/notify/webhook_channel.h"
 #include "core/model/types.h"
@@ -51,6 +55,11 @@ namespace stockwatch::adapters {
 
 // The same knobs as a webhook: timeouts, idle handles kept, DNS cache, connection age.
 using TeamsChannelOptions = WebhookChannelOptions;
+
+// `text` with a backslash before every character that Markdown could read as formatting:
+// \ ` * _ ~ [ ] ( ) < > # | everywhere, and at the start of a line the list markers "-", "+"
+// and the "." or ")" after a number ("1." would start a numbered list).
+std::string TeamsMarkdownEscape(std::string_view text);
 
 // The JSON document sent for `delivery`, as above. Invalid UTF-8 is replaced by U+FFFD.
 std::string TeamsPayload(const core::Delivery& delivery);

@@ -16,10 +16,12 @@ namespace {
 using core::SendResult;
 using notify_test::Hang;
 using notify_test::HttpRequest;
+using notify_test::Loopback;
 using notify_test::MakeDelivery;
 using notify_test::Reply;
 using notify_test::ScriptedHttpServer;
 using notify_test::ScriptedReply;
+using notify_test::StatusCase;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
@@ -34,10 +36,11 @@ core::Delivery TeamsDelivery(const std::string& endpoint) {
 
 TEST(TeamsChannelTest, PostsAdaptiveCard) {
   ScriptedHttpServer server({Reply(200, "Content-Type: text/plain\r\n", "1")});
-  TeamsChannel channel;
+  TeamsChannel channel(Loopback());
   core::Delivery delivery = TeamsDelivery(server.Url(kHookPath));
-  delivery.message.store = "<b>Berlin & Co</b>";
-  delivery.message.body = "<b>Berlin & Co</b> is out of stock of Echo Plus.";
+  delivery.message.store = "**[Berlin](https://evil.example)** & Co";
+  delivery.message.item = "Echo_Plus_";
+  delivery.message.body = "**[Berlin](https://evil.example)** & Co is out of stock of Echo_Plus_.";
   const SendResult result = channel.Send(delivery);
   server.Join();
 
@@ -49,7 +52,8 @@ TEST(TeamsChannelTest, PostsAdaptiveCard) {
   EXPECT_EQ(request.headers.at("content-type"), "application/json; charset=utf-8");
   EXPECT_EQ(request.headers.at("x-stockwatch-delivery"), "42");
   EXPECT_EQ(request.headers.count("expect"), 0u);
-  // Adaptive Cards render no HTML: the name arrives as it was uploaded, only JSON-escaped.
+  // Adaptive Cards render Markdown: the names arrive with every formatting character escaped,
+  // so they show as uploaded (no bold, no link); the subject's "!" starts nothing.
   EXPECT_EQ(nlohmann::json::parse(request.body), nlohmann::json::parse(R"({
     "type": "message",
     "attachments": [{
@@ -62,11 +66,12 @@ TEST(TeamsChannelTest, PostsAdaptiveCard) {
         "body": [
           {"type": "TextBlock", "text": "Inventory Alert!", "size": "Medium",
            "weight": "Bolder", "wrap": true},
-          {"type": "TextBlock", "text": "<b>Berlin & Co</b> is out of stock of Echo Plus.",
+          {"type": "TextBlock",
+           "text": "\\*\\*\\[Berlin\\]\\(https://evil.example\\)\\*\\* & Co is out of stock of Echo\\_Plus\\_.",
            "wrap": true},
           {"type": "FactSet", "facts": [
-            {"title": "Store", "value": "<b>Berlin & Co</b>"},
-            {"title": "Item", "value": "Echo Plus"},
+            {"title": "Store", "value": "\\*\\*\\[Berlin\\]\\(https://evil.example\\)\\*\\* & Co"},
+            {"title": "Item", "value": "Echo\\_Plus\\_"},
             {"title": "Old count", "value": "3"},
             {"title": "New count", "value": "0"}
           ]}
@@ -74,6 +79,18 @@ TEST(TeamsChannelTest, PostsAdaptiveCard) {
       }
     }]
   })"));
+}
+
+TEST(TeamsChannelTest, EscapesMarkdown) {
+  EXPECT_EQ(TeamsMarkdownEscape("Berlin"), "Berlin");
+  EXPECT_EQ(TeamsMarkdownEscape("Echo (2nd Gen)"), "Echo \\(2nd Gen\\)");
+  EXPECT_EQ(TeamsMarkdownEscape("*b* _i_ ~s~ `c` [l](u) <a> #h |t| \\"),
+            "\\*b\\* \\_i\\_ \\~s\\~ \\`c\\` \\[l\\]\\(u\\) \\<a\\> \\#h \\|t\\| \\\\");
+  // List markers only at the start of a line.
+  EXPECT_EQ(TeamsMarkdownEscape("- a - b\n+ c\n  12. d 3. e\n4) f"),
+            "\\- a - b\n\\+ c\n  12\\. d 3. e\n4\\) f");
+  EXPECT_EQ(TeamsMarkdownEscape("2024 stock. K\xc3\xb6ln!"), "2024 stock. K\xc3\xb6ln!");
+  EXPECT_EQ(TeamsMarkdownEscape(""), "");
 }
 
 TEST(TeamsChannelTest, NewItemShowsNewAsOldCount) {
@@ -86,13 +103,8 @@ TEST(TeamsChannelTest, NewItemShowsNewAsOldCount) {
 
 TEST(TeamsChannelTest, ClassifiesTeamsResponses) {
   const std::string shown = "/webhookb2/***";
-  struct Case {
-    ScriptedReply reply;
-    SendResult::Kind kind;
-    std::string error_suffix;  // after "teams: http N from <url>"
-    std::optional<std::chrono::seconds> retry_after;
-  };
-  const std::vector<Case> cases = {
+  // error: after "teams: http N from <url>".
+  const std::vector<StatusCase> cases = {
       {Reply(200, "", "1"), SendResult::Kind::kDelivered, "", std::nullopt},
       {Reply(202, "", ""), SendResult::Kind::kDelivered, "", std::nullopt},
       {Reply(400, "", "Bad payload received by generic incoming webhook."),
@@ -103,18 +115,12 @@ TEST(TeamsChannelTest, ClassifiesTeamsResponses) {
       {Reply(429, "Retry-After: 15\r\n", ""), SendResult::Kind::kRetryable, "", 15s},
       {Reply(500, "", ""), SendResult::Kind::kRetryable, "", std::nullopt},
   };
-  std::vector<ScriptedReply> replies;
-  for (const Case& c : cases) replies.push_back(c.reply);
-  ScriptedHttpServer server(replies);
-  TeamsChannel channel;
-  for (const Case& c : cases) {
-    const SendResult result = channel.Send(TeamsDelivery(server.Url(kHookPath)));
-    EXPECT_EQ(result.kind, c.kind) << c.reply.status << ": " << result.error;
-    if (c.kind != SendResult::Kind::kDelivered) {
-      EXPECT_EQ(result.error, "teams: http " + std::to_string(c.reply.status) + " from " +
-                                  server.Url(shown) + c.error_suffix);
-    }
-    EXPECT_EQ(result.retry_after, c.retry_after) << c.reply.status;
+  ScriptedHttpServer server(notify_test::RepliesOf(cases));
+  TeamsChannel channel(Loopback());
+  for (const StatusCase& c : cases) {
+    notify_test::ExpectOutcome(
+        channel.Send(TeamsDelivery(server.Url(kHookPath))), c,
+        "teams: http " + std::to_string(c.reply.status) + " from " + server.Url(shown) + c.error);
   }
   server.Join();
   EXPECT_EQ(server.Requests().size(), cases.size());
@@ -131,7 +137,7 @@ TEST(TeamsChannelTest, FailureReportedInSuccessBody) {
   const std::string unnamed = "Webhook message delivery failed with error: something broke";
   ScriptedHttpServer server({Reply(200, "", throttled), Reply(200, "", not_found),
                              Reply(200, "", unnamed), Reply(200, "", "1")});
-  TeamsChannel channel;
+  TeamsChannel channel(Loopback());
   const std::string url = server.Url(kHookPath);
   const SendResult first = channel.Send(TeamsDelivery(url));
   EXPECT_EQ(first.kind, SendResult::Kind::kRetryable);
@@ -144,7 +150,7 @@ TEST(TeamsChannelTest, FailureReportedInSuccessBody) {
 
 TEST(TeamsChannelTest, ErrorTextsHideTheWebhookPath) {
   ScriptedHttpServer server({Reply(404), Hang()});
-  TeamsChannel channel({.timeout = 200ms});
+  TeamsChannel channel(Loopback({.timeout = 200ms}));
   // A Workflows URL: its credential is the sig query parameter.
   const std::string workflow = server.Url(
       "/workflows/a1b2c3d4e5/triggers/manual/paths/invoke?api-version=2016-06-01&sig=S1gS3cret");
@@ -163,7 +169,7 @@ TEST(TeamsChannelTest, ErrorTextsHideTheWebhookPath) {
 }
 
 TEST(TeamsChannelTest, RejectsBadEndpoints) {
-  TeamsChannel channel;
+  TeamsChannel channel(Loopback());
   for (const std::string endpoint : {"file:///etc/passwd", "not a url", ""}) {
     const SendResult result = channel.Send(TeamsDelivery(endpoint));
     EXPECT_EQ(result.kind, SendResult::Kind::kPermanent) << endpoint;

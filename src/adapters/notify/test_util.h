@@ -1,5 +1,6 @@
 // Test helpers for the notify channel tests: temporary directories, child processes (the
-// Python sinks in tests/integration/), a port nobody listens on and a scripted HTTP server.
+// Python sinks in tests/integration/), a port nobody listens on, a scripted HTTP server, and
+// the fixtures the channel tests share (a sample delivery, loopback options, status tables).
 // Test code only.
 #pragma once
 
@@ -23,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -32,8 +34,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "adapters/notify/webhook_channel.h"
 #include "base/status.h"
 #include "core/model/types.h"
+#include "core/ports/channel.h"
 #include "gtest/gtest.h"
 
 extern char** environ;
@@ -429,6 +433,49 @@ inline core::Delivery MakeDelivery(std::string endpoint,
   delivery.subscription.protocol = protocol;
   delivery.subscription.endpoint = std::move(endpoint);
   return delivery;
+}
+
+// `options` with private targets allowed: the peers of these tests listen on 127.0.0.1, which
+// the channels refuse by default.
+inline WebhookChannelOptions Loopback(WebhookChannelOptions options = {}) {
+  options.allow_private_targets = true;
+  return options;
+}
+
+// One row of a status table: what the scripted server answers, and the outcome the channel
+// must make of it.
+struct StatusCase {
+  ScriptedReply reply;
+  core::SendResult::Kind kind;
+  std::string error;  // part of the expected error text; what part is up to the test
+  std::optional<std::chrono::seconds> retry_after;
+};
+
+// The replies of `cases`, in order: the script of a ScriptedHttpServer.
+inline std::vector<ScriptedReply> RepliesOf(const std::vector<StatusCase>& cases) {
+  std::vector<ScriptedReply> replies;
+  replies.reserve(cases.size());
+  for (const StatusCase& c : cases) replies.push_back(c.reply);
+  return replies;
+}
+
+// Checks `result` against `expected`: its kind and retry_after, and its error text, which must
+// be `error` unless delivered (then it must be empty).
+inline void ExpectOutcome(const core::SendResult& result, const StatusCase& expected,
+                          const std::string& error) {
+  EXPECT_EQ(result.kind, expected.kind) << expected.reply.status << ": " << result.error;
+  EXPECT_EQ(result.error, expected.kind == core::SendResult::Kind::kDelivered ? "" : error)
+      << expected.reply.status;
+  EXPECT_EQ(result.retry_after, expected.retry_after) << expected.reply.status;
+}
+
+// Every record a webhook_sink.py saved, parsed, in the order they arrived.
+inline std::vector<nlohmann::json> SinkRecords(const Sink& sink) {
+  std::vector<nlohmann::json> records;
+  for (const auto& file : sink.Dir().Files(".json")) {
+    records.push_back(nlohmann::json::parse(ReadFile(file)));
+  }
+  return records;
 }
 
 // Calls send(id) `per_thread` times on each of `threads` threads at once, with distinct ids

@@ -1,8 +1,11 @@
 #include "adapters/notify/webhook_channel.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -12,6 +15,7 @@
 #include <utility>
 
 #include "adapters/notify/curl_support.h"
+#include "adapters/notify/subscription_messages.h"
 #include "core/model/json.h"
 
 namespace stockwatch::adapters {
@@ -28,7 +32,7 @@ using notify_internal::Retryable;
 using notify_internal::Trim;
 
 SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& options,
-                  CurlHandlePool& pool) {
+                  core::Clock& clock, CurlHandlePool& pool) {
   const core::Message& message = delivery.message;
   absl::StatusOr<ParsedUrl> url = notify_internal::ParseUrl(
       delivery.subscription.endpoint, std::vector<std::string_view>{"http", "https"});
@@ -47,7 +51,22 @@ SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& o
       "X-Stockwatch-Message-Id: " + message.id,
       "X-Stockwatch-Topic: " + message.topic,
   };
-  post.body = WebhookPayload(delivery);
+  if (message.kind == core::MessageKind::kSubscriptionConfirmation) {
+    post.headers.push_back(std::string("X-Stockwatch-Message-Type: ") + kConfirmationMessageType);
+    post.body = SubscriptionConfirmationPayload(delivery, options.links);
+  } else {
+    post.body = WebhookPayload(delivery);
+  }
+  // The attempt's time, signed with the body, lets receivers refuse replayed requests.
+  const std::string timestamp = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count());
+  post.headers.push_back("X-Stockwatch-Timestamp: " + timestamp);
+  if (!delivery.subscription.secret.empty()) {
+    const std::string signature =
+        WebhookSignature(delivery.subscription.secret, timestamp, post.body);
+    if (signature.size() <= 3) return Retryable("webhook: could not compute the signature");
+    post.headers.push_back("X-Stockwatch-Signature: " + signature);
+  }
   notify_internal::ApplyWebhookOptions(options, &post);
   const HttpPostResult result = notify_internal::PerformHttpPost(pool, post);
   if (result.failure) return *result.failure;
@@ -63,6 +82,12 @@ std::string WebhookPayload(const core::Delivery& delivery) {
   // ordered_json keeps the fields in the documented order, which makes the document easy to
   // read in logs; receivers must not depend on it.
   nlohmann::ordered_json doc;
+  doc["Type"] = "Notification";
+  doc["MessageId"] = message.id;
+  doc["TopicArn"] = WebhookTopicArn(message.topic);
+  doc["Subject"] = message.subject;
+  doc["Message"] = message.body;
+  doc["Timestamp"] = core::FormatTime(message.at);
   doc["topic"] = message.topic;
   doc["subject"] = message.subject;
   doc["message"] = message.body;
@@ -74,6 +99,32 @@ std::string WebhookPayload(const core::Delivery& delivery) {
   doc["timestamp"] = core::FormatTime(message.at);
   doc["delivery_id"] = delivery.id;
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string WebhookTopicArn(std::string_view topic) {
+  return "arn:stockwatch:sns:local:0:" + std::string(topic);
+}
+
+std::string WebhookSignature(std::string_view secret, std::string_view timestamp,
+                             std::string_view body) {
+  std::string data;
+  data.reserve(timestamp.size() + 1 + body.size());
+  data.append(timestamp).append(".").append(body);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int mac_size = 0;
+  // HMAC() fails only when out of memory; the caller retries rather than send "v1=".
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(),
+           &mac_size) == nullptr) {
+    return "v1=";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string signature = "v1=";
+  for (unsigned int i = 0; i < mac_size; ++i) {
+    signature += kHex[mac[i] >> 4];
+    signature += kHex[mac[i] & 0xf];
+  }
+  return signature;
 }
 
 std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, core::TimePoint now) {
@@ -102,7 +153,9 @@ WebhookChannel::~WebhookChannel() = default;
 SendResult WebhookChannel::Send(const core::Delivery& delivery) {
   // Exceptions stop here: the port never throws.
   try {
-    return DoSend(delivery, options_, *pool_);
+    core::SystemClock system_clock;
+    return DoSend(delivery, options_, options_.clock != nullptr ? *options_.clock : system_clock,
+                  *pool_);
   } catch (const std::bad_alloc&) {
     return Retryable("out of memory sending webhook");
   } catch (const std::exception& e) {

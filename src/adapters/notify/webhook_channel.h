@@ -8,13 +8,35 @@
 //   X-Stockwatch-Delivery: <delivery id>      idempotency key of this (message, subscription)
 //   X-Stockwatch-Message-Id: <message id>     the same for every subscription of a message
 //   X-Stockwatch-Topic: <topic>
+//   X-Stockwatch-Timestamp: <unix seconds>    when this attempt was made
+//   X-Stockwatch-Message-Type: SubscriptionConfirmation   only on confirmation requests,
+//                                             whose body is SubscriptionConfirmationPayload
+//                                             (subscription_messages.h), signed the same way
+//   X-Stockwatch-Signature: v1=<hex>          lower-case hex HMAC-SHA256, see below; left out
+//                                             when the subscription has no secret (old rows)
 //
-//   {"topic": "NoStock", "subject": "...", "message": "<body>", "store": "Berlin",
+//   {"Type": "Notification", "MessageId": "<message id>",
+//    "TopicArn": "arn:stockwatch:sns:local:0:NoStock", "Subject": "...", "Message": "<body>",
+//    "Timestamp": "2024-05-01T12:34:56.789Z",
+//    "topic": "NoStock", "subject": "...", "message": "<body>", "store": "Berlin",
 //    "item": "Echo Plus", "old_count": 3, "new_count": 0, "message_id": "...",
 //    "timestamp": "2024-05-01T12:34:56.789Z", "delivery_id": 42}
 //
-// `old_count` is null when the item was new; `timestamp` is Message::at in RFC 3339 UTC with
-// milliseconds; `delivery_id` is a number. The same delivery always produces the same bytes.
+// The first six fields are shaped like an Amazon SNS HTTP notification, so receivers written
+// for SNS can read it; the others are stockwatch's own. `old_count` is null when the item was
+// new; `Timestamp` and `timestamp` are Message::at in RFC 3339 UTC with milliseconds;
+// `delivery_id` is a number. The same delivery always produces the same body bytes; only the
+// timestamp header and the signature change between attempts.
+//
+// Signature: key = the subscription's secret (core::Subscription::secret, shown once as
+// `signing_secret` when the subscription is created) as its ASCII bytes; data = the
+// X-Stockwatch-Timestamp value, ".", and the raw request body:
+//   X-Stockwatch-Signature: v1=hex(HMAC-SHA256(secret, timestamp + "." + body))
+// To verify: compute the same over the body bytes as received (before any JSON parsing),
+// compare with the header's v1= value in constant time (e.g. Python's hmac.compare_digest),
+// and reject requests whose timestamp is more than 5 minutes from the receiver's clock
+// (replays); drop duplicates by X-Stockwatch-Delivery. The "v1=" prefix names the scheme, so
+// a later one can be sent alongside.
 //
 // Outcome, as core::SendResult:
 //   2xx                                        kDelivered
@@ -25,6 +47,10 @@
 //   followed unless max_redirects > 0)         kPermanent
 //   bad URL, scheme other than http/https,
 //   certificate rejected                       kPermanent
+//   address loopback, private or link-local
+//   (unless allow_private_targets)             kPermanent, "refusing to connect to private
+//                                              address 127.0.0.1 (set
+//                                              notify.allow_private_targets to allow)"
 // Error texts look like "http 503 from https://host/path" or curl's error text followed by the
 // URL; URLs in them never carry user info, query or fragment.
 #pragma once
@@ -36,8 +62,10 @@
 #include <string>
 #include <string_view>
 
+#include "core/delivery/subscriber_links.h"
 #include "core/model/types.h"
 #include "core/ports/channel.h"
+#include "core/ports/clock.h"
 
 namespace stockwatch::adapters {
 
@@ -62,7 +90,26 @@ struct WebhookChannelOptions {
   // A kept-alive connection older than this is not reused, so a receiver whose name now
   // resolves elsewhere is reached at its new address soon. Default 300 s.
   std::chrono::seconds max_connection_age = std::chrono::seconds(300);
+  // Whether endpoints may resolve to loopback, private, link-local or CGNAT addresses (see
+  // notify_internal::IsPrivateAddress; the setting notify.allow_private_targets). Checked on
+  // the address each connection is made to, so a name that resolves elsewhere later is
+  // caught too. Default false: refused, kPermanent.
+  bool allow_private_targets = false;
+  // Where X-Stockwatch-Timestamp comes from. Not owned; must outlive the channel. Default
+  // nullptr: the system clock.
+  core::Clock* clock = nullptr;
+  // Builds the SubscribeURL of confirmation requests (subscription_messages.h). Default: no
+  // base URL.
+  core::SubscriberLinks links = {};
 };
+
+// The TopicArn of `topic` in webhook bodies: "arn:stockwatch:sns:local:0:<topic>".
+std::string WebhookTopicArn(std::string_view topic);
+
+// The X-Stockwatch-Signature value: "v1=" + lower-case hex HMAC-SHA256 with key `secret` (its
+// bytes) over `timestamp` + "." + `body`; just "v1=" if the MAC could not be computed.
+std::string WebhookSignature(std::string_view secret, std::string_view timestamp,
+                             std::string_view body);
 
 // The JSON document sent for `delivery`, as described above. Invalid UTF-8 in strings is
 // replaced by U+FFFD.

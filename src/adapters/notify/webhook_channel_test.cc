@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ using namespace std::chrono_literals;
 using notify_test::At;
 using notify_test::Hang;
 using notify_test::HttpRequest;
+using notify_test::Loopback;
 using notify_test::MakeDelivery;
 using notify_test::Reply;
 using notify_test::ScriptedHttpServer;
@@ -39,7 +41,7 @@ using notify_test::ScriptedReply;
 
 TEST(WebhookChannelTest, PostsDocumentWithHeaders) {
   ScriptedHttpServer server({Reply(200)});
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   const SendResult result = channel.Send(MakeDelivery(server.Url("/hooks/stock")));
   server.Join();
 
@@ -59,6 +61,12 @@ TEST(WebhookChannelTest, PostsDocumentWithHeaders) {
 
   const nlohmann::json doc = nlohmann::json::parse(request.body);
   EXPECT_EQ(doc, nlohmann::json::parse(R"({
+    "Type": "Notification",
+    "MessageId": "17-NoStock",
+    "TopicArn": "arn:stockwatch:sns:local:0:NoStock",
+    "Subject": "Inventory Alert!",
+    "Message": "Berlin is out of stock of Echo Plus.",
+    "Timestamp": "2024-05-01T12:34:56.789Z",
     "topic": "NoStock",
     "subject": "Inventory Alert!",
     "message": "Berlin is out of stock of Echo Plus.",
@@ -80,7 +88,7 @@ TEST(WebhookChannelTest, NewItemHasNullOldCount) {
   ASSERT_TRUE(doc.contains("old_count"));
   EXPECT_TRUE(doc["old_count"].is_null());
   EXPECT_EQ(doc["new_count"], 5);
-  EXPECT_EQ(doc.size(), 10u);
+  EXPECT_EQ(doc.size(), 16u);
 }
 
 TEST(WebhookChannelTest, PayloadReplacesInvalidUtf8) {
@@ -92,7 +100,7 @@ TEST(WebhookChannelTest, PayloadReplacesInvalidUtf8) {
 
 TEST(WebhookChannelTest, ServiceUnavailableWithRetryAfterIsRetryable) {
   ScriptedHttpServer server({Reply(503, "Retry-After: 7\r\n")});
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_EQ(result.error, "http 503 from " + server.Url("/hook"));
@@ -116,7 +124,7 @@ TEST(WebhookChannelTest, ClassifiesStatusCodes) {
     replies.push_back(Reply(status, status / 100 == 3 ? "Location: /elsewhere\r\n" : ""));
   }
   ScriptedHttpServer server(replies);
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   for (const auto& [status, kind] : cases) {
     const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
     EXPECT_EQ(result.kind, kind) << status << ": " << result.error;
@@ -132,7 +140,7 @@ TEST(WebhookChannelTest, ClassifiesStatusCodes) {
 
 TEST(WebhookChannelTest, FollowsRedirectsWhenAllowed) {
   ScriptedHttpServer server({Reply(307, "Location: /moved\r\n"), Reply(200)});
-  WebhookChannel channel({.max_redirects = 1});
+  WebhookChannel channel(Loopback({.max_redirects = 1}));
   const SendResult result = channel.Send(MakeDelivery(server.Url("/hook")));
   server.Join();
   EXPECT_EQ(result.kind, SendResult::Kind::kDelivered) << result.error;
@@ -144,7 +152,7 @@ TEST(WebhookChannelTest, FollowsRedirectsWhenAllowed) {
 
 TEST(WebhookChannelTest, ReusesConnection) {
   ScriptedHttpServer server({Reply(200), Reply(200), Reply(200)});
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   for (int i = 0; i < 3; ++i) {
     core::Delivery delivery = MakeDelivery(server.Url("/hook"));
     delivery.id = 100 + i;
@@ -157,7 +165,7 @@ TEST(WebhookChannelTest, ReusesConnection) {
 
 TEST(WebhookChannelTest, TimeoutIsRetryable) {
   ScriptedHttpServer server({Hang()});
-  WebhookChannel channel({.timeout = 200ms});
+  WebhookChannel channel(Loopback({.timeout = 200ms}));
   const SendResult result = channel.Send(MakeDelivery(server.Url("/slow")));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_THAT(result.error, HasSubstr("timed out"));
@@ -166,7 +174,7 @@ TEST(WebhookChannelTest, TimeoutIsRetryable) {
 
 TEST(WebhookChannelTest, ConnectionRefusedIsRetryable) {
   const std::string url = "http://127.0.0.1:" + std::to_string(notify_test::UnusedPort()) + "/h";
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   const SendResult result = channel.Send(MakeDelivery(url));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_THAT(result.error, HasSubstr("(" + url + ")"));
@@ -176,7 +184,7 @@ TEST(WebhookChannelTest, ErrorTextHasNoSecrets) {
   ScriptedHttpServer server({Reply(404)});
   const std::string url = "http://hook-user:s3cr3t@127.0.0.1:" + std::to_string(server.Port()) +
                           "/hook?token=t0k3n#frag";
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   const SendResult result = channel.Send(MakeDelivery(url));
   server.Join();
   EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
@@ -197,7 +205,7 @@ TEST(WebhookChannelTest, ErrorTextHasNoSecrets) {
 }
 
 TEST(WebhookChannelTest, RejectsBadEndpoints) {
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   for (const std::string endpoint :
        {"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/", "not a url", "",
         "http://", "http://127.0.0.1:1/a\r\nX-Injected: 1"}) {
@@ -210,7 +218,7 @@ TEST(WebhookChannelTest, RejectsBadEndpoints) {
 TEST(WebhookChannelTest, RefusesLineBreakInHeaderValue) {
   // Nothing listens on the port: a send that got as far as connecting would be retryable.
   const std::string url = "http://127.0.0.1:" + std::to_string(notify_test::UnusedPort()) + "/h";
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   core::Delivery delivery = MakeDelivery(url);
   delivery.message.id = "17\r\nX-Injected: yes";
   EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kPermanent);
@@ -223,29 +231,20 @@ TEST(WebhookChannelTest, ConcurrentSendsToThreadedSink) {
   auto sink = notify_test::Sink::Start("webhook_sink.py");
   ASSERT_TRUE(sink.ok()) << sink.status();
   const std::string url = "http://127.0.0.1:" + std::to_string((*sink)->Port()) + "/hook";
-  WebhookChannel channel({.max_idle_handles = 2});  // fewer than threads: extra handles too
+  WebhookChannel channel(Loopback({.max_idle_handles = 2}));  // fewer than threads: extra too
   constexpr int kThreads = 4;
   constexpr int kPerThread = 20;
-  std::vector<std::thread> threads;
-  threads.reserve(kThreads);
-  std::vector<int> failures(kThreads, 0);
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        core::Delivery delivery = MakeDelivery(url);
-        delivery.id = t * 1000 + i;
-        if (channel.Send(delivery).kind != SendResult::Kind::kDelivered) ++failures[t];
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+  const int failures = notify_test::SendConcurrently(kThreads, kPerThread, [&](int64_t id) {
+    core::Delivery delivery = MakeDelivery(url);
+    delivery.id = id;
+    return channel.Send(delivery).kind == SendResult::Kind::kDelivered;
+  });
+  EXPECT_EQ(failures, 0);
 
-  const auto files = (*sink)->Dir().Files(".json");
-  ASSERT_EQ(files.size(), static_cast<size_t>(kThreads * kPerThread));
+  const std::vector<nlohmann::json> records = notify_test::SinkRecords(**sink);
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kPerThread));
   std::set<int64_t> ids;
-  for (const auto& file : files) {
-    const nlohmann::json record = nlohmann::json::parse(notify_test::ReadFile(file));
+  for (const nlohmann::json& record : records) {
     EXPECT_EQ(record["method"], "POST");
     EXPECT_EQ(record["path"], "/hook");
     EXPECT_EQ(record["headers"]["content-type"], "application/json");
@@ -254,19 +253,143 @@ TEST(WebhookChannelTest, ConcurrentSendsToThreadedSink) {
     EXPECT_EQ(record["body"]["subject"], "Inventory Alert!");
     ids.insert(record["body"]["delivery_id"].get<int64_t>());
   }
-  EXPECT_EQ(ids.size(), files.size());
+  EXPECT_EQ(ids.size(), records.size());
 }
 
 TEST(WebhookChannelTest, SinkScriptedStatusIsRetryable) {
   auto sink =
       notify_test::Sink::Start("webhook_sink.py", {"--status", "503", "--retry-after", "9"});
   ASSERT_TRUE(sink.ok()) << sink.status();
-  WebhookChannel channel;
+  WebhookChannel channel(Loopback());
   const SendResult result =
       channel.Send(MakeDelivery("http://127.0.0.1:" + std::to_string((*sink)->Port()) + "/x"));
   EXPECT_EQ(result.kind, SendResult::Kind::kRetryable);
   EXPECT_EQ(result.retry_after, 9s);
   EXPECT_EQ((*sink)->Dir().Files(".json").size(), 1u);
+}
+
+// A wall clock that shows what the test sets.
+class FixedClock final : public core::Clock {
+ public:
+  explicit FixedClock(core::TimePoint now) : now_(now) {}
+  core::TimePoint Now() override { return now_; }
+  std::chrono::steady_clock::time_point Monotonic() override { return {}; }
+  void Set(core::TimePoint now) { now_ = now; }
+
+ private:
+  core::TimePoint now_;
+};
+
+// HMAC-SHA256 built from SHA-256 by RFC 2104's definition, H((K ^ opad) || H((K ^ ipad) || m)),
+// so the test does not trust the HMAC() the channel uses. Lower-case hex.
+std::string IndependentHmacSha256Hex(std::string_view key, std::string_view data) {
+  const auto sha256 = [](std::string_view bytes) {
+    std::string digest(32, '\0');
+    unsigned int size = 0;
+    EXPECT_EQ(
+        EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(digest.data()),
+                   &size, EVP_sha256(), nullptr),
+        1);
+    return digest;
+  };
+  std::string block(key.size() > 64 ? sha256(key) : std::string(key));
+  block.resize(64, '\0');
+  std::string inner(64, '\0');
+  std::string outer(64, '\0');
+  for (size_t i = 0; i < 64; ++i) {
+    inner[i] = static_cast<char>(block[i] ^ 0x36);
+    outer[i] = static_cast<char>(block[i] ^ 0x5c);
+  }
+  const std::string mac = sha256(outer + sha256(inner + std::string(data)));
+  std::string hex;
+  for (unsigned char c : mac) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 0xf];
+  }
+  return hex;
+}
+
+constexpr char kSecret[] = "6f1c0a3e9b2d4f5a8c7e1b0d3f2a4c6e8b9d0f1a2c3e4b5d6f7a8c9e0b1d2f3a";
+
+TEST(WebhookSignatureTest, IndependentHmacMatchesRfc4231) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(IndependentHmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(WebhookSignature("Jefe", "what do ya want for nothing", "?"),
+            "v1=" + IndependentHmacSha256Hex("Jefe", "what do ya want for nothing.?"));
+}
+
+TEST(WebhookChannelTest, SignsTimestampAndBodyWithSubscriptionSecret) {
+  using namespace std::chrono;
+  ScriptedHttpServer server({Reply(200), Reply(200)});
+  FixedClock clock(At(2024y / May / 1, 12h + 35min + 10s + 600ms));
+  WebhookChannel channel(Loopback({.clock = &clock}));
+  core::Delivery delivery = MakeDelivery(server.Url("/hook"));
+  delivery.subscription.secret = kSecret;
+  EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kDelivered);
+  clock.Set(At(2024y / May / 1, 12h + 40min));  // the retry, five minutes later
+  EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kDelivered);
+  server.Join();
+
+  ASSERT_EQ(server.Requests().size(), 2u);
+  const HttpRequest& first = server.Requests()[0];
+  const HttpRequest& retry = server.Requests()[1];
+  EXPECT_EQ(first.headers.at("x-stockwatch-timestamp"), "1714566910");
+  EXPECT_EQ(retry.headers.at("x-stockwatch-timestamp"), "1714567200");
+  for (const HttpRequest& request : server.Requests()) {
+    // What a receiver does: the MAC of the timestamp header, ".", and the body as received.
+    const std::string expected =
+        "v1=" + IndependentHmacSha256Hex(
+                    kSecret, request.headers.at("x-stockwatch-timestamp") + "." + request.body);
+    EXPECT_EQ(request.headers.at("x-stockwatch-signature"), expected);
+    EXPECT_EQ(request.headers.at("x-stockwatch-delivery"), "42");
+  }
+  // Same body on every attempt; the signature changes with the timestamp.
+  EXPECT_EQ(first.body, retry.body);
+  EXPECT_NE(first.headers.at("x-stockwatch-signature"), retry.headers.at("x-stockwatch-signature"));
+  // A receiver with another secret would refuse it.
+  EXPECT_NE(
+      first.headers.at("x-stockwatch-signature"),
+      "v1=" + IndependentHmacSha256Hex(std::string(kSecret).substr(1), "1714566910." + first.body));
+}
+
+TEST(WebhookChannelTest, NoSignatureWithoutSecret) {
+  ScriptedHttpServer server({Reply(200)});
+  WebhookChannel channel(Loopback());
+  core::Delivery delivery = MakeDelivery(server.Url("/hook"));
+  delivery.subscription.secret.clear();  // a subscription made before secrets existed
+  EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kDelivered);
+  server.Join();
+  ASSERT_EQ(server.Requests().size(), 1u);
+  EXPECT_EQ(server.Requests()[0].headers.count("x-stockwatch-signature"), 0u);
+  const std::string& timestamp = server.Requests()[0].headers.at("x-stockwatch-timestamp");
+  EXPECT_FALSE(timestamp.empty());
+  EXPECT_TRUE(std::all_of(timestamp.begin(), timestamp.end(), ::isdigit)) << timestamp;
+}
+
+TEST(WebhookChannelTest, RefusesPrivateTargetsByDefault) {
+  // Nothing listens there: if the channel connected, the send would come back retryable.
+  const std::string port = std::to_string(notify_test::UnusedPort());
+  WebhookChannel channel;
+  const SendResult result = channel.Send(MakeDelivery("http://127.0.0.1:" + port + "/hook"));
+  EXPECT_EQ(result.kind, SendResult::Kind::kPermanent);
+  EXPECT_EQ(result.error,
+            "refusing to connect to private address 127.0.0.1 (set notify.allow_private_targets "
+            "to allow)");
+  // A name is checked on the address it resolves to, not on its spelling.
+  const SendResult by_name = channel.Send(MakeDelivery("http://localhost:" + port + "/hook"));
+  EXPECT_EQ(by_name.kind, SendResult::Kind::kPermanent);
+  EXPECT_THAT(by_name.error, HasSubstr("refusing to connect to private address"));
+  const SendResult mapped =
+      channel.Send(MakeDelivery("http://[::ffff:127.0.0.1]:" + port + "/hook"));
+  EXPECT_EQ(mapped.kind, SendResult::Kind::kPermanent);
+  EXPECT_THAT(mapped.error, HasSubstr("refusing to connect to private address"));
+
+  // Allowed, the same target is tried and found closed.
+  WebhookChannel allowed(Loopback());
+  EXPECT_EQ(allowed.Send(MakeDelivery("http://127.0.0.1:" + port + "/hook")).kind,
+            SendResult::Kind::kRetryable);
 }
 
 TEST(RetryAfterTest, ParsesSecondsAndDates) {

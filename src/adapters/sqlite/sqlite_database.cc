@@ -222,6 +222,36 @@ ALTER TABLE objects ADD COLUMN data BLOB;
     R"sql(
 ALTER TABLE subscriptions ADD COLUMN filter_policy TEXT NOT NULL DEFAULT '';
 )sql",
+    // 6: subscription confirmation as in SNS, and SMS opt-outs (STOP). Subscriptions made
+    // before confirmation existed stay confirmed (status 1; 0 is pending). Only the SHA-256
+    // of a confirmation token is kept, with its expiry. A message's kind tells an alert (0)
+    // from a subscription confirmation (1). sms_opt_outs holds E.164 numbers that answered
+    // STOP.
+    R"sql(
+ALTER TABLE subscriptions ADD COLUMN status INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE subscriptions ADD COLUMN confirm_token_sha256 BLOB;
+ALTER TABLE subscriptions ADD COLUMN confirm_expires_ns INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX subscriptions_by_confirm_token ON subscriptions (confirm_token_sha256)
+  WHERE confirm_token_sha256 IS NOT NULL;
+ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE sms_opt_outs (
+  number TEXT PRIMARY KEY,
+  at_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 7: digests, quiet hours and urgent topics. A subscription's schedule in canonical
+    // form ('' for the defaults: immediate, no quiet hours, UTC); the upload whose change
+    // caused a message (0 for earlier ones); topics that skip quiet hours. Pending
+    // deliveries are looked up per subscription to gather a digest.
+    R"sql(
+ALTER TABLE subscriptions ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriptions ADD COLUMN quiet_hours TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriptions ADD COLUMN timezone TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN upload_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE topics ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_due_by_subscription ON deliveries (subscription_id, next_attempt_ns, id)
+  WHERE state = 0;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -1,6 +1,8 @@
 #include "adapters/sqlite/sqlite_notifier.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -12,6 +14,7 @@
 
 #include "base/status.h"
 #include "core/delivery/filter_policy.h"
+#include "core/delivery/schedule.h"
 
 namespace stockwatch::adapters {
 namespace {
@@ -51,9 +54,11 @@ int64_t Limit(size_t limit) { return static_cast<int64_t>(std::min<size_t>(limit
 
 constexpr char kMessageColumns[] =
     "m.id, m.topic, m.subject, m.body, m.store, m.item, m.old_count, m.new_count, "
-    "m.change_sequence, m.at_ns";
+    "m.change_sequence, m.at_ns, m.kind, m.upload_id";
+constexpr int kMessageColumnCount = 12;
 constexpr char kSubscriptionColumns[] =
-    "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns, s.secret, s.filter_policy";
+    "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns, s.secret, s.filter_policy, "
+    "s.status, s.confirm_expires_ns, s.digest, s.quiet_hours, s.timezone";
 
 // Reads the message columns starting at `c`.
 Message MessageFrom(const SqliteStatement& stmt, int c) {
@@ -68,6 +73,9 @@ Message MessageFrom(const SqliteStatement& stmt, int c) {
   m.new_count = stmt.Int64(c + 7);
   m.change_sequence = static_cast<uint64_t>(stmt.Int64(c + 8));
   m.at = FromUnixNanos(stmt.Int64(c + 9));
+  m.kind = stmt.Int64(c + 10) == 1 ? core::MessageKind::kSubscriptionConfirmation
+                                   : core::MessageKind::kAlert;
+  m.upload_id = stmt.Int64(c + 11);
   return m;
 }
 
@@ -80,7 +88,35 @@ Subscription SubscriptionFrom(const SqliteStatement& stmt, int c) {
   s.created_at = FromUnixNanos(stmt.Int64(c + 4));
   s.secret = std::string(stmt.Text(c + 5));
   s.filter_policy = std::string(stmt.Text(c + 6));
+  s.status = stmt.Int64(c + 7) == 0 ? core::SubscriptionStatus::kPendingConfirmation
+                                    : core::SubscriptionStatus::kConfirmed;
+  if (s.status == core::SubscriptionStatus::kPendingConfirmation) {
+    s.confirmation_expires_at = FromUnixNanos(stmt.Int64(c + 8));
+  }
+  s.digest = std::string(stmt.Text(c + 9));
+  s.quiet_hours = std::string(stmt.Text(c + 10));
+  s.timezone = std::string(stmt.Text(c + 11));
   return s;
+}
+
+// The raw SHA-256 of a confirmation token: all that is stored of it.
+std::string Sha256(std::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+// What a token looks like: 64 lower-case hex digits. Anything else is refused before any
+// lookup, which also bounds the input.
+bool IsToken(std::string_view token) {
+  return token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+absl::Status UnknownToken() {
+  return absl::NotFoundError(
+      "notifier: unknown or expired confirmation token (tokens work once, for a limited time)");
 }
 
 absl::StatusOr<bool> TopicExists(SqliteConnection& conn, std::string_view topic) {
@@ -89,11 +125,12 @@ absl::StatusOr<bool> TopicExists(SqliteConnection& conn, std::string_view topic)
   return stmt.Step();
 }
 
-// 32 random bytes as 64 lower-case hex digits, from OpenSSL's CSPRNG.
+// 32 random bytes as 64 lower-case hex digits, from OpenSSL's CSPRNG: a webhook signing
+// secret or a confirmation token.
 absl::StatusOr<std::string> NewSecret() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    return absl::UnavailableError("notifier: no random bytes for a subscription secret");
+    return absl::UnavailableError("notifier: no random bytes for a subscription secret or token");
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -120,12 +157,13 @@ absl::Status UnknownTopic(std::string_view topic) {
 
 }  // namespace
 
-SqliteNotifier::SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock)
-    : db_(std::move(db)), clock_(clock) {}
+SqliteNotifier::SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock,
+                               core::NotifierOptions options)
+    : db_(std::move(db)), clock_(clock), options_(options) {}
 
 absl::StatusOr<std::unique_ptr<SqliteNotifier>> SqliteNotifier::Open(
-    std::shared_ptr<SqliteDatabase> db, core::Clock& clock) {
-  return std::unique_ptr<SqliteNotifier>(new SqliteNotifier(std::move(db), clock));
+    std::shared_ptr<SqliteDatabase> db, core::Clock& clock, core::NotifierOptions options) {
+  return std::unique_ptr<SqliteNotifier>(new SqliteNotifier(std::move(db), clock, options));
 }
 
 absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint64_t expected,
@@ -147,16 +185,20 @@ absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint6
         SW_ASSIGN_OR_RETURN(
             SqliteStatement insert,
             conn.Prepare("INSERT INTO messages (id, topic, subject, body, store, item, old_count, "
-                         "new_count, change_sequence, at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                         "ON CONFLICT (id) DO NOTHING"));
+                         "new_count, change_sequence, at_ns, upload_id) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"));
         SW_ASSIGN_OR_RETURN(
             SqliteStatement fan_out,
             conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
                          "next_attempt_ns, last_error, updated_at_ns, since_ns) "
                          "VALUES (?1, ?2, 0, 0, ?3, '', ?3, ?3)"));
-        SW_ASSIGN_OR_RETURN(SqliteStatement subscribers,
-                            conn.Prepare("SELECT id, filter_policy FROM subscriptions "
-                                         "WHERE topic = ? AND active ORDER BY id"));
+        // Pending subscriptions get nothing until confirmed; SMS numbers that answered STOP
+        // get nothing until they answer START.
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement subscribers,
+            conn.Prepare("SELECT id, filter_policy FROM subscriptions WHERE topic = ? AND active "
+                         "AND status = 1 AND NOT (protocol = 2 AND endpoint IN "
+                         "(SELECT number FROM sms_opt_outs)) ORDER BY id"));
         // The subscribers of each topic, with their parsed policies, read once per Publish.
         std::map<std::string, std::vector<std::pair<int64_t, std::optional<core::FilterPolicy>>>,
                  std::less<>>
@@ -173,7 +215,8 @@ absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint6
               .Bind(7, m.old_count)
               .Bind(8, m.new_count)
               .Bind(9, static_cast<int64_t>(m.change_sequence))
-              .Bind(10, ToUnixNanos(m.at));
+              .Bind(10, ToUnixNanos(m.at))
+              .Bind(11, m.upload_id);
           SW_RETURN_IF_ERROR(insert.Run());
           insert.Reset();
           if (conn.Changes() == 0) continue;  // already published
@@ -242,9 +285,9 @@ absl::StatusOr<std::vector<Message>> SqliteNotifier::RecentMessages(
   std::vector<Message> out;
   if (const absl::Status txn =
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
-            const std::string sql = std::string("SELECT ") + kMessageColumns + " FROM messages m " +
-                                    (topic ? "WHERE m.topic = ?2 " : "") +
-                                    "ORDER BY m.seq DESC LIMIT ?1";
+            const std::string sql =
+                std::string("SELECT ") + kMessageColumns + " FROM messages m WHERE m.kind = 0 " +
+                (topic ? "AND m.topic = ?2 " : "") + "ORDER BY m.seq DESC LIMIT ?1";
             SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
             stmt.Bind(1, Limit(limit));
             if (topic) stmt.BindText(2, *topic);
@@ -263,9 +306,12 @@ absl::StatusOr<std::vector<Message>> SqliteNotifier::RecentMessages(
 absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, Protocol protocol,
                                                        std::string_view endpoint,
                                                        core::TimePoint at,
-                                                       std::string_view filter_policy) {
+                                                       std::string_view filter_policy,
+                                                       core::Confirmation confirmation,
+                                                       const core::DeliverySchedule& schedule) {
   if (endpoint.empty()) return absl::InvalidArgumentError("notifier: endpoint is empty");
   SW_ASSIGN_OR_RETURN(std::string policy, core::CanonicalFilterPolicy(filter_policy));
+  SW_ASSIGN_OR_RETURN(core::DeliverySchedule canonical, core::CanonicalSchedule(schedule));
   Subscription out;
   if (const absl::Status txn = db_->WithWriteTransaction(
           Durability::kSynced,
@@ -282,20 +328,29 @@ absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, P
               SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
               if (row) {
                 out = SubscriptionFrom(stmt, 0);
+                stmt.Reset();
+                if (out.status == core::SubscriptionStatus::kPendingConfirmation &&
+                    out.confirmation_expires_at <= at) {
+                  return StartConfirmation(conn, out, at);
+                }
                 return absl::OkStatus();
               }
             }
             SW_ASSIGN_OR_RETURN(
                 SqliteStatement insert,
                 conn.Prepare("INSERT INTO subscriptions (topic, protocol, endpoint, created_at_ns, "
-                             "secret, filter_policy) VALUES (?, ?, ?, ?, ?, ?)"));
+                             "secret, filter_policy, digest, quiet_hours, timezone) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
             SW_ASSIGN_OR_RETURN(out.secret, NewSecret());
             insert.BindText(1, topic)
                 .Bind(2, ProtocolValue(protocol))
                 .BindText(3, endpoint)
                 .Bind(4, ToUnixNanos(at))
                 .BindText(5, out.secret)
-                .BindText(6, policy);
+                .BindText(6, policy)
+                .BindText(7, canonical.digest)
+                .BindText(8, canonical.quiet_hours)
+                .BindText(9, canonical.timezone);
             SW_RETURN_IF_ERROR(insert.Run());
             out.id = conn.LastInsertRowid();
             out.topic = std::string(topic);
@@ -303,7 +358,144 @@ absl::StatusOr<Subscription> SqliteNotifier::Subscribe(std::string_view topic, P
             out.endpoint = std::string(endpoint);
             out.created_at = at;
             out.filter_policy = policy;
+            out.digest = canonical.digest;
+            out.quiet_hours = canonical.quiet_hours;
+            out.timezone = canonical.timezone;
+            if (confirmation == core::Confirmation::kRequired) {
+              return StartConfirmation(conn, out, at);
+            }
             return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::Status SqliteNotifier::StartConfirmation(SqliteConnection& conn, Subscription& s,
+                                               core::TimePoint at) {
+  SW_ASSIGN_OR_RETURN(std::string token, NewSecret());
+  const core::TimePoint expires = at + options_.confirmation_ttl;
+  {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement update,
+        conn.Prepare("UPDATE subscriptions SET status = 0, "
+                     "confirm_token_sha256 = ?, confirm_expires_ns = ? WHERE id = ?"));
+    update.BindBlob(1, Sha256(token)).Bind(2, ToUnixNanos(expires)).Bind(3, s.id);
+    SW_RETURN_IF_ERROR(update.Run());
+  }
+  SW_ASSIGN_OR_RETURN(
+      SqliteStatement insert,
+      conn.Prepare("INSERT INTO messages (id, topic, subject, body, store, item, old_count, "
+                   "new_count, change_sequence, at_ns, kind) "
+                   "VALUES (?, ?, ?, ?, '', '', NULL, 0, 0, ?, 1)"));
+  insert.BindText(1, "confirm-" + std::to_string(s.id) + "-" + std::to_string(ToUnixNanos(at)))
+      .BindText(2, s.topic)
+      .BindText(3, "Confirm your subscription to " + s.topic)
+      .BindText(4, token)
+      .Bind(5, ToUnixNanos(at));
+  SW_RETURN_IF_ERROR(insert.Run());
+  SW_ASSIGN_OR_RETURN(
+      SqliteStatement fan_out,
+      conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
+                   "next_attempt_ns, last_error, updated_at_ns, since_ns) "
+                   "VALUES (?1, ?2, 0, 0, ?3, '', ?3, ?3)"));
+  fan_out.Bind(1, conn.LastInsertRowid()).Bind(2, s.id).Bind(3, ToUnixNanos(at));
+  SW_RETURN_IF_ERROR(fan_out.Run());
+  s.status = core::SubscriptionStatus::kPendingConfirmation;
+  s.confirmation_expires_at = expires;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Subscription> SqliteNotifier::ConfirmSubscription(std::string_view token,
+                                                                 core::TimePoint now) {
+  if (!IsToken(token)) return UnknownToken();
+  const std::string hash = Sha256(token);
+  Subscription out;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            // The lookup goes by the hash, through an index: timing it tells an attacker
+            // about hashes of guesses, never about the token. The stored hash is compared
+            // again in constant time all the same.
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare(std::string("SELECT s.confirm_token_sha256, ") + kSubscriptionColumns +
+                             " FROM subscriptions s WHERE s.confirm_token_sha256 = ? AND "
+                             "s.active AND s.status = 0"));
+            stmt.BindBlob(1, hash);
+            SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) return UnknownToken();
+            const std::string_view stored = stmt.Blob(0);
+            if (stored.size() != hash.size() ||
+                CRYPTO_memcmp(stored.data(), hash.data(), hash.size()) != 0) {
+              return UnknownToken();
+            }
+            out = SubscriptionFrom(stmt, 1);
+            stmt.Reset();
+            if (!out.confirmation_expires_at || *out.confirmation_expires_at <= now) {
+              return UnknownToken();
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement update,
+                conn.Prepare("UPDATE subscriptions SET status = 1, confirm_token_sha256 = NULL, "
+                             "confirm_expires_ns = 0 WHERE id = ?"));
+            update.Bind(1, out.id);
+            SW_RETURN_IF_ERROR(update.Run());
+            out.status = core::SubscriptionStatus::kConfirmed;
+            out.confirmation_expires_at.reset();
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::Status SqliteNotifier::OptOutSms(std::string_view number, core::TimePoint at) {
+  if (number.empty()) return absl::InvalidArgumentError("notifier: sms number is empty");
+  const int64_t now = ToUnixNanos(clock_.Now());
+  return db_->WithWriteTransaction(
+      Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        {
+          SW_ASSIGN_OR_RETURN(SqliteStatement insert,
+                              conn.Prepare("INSERT INTO sms_opt_outs (number, at_ns) VALUES (?, ?) "
+                                           "ON CONFLICT (number) DO NOTHING"));
+          insert.BindText(1, number).Bind(2, ToUnixNanos(at));
+          SW_RETURN_IF_ERROR(insert.Run());
+        }
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement fail,
+            conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'opted out (STOP)', "
+                         "updated_at_ns = ? WHERE state = 0 AND subscription_id IN "
+                         "(SELECT id FROM subscriptions WHERE protocol = 2 AND endpoint = ?)"));
+        fail.Bind(1, now).BindText(2, number);
+        return fail.Run();
+      });
+}
+
+absl::Status SqliteNotifier::OptInSms(std::string_view number) {
+  return db_->WithWriteTransaction(
+      Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                            conn.Prepare("DELETE FROM sms_opt_outs WHERE number = ?"));
+        stmt.BindText(1, number);
+        return stmt.Run();
+      });
+}
+
+absl::StatusOr<std::vector<core::SmsOptOut>> SqliteNotifier::SmsOptOuts() {
+  std::vector<core::SmsOptOut> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT number, at_ns FROM sms_opt_outs ORDER BY number"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.push_back({std::string(stmt.Text(0)), FromUnixNanos(stmt.Int64(1))});
+            }
           });
       !txn.ok()) {
     return txn;
@@ -400,7 +592,7 @@ absl::StatusOr<std::vector<Delivery>> SqliteNotifier::LoadDeliveries(
               d.since = FromUnixNanos(stmt.Int64(6));
               d.redrives = static_cast<int>(stmt.Int64(7));
               d.message = MessageFrom(stmt, 8);
-              d.subscription = SubscriptionFrom(stmt, 18);
+              d.subscription = SubscriptionFrom(stmt, 8 + kMessageColumnCount);
               out.push_back(std::move(d));
             }
           });
@@ -490,6 +682,66 @@ absl::StatusOr<std::vector<Delivery>> SqliteNotifier::DueDeliveries(core::TimePo
   return LoadDeliveries(
       "WHERE d.state = 0 AND d.next_attempt_ns <= ?1 ORDER BY d.next_attempt_ns, d.id LIMIT ?2",
       [&](SqliteStatement& stmt) { stmt.Bind(1, ToUnixNanos(now)).Bind(2, Limit(limit)); });
+}
+
+absl::StatusOr<std::vector<Delivery>> SqliteNotifier::DueDeliveriesOf(int64_t subscription_id,
+                                                                      core::TimePoint now,
+                                                                      size_t limit) {
+  return LoadDeliveries(
+      "WHERE d.subscription_id = ?1 AND d.state = 0 AND d.next_attempt_ns <= ?2 "
+      "ORDER BY d.next_attempt_ns, d.id LIMIT ?3",
+      [&](SqliteStatement& stmt) {
+        stmt.Bind(1, subscription_id).Bind(2, ToUnixNanos(now)).Bind(3, Limit(limit));
+      });
+}
+
+absl::Status SqliteNotifier::Defer(const std::vector<int64_t>& delivery_ids,
+                                   core::TimePoint until) {
+  if (delivery_ids.empty()) return absl::OkStatus();
+  return db_->WithWriteTransaction(
+      Durability::kNormal, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement update,
+            conn.Prepare("UPDATE deliveries SET next_attempt_ns = ?2, "
+                         "since_ns = CASE WHEN attempts = 0 THEN ?2 ELSE since_ns END "
+                         "WHERE id = ?1 AND state = 0"));
+        for (int64_t id : delivery_ids) {
+          update.Bind(1, id).Bind(2, ToUnixNanos(until));
+          SW_RETURN_IF_ERROR(update.Run());
+          update.Reset();
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status SqliteNotifier::SetTopicUrgent(std::string_view topic, bool urgent) {
+  return db_->WithWriteTransaction(
+      Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(SqliteStatement update,
+                            conn.Prepare("UPDATE topics SET urgent = ? WHERE name = ?"));
+        update.Bind(1, int64_t{urgent ? 1 : 0}).BindText(2, topic);
+        SW_RETURN_IF_ERROR(update.Run());
+        if (conn.Changes() == 0) return UnknownTopic(topic);
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteNotifier::UrgentTopics() {
+  std::vector<std::string> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                conn.Prepare("SELECT name FROM topics WHERE urgent ORDER BY name"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.emplace_back(stmt.Text(0));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<core::TimePoint>> SqliteNotifier::NextDue() {

@@ -28,22 +28,36 @@ class SqliteNotifier final : public core::Notifier {
  public:
   // `clock` must outlive the notifier.
   static absl::StatusOr<std::unique_ptr<SqliteNotifier>> Open(std::shared_ptr<SqliteDatabase> db,
-                                                              core::Clock& clock);
+                                                              core::Clock& clock,
+                                                              core::NotifierOptions options = {});
 
   absl::Status Publish(const std::vector<core::Message>& messages, uint64_t expected,
                        uint64_t checkpoint) override;
   absl::StatusOr<uint64_t> Checkpoint() override;
   absl::StatusOr<std::vector<core::Message>> RecentMessages(std::optional<std::string> topic,
                                                             size_t limit) override;
-  absl::StatusOr<core::Subscription> Subscribe(std::string_view topic, core::Protocol protocol,
-                                               std::string_view endpoint, core::TimePoint at,
-                                               std::string_view filter_policy = {}) override;
+  absl::StatusOr<core::Subscription> Subscribe(
+      std::string_view topic, core::Protocol protocol, std::string_view endpoint,
+      core::TimePoint at, std::string_view filter_policy = {},
+      core::Confirmation confirmation = core::Confirmation::kNotRequired,
+      const core::DeliverySchedule& schedule = {}) override;
+  absl::StatusOr<core::Subscription> ConfirmSubscription(std::string_view token,
+                                                         core::TimePoint now) override;
+  absl::Status OptOutSms(std::string_view number, core::TimePoint at) override;
+  absl::Status OptInSms(std::string_view number) override;
+  absl::StatusOr<std::vector<core::SmsOptOut>> SmsOptOuts() override;
   absl::Status Unsubscribe(int64_t subscription_id) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
   absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
                                                             size_t limit) override;
   absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
+  absl::StatusOr<std::vector<core::Delivery>> DueDeliveriesOf(int64_t subscription_id,
+                                                              core::TimePoint now,
+                                                              size_t limit) override;
+  absl::Status Defer(const std::vector<int64_t>& delivery_ids, core::TimePoint until) override;
+  absl::Status SetTopicUrgent(std::string_view topic, bool urgent) override;
+  absl::StatusOr<std::vector<std::string>> UrgentTopics() override;
   absl::Status RecordAttempts(const std::vector<core::AttemptRecord>& attempts) override;
   absl::StatusOr<std::vector<core::DeliveryAttempt>> Attempts(int64_t delivery_id) override;
   absl::StatusOr<core::Delivery> GetDelivery(int64_t delivery_id) override;
@@ -52,12 +66,17 @@ class SqliteNotifier final : public core::Notifier {
                                                          size_t limit) override;
 
  private:
-  SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock);
+  SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock,
+                 core::NotifierOptions options);
+  // Gives subscription `s` a new confirmation token and puts its confirmation message in the
+  // outbox, in `conn`'s transaction.
+  absl::Status StartConfirmation(SqliteConnection& conn, core::Subscription& s, core::TimePoint at);
   absl::StatusOr<std::vector<core::Delivery>> LoadDeliveries(
       const std::string& where, absl::FunctionRef<void(SqliteStatement&)> bind);
 
   std::shared_ptr<SqliteDatabase> db_;
   core::Clock& clock_;
+  const core::NotifierOptions options_;
 };
 
 }  // namespace stockwatch::adapters

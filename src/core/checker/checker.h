@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/ports/change_stream.h"
@@ -29,10 +30,16 @@ class Checker {
           CheckerOptions options);
 
   // Handles every record after the checkpoint. Each batch publishes its messages together
-  // with the new checkpoint, so a crash never loses or doubles a message.
+  // with the new checkpoint, so a crash never loses or doubles a message. A batch holds
+  // whole uploads (one upload larger than `batch` is one batch of its own), so the
+  // messages of one upload are published by one Publish call, with Message::upload_id set.
   absl::StatusOr<CheckResult> CheckPending();
 
  private:
+  // Trims a full batch of `records` to whole uploads, or extends it to the end of the one
+  // upload it holds.
+  absl::Status EndAtUploadBoundary(std::vector<ChangeRecord>& records);
+
   ChangeStream& changes_;
   InventoryStore& inventory_;
   Notifier& notifier_;

@@ -22,6 +22,33 @@ std::chrono::milliseconds Backoff(const RetryPolicy& policy, int attempts,
   return delay;
 }
 
+TokenBucket::TokenBucket(double rate, TimePoint now)
+    : rate_(rate), burst_(std::max(1.0, rate)), tokens_(burst_), last_(now) {}
+
+void TokenBucket::Refill(TimePoint now) {
+  if (now <= last_) return;
+  tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
+  last_ = now;
+}
+
+std::optional<TimePoint> TokenBucket::Take(TimePoint now) {
+  if (rate_ <= 0) return std::nullopt;
+  Refill(now);
+  if (tokens_ >= 1) {
+    tokens_ -= 1;
+    return std::nullopt;
+  }
+  const auto wait = std::chrono::duration<double>((1 - tokens_) / rate_);
+  return std::max(last_, now) +
+         std::max<TimePoint::duration>(std::chrono::ceil<TimePoint::duration>(wait),
+                                       TimePoint::duration(1));
+}
+
+bool TokenBucket::Full(TimePoint now) const {
+  return rate_ <= 0 ||
+         tokens_ + std::chrono::duration<double>(now - last_).count() * rate_ >= burst_;
+}
+
 Dispatcher::Dispatcher(Notifier& notifier, std::map<Protocol, Channel*> channels, Clock& clock,
                        DispatcherOptions options, uint64_t seed)
     : notifier_(notifier),
@@ -47,18 +74,18 @@ Dispatcher::~Dispatcher() {
 
 void Dispatcher::Work() {
   while (true) {
-    Delivery delivery;
+    Job job;
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      delivery = std::move(queue_.front());
+      job = std::move(queue_.front());
       queue_.pop_front();
     }
-    SendResult sent = Send(delivery);
+    SendResult sent = Send(job.delivery);
     {
       std::lock_guard lock(mu_);
-      finished_.push_back(Finished{std::move(delivery), std::move(sent)});
+      finished_.push_back(Finished{std::move(job), std::move(sent)});
     }
     finished_cv_.notify_one();
   }
@@ -100,6 +127,130 @@ AttemptOutcome Dispatcher::Classify(const Delivery& delivery, const SendResult& 
   return outcome;
 }
 
+const ParsedSchedule& Dispatcher::ScheduleOf(const Subscription& subscription) {
+  auto it = schedules_.find(subscription.id);
+  if (it != schedules_.end()) return it->second;
+  // Stored schedules were validated at Subscribe; one that no longer parses (a time zone
+  // removed from the system) falls back to immediate delivery rather than holding alerts.
+  absl::StatusOr<ParsedSchedule> parsed = ParseSchedule(subscription);
+  return schedules_.emplace(subscription.id, parsed.ok() ? *std::move(parsed) : ParsedSchedule{})
+      .first->second;
+}
+
+TimePoint Dispatcher::HoldUntil(const Delivery& delivery, TimePoint now,
+                                const std::set<std::string, std::less<>>& urgent) {
+  if (delivery.message.kind != MessageKind::kAlert) return now;
+  const ParsedSchedule& schedule = ScheduleOf(delivery.subscription);
+  TimePoint at = std::max(now, schedule.digest.DueAt(delivery.message.at));
+  if (schedule.quiet && !urgent.contains(delivery.message.topic)) {
+    at = schedule.quiet->Release(at);
+  }
+  return at;
+}
+
+std::optional<TimePoint> Dispatcher::Throttle(const Job& job, TimePoint now) {
+  const Subscription& subscription = job.delivery.subscription;
+  const double rate = subscription.protocol == Protocol::kEmail ? options_.email_rate_per_address
+                                                                : options_.rate_per_subscription;
+  if (rate <= 0) return std::nullopt;
+  // Idle buckets are full: dropping them changes nothing and keeps the map small.
+  constexpr size_t kMaxBuckets = 4096;
+  if (buckets_.size() > kMaxBuckets) {
+    std::erase_if(buckets_, [&](const auto& entry) { return entry.second.Full(now); });
+  }
+  auto key = std::make_pair(subscription.protocol, subscription.endpoint);
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) it = buckets_.emplace(std::move(key), TokenBucket(rate, now)).first;
+  return it->second.Take(now);
+}
+
+absl::Status Dispatcher::Plan(std::vector<Delivery> due, TimePoint now,
+                              const std::set<std::string, std::less<>>& urgent,
+                              std::vector<Job>& jobs,
+                              std::map<TimePoint, std::vector<int64_t>>& deferred) {
+  std::set<int64_t> planned;
+  std::set<int64_t> gathered;  // digest subscriptions already gathered in this round
+  std::vector<Job> ready;
+  const auto single = [](Delivery d) {
+    Job job;
+    job.members.emplace_back(d.id, d.message.at);
+    job.delivery = std::move(d);
+    return job;
+  };
+  for (Delivery& d : due) {
+    if (in_flight_.contains(d.id) || planned.contains(d.id)) continue;
+    const TimePoint hold = HoldUntil(d, now, urgent);
+    if (hold > now) {
+      deferred[hold].push_back(d.id);
+      planned.insert(d.id);
+      continue;
+    }
+    const DigestSpec& digest = ScheduleOf(d.subscription).digest;
+    if (digest.kind == DigestSpec::Kind::kImmediate || d.message.kind != MessageKind::kAlert) {
+      planned.insert(d.id);
+      ready.push_back(single(std::move(d)));
+      continue;
+    }
+    if (!gathered.insert(d.subscription.id).second) continue;
+    // Every due alert of the subscription joins, not only those of this page of `due`.
+    SW_ASSIGN_OR_RETURN(std::vector<Delivery> all,
+                        notifier_.DueDeliveriesOf(d.subscription.id, now, options_.max_digest));
+    std::map<int64_t, std::vector<Delivery>> groups;  // per upload, or all under 0
+    const int64_t first_id = d.id;
+    bool seen_first = false;
+    for (Delivery& m : all) {
+      if (in_flight_.contains(m.id) || planned.contains(m.id)) continue;
+      if (m.message.kind != MessageKind::kAlert) continue;  // sent on its own when due
+      const TimePoint m_hold = HoldUntil(m, now, urgent);
+      planned.insert(m.id);
+      if (m_hold > now) {
+        deferred[m_hold].push_back(m.id);
+        continue;
+      }
+      seen_first = seen_first || m.id == first_id;
+      const int64_t key =
+          digest.kind == DigestSpec::Kind::kPerUpload ? m.message.upload_id : int64_t{0};
+      groups[key].push_back(std::move(m));
+    }
+    if (!seen_first && !planned.contains(first_id)) {
+      planned.insert(first_id);
+      const int64_t key =
+          digest.kind == DigestSpec::Kind::kPerUpload ? d.message.upload_id : int64_t{0};
+      groups[key].push_back(std::move(d));
+    }
+    for (auto& [key, members] : groups) {
+      if (members.size() == 1) {
+        ready.push_back(single(std::move(members.front())));
+        continue;
+      }
+      std::sort(members.begin(), members.end(),
+                [](const Delivery& a, const Delivery& b) { return a.id < b.id; });
+      std::vector<Message> messages;
+      messages.reserve(members.size());
+      Job job;
+      // The smallest id is the idempotency key: the same group gives the same key on a retry.
+      job.delivery = members.front();
+      for (const Delivery& m : members) {
+        messages.push_back(m.message);
+        job.members.emplace_back(m.id, m.message.at);
+        job.delivery.attempts = std::max(job.delivery.attempts, m.attempts);
+        job.delivery.since = std::min(job.delivery.since, m.since);
+      }
+      job.delivery.message = DigestMessage(messages, job.delivery.subscription.protocol,
+                                           std::to_string(job.delivery.id));
+      ready.push_back(std::move(job));
+    }
+  }
+  for (Job& job : ready) {
+    if (std::optional<TimePoint> later = Throttle(job, now)) {
+      for (const auto& member : job.members) deferred[*later].push_back(member.first);
+      continue;
+    }
+    jobs.push_back(std::move(job));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<DispatchResult> Dispatcher::DispatchDue() {
   // While sends are in flight, due deliveries are looked up again at least this often, so a
   // slow receiver does not hold back new alerts to the others.
@@ -108,6 +259,8 @@ absl::StatusOr<DispatchResult> Dispatcher::DispatchDue() {
   auto& metrics = base::Metrics::Get();
   std::vector<Finished> finished;
   std::vector<AttemptRecord> records;
+  SW_ASSIGN_OR_RETURN(std::vector<std::string> urgent_list, notifier_.UrgentTopics());
+  const std::set<std::string, std::less<>> urgent(urgent_list.begin(), urgent_list.end());
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -116,10 +269,18 @@ absl::StatusOr<DispatchResult> Dispatcher::DispatchDue() {
     if (!finished.empty()) {
       const TimePoint now = clock_.Now();
       records.clear();
+      std::vector<TimePoint> message_times;
       for (const Finished& f : finished) {
-        records.push_back(AttemptRecord{f.delivery.id, Classify(f.delivery, f.sent, now), now});
+        // A digest's outcome is the outcome of every delivery it holds.
+        const AttemptOutcome outcome = Classify(f.job.delivery, f.sent, now);
+        for (const auto& [id, at] : f.job.members) {
+          records.push_back(AttemptRecord{id, outcome, now});
+          message_times.push_back(at);
+        }
       }
-      for (const Finished& f : finished) in_flight_.erase(f.delivery.id);
+      for (const Finished& f : finished) {
+        for (const auto& member : f.job.members) in_flight_.erase(member.first);
+      }
       SW_RETURN_IF_ERROR(notifier_.RecordAttempts(records));
       for (size_t i = 0; i < records.size(); ++i) {
         const AttemptOutcome& outcome = records[i].outcome;
@@ -127,7 +288,7 @@ absl::StatusOr<DispatchResult> Dispatcher::DispatchDue() {
           ++result.delivered;
           metrics.deliveries_succeeded.fetch_add(1, std::memory_order_relaxed);
           metrics.deliver_seconds.Observe(
-              std::chrono::duration<double>(now - finished[i].delivery.message.at).count());
+              std::chrono::duration<double>(now - message_times[i]).count());
         } else if (outcome.permanent_failure) {
           ++result.failed;
           metrics.deliveries_failed.fetch_add(1, std::memory_order_relaxed);
@@ -140,19 +301,29 @@ absl::StatusOr<DispatchResult> Dispatcher::DispatchDue() {
     }
     if (in_flight_.size() < options_.batch) {
       // In-flight deliveries are still pending, so ask for enough to fill every free slot.
-      SW_ASSIGN_OR_RETURN(std::vector<Delivery> due,
-                          notifier_.DueDeliveries(clock_.Now(), options_.batch));
+      const TimePoint now = clock_.Now();
+      SW_ASSIGN_OR_RETURN(std::vector<Delivery> due, notifier_.DueDeliveries(now, options_.batch));
+      std::vector<Job> jobs;
+      std::map<TimePoint, std::vector<int64_t>> deferred;
+      SW_RETURN_IF_ERROR(Plan(std::move(due), now, urgent, jobs, deferred));
+      for (const auto& [until, ids] : deferred) {
+        SW_RETURN_IF_ERROR(notifier_.Defer(ids, until));
+        result.deferred += ids.size();
+      }
       size_t queued = 0;
       {
         std::lock_guard lock(mu_);
-        for (Delivery& d : due) {
-          if (in_flight_.size() >= options_.batch) break;
-          if (!in_flight_.insert(d.id).second) continue;
-          queue_.push_back(std::move(d));
+        // Plan never returns more than `due` held, so the batch bound holds but for digests,
+        // which are bounded by max_digest.
+        for (Job& job : jobs) {
+          for (const auto& member : job.members) in_flight_.insert(member.first);
+          queue_.push_back(std::move(job));
           ++queued;
         }
       }
       if (queued > 0) work_cv_.notify_all();
+      // What was deferred is out of the way now: look again for other due deliveries.
+      if (!deferred.empty() && queued == 0 && in_flight_.empty()) continue;
     }
     if (in_flight_.empty()) break;
     // Wait until a quarter of the slots (or everything in flight) has finished, or the

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/delivery/schedule.h"
 #include "core/ports/channel.h"
 #include "core/ports/clock.h"
 #include "core/ports/notifier.h"
@@ -41,6 +42,25 @@ std::chrono::milliseconds Backoff(const RetryPolicy& policy, int attempts,
                                   std::optional<std::chrono::seconds> retry_after,
                                   std::mt19937_64& rng);
 
+// A token bucket: `rate` sends per second on average, bursts of up to max(1, rate).
+// A rate <= 0 is unlimited. Not thread-safe.
+class TokenBucket {
+ public:
+  TokenBucket(double rate, TimePoint now);
+  // Takes a token at `now` and returns nullopt, or, when there is none, takes nothing and
+  // returns when the next one will be there (after `now`).
+  std::optional<TimePoint> Take(TimePoint now);
+  // Whether it has refilled completely by `now` (an idle bucket that can be dropped).
+  bool Full(TimePoint now) const;
+
+ private:
+  void Refill(TimePoint now);
+  double rate_;
+  double burst_;
+  double tokens_;
+  TimePoint last_;
+};
+
 struct DispatcherOptions {
   // Deliveries in flight at most (fetched, being sent or waiting to be recorded): bounds
   // memory. Default 256.
@@ -53,15 +73,33 @@ struct DispatcherOptions {
       {Protocol::kEmail, RetryPolicy{50, std::chrono::seconds(6 * 3600)}},
       {Protocol::kWebhook, RetryPolicy{50, std::chrono::seconds(24 * 3600)}},
   };
+  // Sends per second at most to one email address (as SNS); more are deferred, not failed
+  // and not counted as attempts. A digest is one send. <= 0: unlimited. Default 10.
+  double email_rate_per_address = 10;
+  // The same for one endpoint of any other protocol. Default 0 (unlimited): a webhook
+  // receiver is expected to take thousands of alerts a second (issue #4's fan-out figure).
+  double rate_per_subscription = 0;
+  // Alerts in one digest message at most; more go in the next one. Default 10000.
+  size_t max_digest = 10000;
 };
 
 struct DispatchResult {
   size_t delivered = 0;
   size_t retried = 0;
   size_t failed = 0;
+  size_t deferred = 0;                // held by a digest window, quiet hours or throttling
   std::optional<TimePoint> next_due;  // earliest pending delivery after this round
 };
 
+// Digests, quiet hours and throttling: a due delivery whose subscription has a digest
+// window or quiet hours (core/delivery/schedule.h) that hold it is deferred to when they end
+// (Notifier::Defer: no attempt is counted). Due deliveries of a digest subscription are sent
+// as one message (DigestMessage), per upload for "per-upload"; its idempotency key (the
+// delivery id the channel sees) is the smallest delivery id of the group, and its outcome
+// is recorded for every delivery of the group. Sends over the rate of their (protocol,
+// endpoint) are deferred until a token is there. Confirmation messages are never digested
+// nor held by quiet hours; alerts of urgent topics are not held by quiet hours.
+//
 // DispatchDue() is called by one thread at a time (the pipeline's delivery stage); sends run
 // on `options.concurrency` worker threads owned by the dispatcher, so channels must be
 // thread-safe. Outcomes are recorded in batches, one transaction per batch.
@@ -83,12 +121,28 @@ class Dispatcher {
   AttemptOutcome Classify(const Delivery& delivery, const SendResult& sent, TimePoint now);
 
  private:
-  struct Finished {
+  // One send: `delivery` is what the channel gets (a made-up one for a digest); `members`
+  // are the outbox deliveries whose outcome it is, with their message times.
+  struct Job {
     Delivery delivery;
+    std::vector<std::pair<int64_t, TimePoint>> members;
+  };
+  struct Finished {
+    Job job;
     SendResult sent;
   };
   void Work();
   SendResult Send(const Delivery& delivery);
+  // Turns due deliveries into jobs to send now and deliveries to defer (by time).
+  absl::Status Plan(std::vector<Delivery> due, TimePoint now,
+                    const std::set<std::string, std::less<>>& urgent, std::vector<Job>& jobs,
+                    std::map<TimePoint, std::vector<int64_t>>& deferred);
+  const ParsedSchedule& ScheduleOf(const Subscription& subscription);
+  // When `delivery` may go out, at or after `now`.
+  TimePoint HoldUntil(const Delivery& delivery, TimePoint now,
+                      const std::set<std::string, std::less<>>& urgent);
+  // nullopt when a token was taken for `job`, else when to try again.
+  std::optional<TimePoint> Throttle(const Job& job, TimePoint now);
 
   Notifier& notifier_;
   std::map<Protocol, Channel*> channels_;
@@ -99,10 +153,13 @@ class Dispatcher {
   std::mutex mu_;
   std::condition_variable work_cv_;      // queue_ gained a delivery, or stopping_
   std::condition_variable finished_cv_;  // finished_ gained an outcome
-  std::deque<Delivery> queue_;
+  std::deque<Job> queue_;
   std::vector<Finished> finished_;
   bool stopping_ = false;
-  std::set<int64_t> in_flight_;  // only touched by DispatchDue's thread
+  // Only touched by DispatchDue's thread:
+  std::set<int64_t> in_flight_;
+  std::map<int64_t, ParsedSchedule> schedules_;  // by subscription id
+  std::map<std::pair<Protocol, std::string>, TokenBucket> buckets_;
   std::vector<std::thread> workers_;
 };
 

@@ -241,15 +241,21 @@ nlohmann::json ToJson(const Message& message) {
 }
 
 nlohmann::json ToJson(const Subscription& subscription) {
-  return {{"id", subscription.id},
-          {"topic", subscription.topic},
-          {"protocol", ProtocolName(subscription.protocol)},
-          {"endpoint", subscription.endpoint},
-          {"created_at", FormatTime(subscription.created_at)},
-          {"filter_policy", subscription.filter_policy.empty()
-                                ? nlohmann::json(nullptr)
-                                : nlohmann::json::parse(subscription.filter_policy, nullptr,
-                                                        /*allow_exceptions=*/false)}};
+  return {
+      {"id", subscription.id},
+      {"topic", subscription.topic},
+      {"protocol", ProtocolName(subscription.protocol)},
+      {"endpoint", subscription.endpoint},
+      {"created_at", FormatTime(subscription.created_at)},
+      {"status", SubscriptionStatusName(subscription.status)},
+      {"filter_policy", subscription.filter_policy.empty()
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json::parse(subscription.filter_policy, nullptr,
+                                                    /*allow_exceptions=*/false)},
+      {"digest", subscription.digest.empty() ? "immediate" : subscription.digest},
+      {"quiet_hours", subscription.quiet_hours.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(subscription.quiet_hours)},
+      {"timezone", subscription.timezone.empty() ? "UTC" : subscription.timezone}};
 }
 
 nlohmann::json ToJson(const Delivery& delivery) {

@@ -58,6 +58,20 @@ std::optional<Protocol> ParseProtocol(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view SubscriptionStatusName(SubscriptionStatus status) {
+  switch (status) {
+    case SubscriptionStatus::kPendingConfirmation:
+      return "pending_confirmation";
+    case SubscriptionStatus::kConfirmed:
+      return "confirmed";
+  }
+  return "unknown";
+}
+
+bool ProtocolNeedsConfirmation(Protocol protocol) {
+  return protocol == Protocol::kEmail || protocol == Protocol::kWebhook;
+}
+
 std::string_view DeliveryStateName(DeliveryState state) {
   switch (state) {
     case DeliveryState::kPending:

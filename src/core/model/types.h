@@ -140,6 +140,16 @@ inline constexpr std::string_view kTopicNoStock = "NoStock";
 inline constexpr std::string_view kTopicLowStock = "LowStock";
 inline constexpr std::string_view kTopicBackInStock = "BackInStock";
 
+// What a message is. The numeric values are stored: never renumber them.
+enum class MessageKind {
+  kAlert = 0,
+  // Asks the endpoint of a pending subscription to confirm it, as SNS's
+  // SubscriptionConfirmation: the notifier writes it at Subscribe, for that subscription
+  // only. Its `body` is the confirmation token (channels build the text and the
+  // SubscribeURL from it); its `store` and `item` are empty. Never listed as an alert.
+  kSubscriptionConfirmation = 1,
+};
+
 // A message published to a topic by the stock checker.
 struct Message {
   std::string id;  // stable: derived from the change sequence and topic
@@ -152,6 +162,11 @@ struct Message {
   int64_t new_count = 0;
   uint64_t change_sequence = 0;
   TimePoint at;
+  MessageKind kind = MessageKind::kAlert;
+  // The upload (ObjectCreatedEvent::sequence) whose change caused it; 0 when unknown. The
+  // checker publishes the messages of one upload together, so per-upload digests group
+  // by it.
+  int64_t upload_id = 0;
   bool operator==(const Message&) const = default;
 };
 
@@ -161,6 +176,11 @@ enum class Protocol { kWebhook = 0, kEmail = 1, kSms = 2, kSlack = 3, kTeams = 4
 std::string_view ProtocolName(Protocol protocol);
 // The protocol named `name` as ProtocolName spells it; nullopt for any other name.
 std::optional<Protocol> ParseProtocol(std::string_view name);
+
+// The numeric values are stored: never renumber them.
+enum class SubscriptionStatus { kPendingConfirmation = 0, kConfirmed = 1 };
+// "pending_confirmation", "confirmed".
+std::string_view SubscriptionStatusName(SubscriptionStatus status);
 
 struct Subscription {
   int64_t id = 0;
@@ -174,6 +194,29 @@ struct Subscription {
   // Key of the HMAC-SHA256 signature on webhook requests: 64 lower-case hex digits, made by
   // the notifier at Subscribe. Shown when the subscription is created, never in listings.
   std::string secret;
+  // Publish gives a subscription deliveries only once it is confirmed.
+  SubscriptionStatus status = SubscriptionStatus::kConfirmed;
+  // While pending: when its confirmation token stops working.
+  std::optional<TimePoint> confirmation_expires_at;
+  // When deliveries go out (core/delivery/schedule.h), canonical: the digest spec ("" for
+  // immediate, "per-upload", "5m", "daily 08:00 Europe/Berlin"), quiet hours ("" for none,
+  // "22:00-07:00") and their IANA time zone ("" for UTC).
+  std::string digest;
+  std::string quiet_hours;
+  std::string timezone;
+};
+
+// Whether a new subscription to `protocol` must be confirmed by its endpoint, as in SNS:
+// email and webhook endpoints can answer (follow a link, fetch the SubscribeURL); an SMS
+// number, a Slack or Teams incoming-webhook URL and an SNS topic cannot, and are taken as
+// the operator typed them.
+bool ProtocolNeedsConfirmation(Protocol protocol);
+
+// A number that answered STOP to an SMS: it gets no SMS until it answers START.
+struct SmsOptOut {
+  std::string number;  // E.164, as in the sms subscription endpoints
+  TimePoint at;
+  bool operator==(const SmsOptOut&) const = default;
 };
 
 enum class DeliveryState { kPending, kDelivered, kFailed };
