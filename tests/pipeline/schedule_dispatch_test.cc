@@ -326,6 +326,37 @@ TEST_F(ScheduleDispatchTest, EmailsToOneAddressAreThrottledNotFailed) {
   EXPECT_EQ(notifier_.Deliveries(DeliveryState::kFailed, 10)->size(), 0u);
 }
 
+// Deliveries that wait for the rate limit keep their place: retries of failed ones, due
+// again and again after a short backoff, must not take every free slot from them.
+TEST_F(ScheduleDispatchTest, ThrottledDeliveriesAreServedInTurnNotStarvedByRetries) {
+  Subscribe(Protocol::kEmail, "ops@example.com", {});
+  DispatcherOptions options;
+  options.email_rate_per_address = 10;
+  RetryPolicy fast;
+  fast.max_attempts = 1000;
+  fast.initial_backoff = std::chrono::milliseconds(10);
+  fast.max_backoff = std::chrono::milliseconds(50);
+  options.policies[Protocol::kEmail] = fast;
+  Dispatcher dispatcher(notifier_, {{Protocol::kEmail, &channel_}}, clock_, options);
+  // The server is down: every send fails and is retried soon.
+  channel_.Script(std::vector<SendResult>(
+      5000, SendResult{SendResult::Kind::kRetryable, "connection refused", std::nullopt}));
+  Upload("a.csv", Csv("Berlin", 30, 0));
+  Check(checker_);
+  // 30 first attempts at 10 per second take 3 s; give them 4 in 50 ms steps.
+  for (int step = 0; step < 80; ++step) {
+    Dispatch(dispatcher);
+    clock_.Advance(std::chrono::milliseconds(50));
+  }
+  const std::vector<Delivery> pending = In(DeliveryState::kPending);
+  ASSERT_EQ(pending.size(), 30u);
+  for (const Delivery& d : pending) {
+    EXPECT_GE(d.attempts, 1) << "delivery " << d.id << " never got a slot";
+  }
+  // And the rate held: at most 10 per second, plus the first burst of 10.
+  EXPECT_LE(channel_.sent().size(), 10u + 4 * 10u);
+}
+
 TEST_F(ScheduleDispatchTest, ThrottlingIsPerAddress) {
   Subscribe(Protocol::kEmail, "a@example.com", {});
   Subscribe(Protocol::kEmail, "b@example.com", {});

@@ -44,6 +44,17 @@ std::optional<TimePoint> TokenBucket::Take(TimePoint now) {
                                        TimePoint::duration(1));
 }
 
+TimePoint TokenBucket::Reserve(TimePoint now) {
+  if (rate_ <= 0) return now;
+  Refill(now);
+  tokens_ -= 1;
+  if (tokens_ >= 0) return now;
+  const auto wait = std::chrono::duration<double>(-tokens_ / rate_);
+  return std::max(last_, now) +
+         std::max<TimePoint::duration>(std::chrono::ceil<TimePoint::duration>(wait),
+                                       TimePoint::duration(1));
+}
+
 bool TokenBucket::Full(TimePoint now) const {
   return rate_ <= 0 ||
          tokens_ + std::chrono::duration<double>(now - last_).count() * rate_ >= burst_;
@@ -148,11 +159,18 @@ TimePoint Dispatcher::HoldUntil(const Delivery& delivery, TimePoint now,
   return at;
 }
 
-std::optional<TimePoint> Dispatcher::Throttle(const Job& job, TimePoint now) {
+TimePoint Dispatcher::Throttle(const Job& job, TimePoint now) {
+  // A digest's members were reserved together: its smallest id stands for the job.
+  if (auto r = reserved_.find(job.members.front().first); r != reserved_.end()) {
+    const TimePoint slot = r->second;
+    if (slot > now) return slot;
+    for (const auto& member : job.members) reserved_.erase(member.first);
+    return now;
+  }
   const Subscription& subscription = job.delivery.subscription;
   const double rate = subscription.protocol == Protocol::kEmail ? options_.email_rate_per_address
                                                                 : options_.rate_per_subscription;
-  if (rate <= 0) return std::nullopt;
+  if (rate <= 0) return now;
   // Idle buckets are full: dropping them changes nothing and keeps the map small.
   constexpr size_t kMaxBuckets = 4096;
   if (buckets_.size() > kMaxBuckets) {
@@ -161,7 +179,18 @@ std::optional<TimePoint> Dispatcher::Throttle(const Job& job, TimePoint now) {
   auto key = std::make_pair(subscription.protocol, subscription.endpoint);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) it = buckets_.emplace(std::move(key), TokenBucket(rate, now)).first;
-  return it->second.Take(now);
+  const TimePoint slot = it->second.Reserve(now);
+  if (slot > now) {
+    // Reservations of deliveries that went away (unsubscribed, redriven) are dropped once
+    // long past; a live one is taken within moments of its slot.
+    constexpr size_t kMaxReserved = 100000;
+    if (reserved_.size() >= kMaxReserved) {
+      std::erase_if(reserved_,
+                    [&](const auto& e) { return e.second < now - std::chrono::hours(1); });
+    }
+    for (const auto& member : job.members) reserved_[member.first] = slot;
+  }
+  return slot;
 }
 
 absl::Status Dispatcher::Plan(std::vector<Delivery> due, TimePoint now,
@@ -242,8 +271,8 @@ absl::Status Dispatcher::Plan(std::vector<Delivery> due, TimePoint now,
     }
   }
   for (Job& job : ready) {
-    if (std::optional<TimePoint> later = Throttle(job, now)) {
-      for (const auto& member : job.members) deferred[*later].push_back(member.first);
+    if (const TimePoint slot = Throttle(job, now); slot > now) {
+      for (const auto& member : job.members) deferred[slot].push_back(member.first);
       continue;
     }
     jobs.push_back(std::move(job));

@@ -50,6 +50,10 @@ class TokenBucket {
   // Takes a token at `now` and returns nullopt, or, when there is none, takes nothing and
   // returns when the next one will be there (after `now`).
   std::optional<TimePoint> Take(TimePoint now);
+  // Takes a token, going into debt when there is none, and returns the time of the slot
+  // it stands for: `now` when a token was there, else when the debt before it is repaid.
+  // Successive calls get successive slots, 1/rate apart: first come, first served.
+  TimePoint Reserve(TimePoint now);
   // Whether it has refilled completely by `now` (an idle bucket that can be dropped).
   bool Full(TimePoint now) const;
 
@@ -141,8 +145,8 @@ class Dispatcher {
   // When `delivery` may go out, at or after `now`.
   TimePoint HoldUntil(const Delivery& delivery, TimePoint now,
                       const std::set<std::string, std::less<>>& urgent);
-  // nullopt when a token was taken for `job`, else when to try again.
-  std::optional<TimePoint> Throttle(const Job& job, TimePoint now);
+  // When `job` may be sent under its rate limit: `now`, or the later slot reserved for it.
+  TimePoint Throttle(const Job& job, TimePoint now);
 
   Notifier& notifier_;
   std::map<Protocol, Channel*> channels_;
@@ -160,6 +164,11 @@ class Dispatcher {
   std::set<int64_t> in_flight_;
   std::map<int64_t, ParsedSchedule> schedules_;  // by subscription id
   std::map<std::pair<Protocol, std::string>, TokenBucket> buckets_;
+  // Throttled deliveries and the slot reserved for each (see TokenBucket::Reserve): when it
+  // comes, the delivery goes without taking another token, so deliveries that wait are
+  // served in order and retries cannot starve them. Lost on restart, which only costs a
+  // new reservation.
+  std::map<int64_t, TimePoint> reserved_;
   std::vector<std::thread> workers_;
 };
 
