@@ -51,7 +51,8 @@
 // stockwatch subscribe --topic T [--protocol webhook|email] ENDPOINT [--format text|json]
 //   ENDPOINT is mailto:ADDRESS or an http(s):// URL; prints
 //     subscribed ENDPOINT to TOPIC (subscription ID, confirmed|pending_confirmation)
-//   (and a note on the confirmation message when pending). --confirmed: an admin vouches
+//   then, for a webhook, "signing secret (shown once; ...): HEX" (the only time it is shown),
+//   and a note on the confirmation message when pending. --confirmed: an admin vouches
 //   for the endpoint; it starts confirmed.
 // stockwatch subscriptions [--format table|json]  ID  TOPIC  PROTOCOL  CREATED  ENDPOINT
 //   [--digest immediate|per-upload|Nm|Nh|"daily HH:MM Zone"] [--quiet-hours HH:MM-HH:MM]
@@ -747,6 +748,11 @@ void AddSubscribeCommand(CLI::App& app) {
                SanitizeLine(StringField(sub, "endpoint", flags->endpoint)),
                SanitizeLine(StringField(sub, "topic", flags->topic)), CellText(sub, "id"),
                CellText(sub, "status"));
+    // Shown once, here: listings never carry it, so a text-mode user must see it now.
+    if (const std::string secret = StringField(sub, "signing_secret", ""); !secret.empty()) {
+      fmt::print("signing secret (shown once; verifies X-Stockwatch-Signature): {}\n",
+                 SanitizeLine(secret));
+    }
     if (StringField(sub, "status", "") == "pending_confirmation") {
       fmt::print("a confirmation message is on its way; alerts start once its link is followed\n");
     }

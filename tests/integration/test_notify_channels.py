@@ -96,7 +96,9 @@ class NotifyChannelsTest(unittest.TestCase):
     def test_loopback_target_refused_unless_allowed(self):
         receiver = self.receiver()
         s = self.start(allow_private_targets=False)
-        s.cli("subscribe", "--topic", "NoStock", "--confirmed", receiver.url)
+        out = s.cli("subscribe", "--topic", "NoStock", "--confirmed", receiver.url).stdout
+        # Text output shows the signing secret the one time it is available.
+        self.assertRegex(out, r"signing secret \(shown once; [^)]*\): [0-9a-f]{64}\n")
         s.cli("upload", BERLIN)
         failed = wait_for(lambda: deliveries(s, "failed"), what="the delivery refused")
         self.assertEqual(len(failed), 1)
