@@ -370,20 +370,20 @@ TEST_F(ScheduleDispatchTest, ThrottlingIsPerAddress) {
   EXPECT_EQ(first.deferred, 6u);
 }
 
-TEST(TokenBucketTest, RefillsAtItsRate) {
+TEST(TokenBucketTest, ReservesSuccessiveSlotsAtItsRate) {
   const TimePoint t0 = Utc(2026, 1, 1, 0, 0);
   TokenBucket bucket(2, t0);
-  EXPECT_FALSE(bucket.Take(t0).has_value());
-  EXPECT_FALSE(bucket.Take(t0).has_value());
-  std::optional<TimePoint> next = bucket.Take(t0);
-  ASSERT_TRUE(next.has_value());
-  EXPECT_EQ(*next, t0 + std::chrono::milliseconds(500));
-  EXPECT_TRUE(bucket.Take(t0 + std::chrono::milliseconds(499)).has_value());
-  EXPECT_FALSE(bucket.Take(t0 + std::chrono::milliseconds(500)).has_value());
-  EXPECT_FALSE(bucket.Full(t0 + std::chrono::milliseconds(500)));
+  // A burst of 2 goes at once; then each reservation is the next slot, 1/rate apart.
+  EXPECT_EQ(bucket.Reserve(t0), t0);
+  EXPECT_EQ(bucket.Reserve(t0), t0);
+  EXPECT_EQ(bucket.Reserve(t0), t0 + std::chrono::milliseconds(500));
+  EXPECT_EQ(bucket.Reserve(t0), t0 + std::chrono::milliseconds(1000));
+  EXPECT_FALSE(bucket.Full(t0 + std::chrono::milliseconds(1500)));
+  // The debt is repaid by t0 + 1 s; by t0 + 2 s the burst is back.
   EXPECT_TRUE(bucket.Full(t0 + std::chrono::seconds(2)));
+  EXPECT_EQ(bucket.Reserve(t0 + std::chrono::seconds(2)), t0 + std::chrono::seconds(2));
   TokenBucket unlimited(0, t0);
-  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(unlimited.Take(t0).has_value());
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(unlimited.Reserve(t0), t0);
 }
 
 }  // namespace

@@ -31,19 +31,6 @@ void TokenBucket::Refill(TimePoint now) {
   last_ = now;
 }
 
-std::optional<TimePoint> TokenBucket::Take(TimePoint now) {
-  if (rate_ <= 0) return std::nullopt;
-  Refill(now);
-  if (tokens_ >= 1) {
-    tokens_ -= 1;
-    return std::nullopt;
-  }
-  const auto wait = std::chrono::duration<double>((1 - tokens_) / rate_);
-  return std::max(last_, now) +
-         std::max<TimePoint::duration>(std::chrono::ceil<TimePoint::duration>(wait),
-                                       TimePoint::duration(1));
-}
-
 TimePoint TokenBucket::Reserve(TimePoint now) {
   if (rate_ <= 0) return now;
   Refill(now);

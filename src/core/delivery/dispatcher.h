@@ -47,9 +47,6 @@ std::chrono::milliseconds Backoff(const RetryPolicy& policy, int attempts,
 class TokenBucket {
  public:
   TokenBucket(double rate, TimePoint now);
-  // Takes a token at `now` and returns nullopt, or, when there is none, takes nothing and
-  // returns when the next one will be there (after `now`).
-  std::optional<TimePoint> Take(TimePoint now);
   // Takes a token, going into debt when there is none, and returns the time of the slot
   // it stands for: `now` when a token was there, else when the debt before it is repaid.
   // Successive calls get successive slots, 1/rate apart: first come, first served.
