@@ -15,7 +15,7 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 38> kSettings = {{
+constexpr std::array<SettingSpec, 45> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
@@ -46,9 +46,16 @@ constexpr std::array<SettingSpec, 38> kSettings = {{
     {"delivery.concurrency", SettingType::kInt, "16", false},
     {"delivery.email_rate_per_address", SettingType::kInt, "10", false},
     {"delivery.rate_per_subscription", SettingType::kInt, "0", false},
+    {"delivery.channel_rate_email", SettingType::kInt, "0", false},
+    {"delivery.channel_rate_sms", SettingType::kInt, "0", false},
+    {"delivery.channel_rate_webhook", SettingType::kInt, "0", false},
+    {"delivery.channel_rate_slack", SettingType::kInt, "0", false},
+    {"delivery.channel_rate_teams", SettingType::kInt, "0", false},
     {"notify.allow_private_targets", SettingType::kBool, "false", false},
     {"notify.public_url", SettingType::kString, "", false},
     {"notify.confirmation_ttl_seconds", SettingType::kInt, "172800", false},
+    {"notify.reminder_after_seconds", SettingType::kInt, "0", false},
+    {"notify.reminder_limit", SettingType::kInt, "3", false},
     {"sms.base_url", SettingType::kString, "https://api.twilio.com", false},
     {"sms.account_sid", SettingType::kString, "", false},
     {"sms.auth_token", SettingType::kString, "", true},

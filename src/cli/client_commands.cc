@@ -60,13 +60,24 @@
 // stockwatch unsubscribe ID                       prints "unsubscribed subscription ID"
 // stockwatch sms opt-out NUMBER | opt-in NUMBER    prints "NUMBER opted out"/"opted in"
 // stockwatch sms opt-outs [--format table|json]   NUMBER  SINCE
-// stockwatch topics [list] [--format table|json]  TOPIC  URGENT
+// stockwatch topics [list] [--format table|json]  TOPIC  URGENT  RULES  FILTER
+//   RULES: the rules that publish to the topic, comma-separated; FILTER: its filter policy
+//   ("-" for none).
 // stockwatch topics set-urgent TOPIC true|false   prints "topic T is urgent ..."/"not urgent"
+// stockwatch topics create NAME --rules NoStock,LowStock [--filter-policy JSON]
+//   prints "created topic NAME (rules: LowStock,NoStock; filter: -)"
+// stockwatch topics delete NAME                   prints "deleted topic NAME"
 // stockwatch thresholds [list] [--format table|json]   STORE  ITEM  VALUE ("*" = any)
 // stockwatch thresholds set [--store S] [--item I] VALUE [--format text|json]
 //   VALUE is a whole number, or "none" to remove the threshold; prints
 //     threshold store=S item=I set to VALUE    or    threshold store=S item=I removed
 //   with "*" for a store or item not given.
+// stockwatch templates [list] [--format table|json]   TOPIC  PROTOCOL ("*" = any)  SUBJECT  BODY
+// stockwatch templates set TOPIC [--protocol P] --subject S --body B
+//   prints "templates of TOPIC for P set" ("any protocol" without --protocol)
+// stockwatch templates reset TOPIC [--protocol P]  prints "templates of TOPIC for P reset"
+// stockwatch templates preview TOPIC [--protocol P] [--subject S] [--body B]
+//   prints "Subject: ...", a blank line and the body, rendered with sample values
 // stockwatch deliveries [list] [--failed | --state pending|delivered|failed] [--limit N]
 // stockwatch deliveries show ID [--format text|json]   the delivery and its failed attempts
 // stockwatch deliveries redrive ID|--all               prints "redriven N deliveries"
@@ -91,6 +102,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -644,7 +656,8 @@ void AddAlertsCommand(CLI::App& app) {
   auto flags = std::make_shared<AlertsFlags>();
   CLI::App* cmd = app.add_subcommand("alerts", "List published alerts, newest first");
   AddListFlags(*cmd, flags->list, /*with_limit=*/true);
-  cmd->add_option("--topic", flags->topic, "Only this topic (NoStock, LowStock, BackInStock)");
+  cmd->add_option("--topic", flags->topic,
+                  "Only this topic (NoStock, LowStock, BackInStock or a user topic)");
   cmd->callback(Guarded([flags] {
     ApiClient client = Connect(flags->list.connection);
     const json doc = ExpectJson(client.Get(WithQuery(
@@ -701,7 +714,9 @@ void AddSubscribeCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "subscribe", "Subscribe an email address (mailto:...) or a webhook URL to a topic");
   AddConnectionFlags(*cmd, flags->connection);
-  cmd->add_option("--topic", flags->topic, "Topic: NoStock, LowStock or BackInStock")->required();
+  cmd->add_option("--topic", flags->topic,
+                  "Topic: NoStock, LowStock, BackInStock or a user topic (`topics create`)")
+      ->required();
   cmd->add_option("--protocol", flags->protocol,
                   "webhook, email, sms, slack, teams or sns (default: from ENDPOINT)")
       ->check(CLI::IsMember({"webhook", "email", "sms", "slack", "teams", "sns"}));
@@ -847,10 +862,32 @@ void AddSmsCommand(CLI::App& app) {
 
 struct TopicsFlags {
   ConnectionFlags connection;
-  std::string format;  // empty: table for list, text for set-urgent
+  std::string format;  // empty: table for list, text for set-urgent, create and delete
   std::string topic;
   std::string urgent;
+  std::vector<std::string> rules;  // topics create
+  std::string filter_policy;       // topics create
 };
+
+// "LowStock,NoStock" from a topic's "rules" array; "-" when there is none.
+std::string RulesCell(const json& topic) {
+  std::string out;
+  if (auto it = topic.find("rules"); it != topic.end() && it->is_array()) {
+    for (const json& rule : *it) {
+      if (!rule.is_string()) continue;
+      if (!out.empty()) out += ',';
+      out += rule.get<std::string>();
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
+// A topic's filter policy as compact JSON; "-" for none.
+std::string FilterCell(const json& topic) {
+  auto it = topic.find("filter_policy");
+  if (it == topic.end() || it->is_null()) return "-";
+  return it->dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 void RunTopicsList(const TopicsFlags& flags) {
   ApiClient client = Connect(flags.connection);
@@ -860,12 +897,39 @@ void RunTopicsList(const TopicsFlags& flags) {
   for (const json& t : ArrayField(doc, "urgent")) {
     if (t.is_string()) urgent.insert(t.get<std::string>());
   }
+  // Rules and filters come from "details" (servers before user topics have none).
+  std::map<std::string, json> details;
+  for (const json& d : ArrayField(doc, "details")) {
+    if (d.is_object() && d.contains("name") && d["name"].is_string()) {
+      details[d["name"].get<std::string>()] = d;
+    }
+  }
   std::vector<std::vector<std::string>> rows;
   for (const json& t : ArrayField(doc, "topics")) {
     const std::string name = t.is_string() ? t.get<std::string>() : std::string();
-    rows.push_back({SanitizeLine(name), urgent.contains(name) ? "yes" : "no"});
+    const json detail = details.contains(name) ? details[name] : json::object();
+    rows.push_back({SanitizeLine(name), urgent.contains(name) ? "yes" : "no", RulesCell(detail),
+                    FilterCell(detail)});
   }
-  PrintTable({{"TOPIC"}, {"URGENT"}}, rows);
+  PrintTable({{"TOPIC"}, {"URGENT"}, {"RULES"}, {"FILTER"}}, rows);
+}
+
+void RunTopicsCreate(const TopicsFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  json body = {{"name", flags.topic}, {"rules", flags.rules}};
+  if (!flags.filter_policy.empty()) body["filter_policy"] = flags.filter_policy;
+  const json doc = ExpectJson(client.Post("/api/v1/topics", body));
+  if (flags.format == "json") return PrintJson(doc);
+  fmt::print("created topic {} (rules: {}; filter: {})\n",
+             SanitizeLine(StringField(doc, "name", flags.topic)), SanitizeLine(RulesCell(doc)),
+             SanitizeLine(FilterCell(doc)));
+}
+
+void RunTopicsDelete(const TopicsFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  ExpectJson(client.Delete("/api/v1/topics/" + UrlEncode(flags.topic)));
+  if (flags.format == "json") return PrintJson(json{{"deleted", flags.topic}});
+  fmt::print("deleted topic {}\n", SanitizeLine(flags.topic));
 }
 
 void RunTopicsSetUrgent(const TopicsFlags& flags) {
@@ -880,10 +944,12 @@ void RunTopicsSetUrgent(const TopicsFlags& flags) {
 void AddTopicsCommand(CLI::App& app) {
   auto flags = std::make_shared<TopicsFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "topics", "List topics, or mark one urgent so it skips quiet hours (`topics set-urgent`)");
+      "topics",
+      "List topics, create or delete user topics, or mark one urgent so it skips quiet hours");
   cmd->require_subcommand(0, 1);
   AddConnectionFlags(*cmd, flags->connection);
-  cmd->add_option("--format", flags->format, "table (default) or json; text or json for set-urgent")
+  cmd->add_option("--format", flags->format,
+                  "table (default) or json; text or json for set-urgent, create and delete")
       ->check(CLI::IsMember({"table", "text", "json"}));
   CLI::App* list = cmd->add_subcommand("list", "List topics and whether they are urgent");
   list->fallthrough();
@@ -897,6 +963,27 @@ void AddTopicsCommand(CLI::App& app) {
       ->check(CLI::IsMember({"true", "false"}));
   set->footer("Also takes --server, --token and --format (text or json) of `topics`.");
   set->callback(Guarded([flags] { RunTopicsSetUrgent(*flags); }));
+  CLI::App* create = cmd->add_subcommand(
+      "create", "Create a user topic: the chosen rules publish copies of their alerts to it");
+  create->fallthrough();
+  create->add_option("NAME", flags->topic, "Topic name: 1-256 of A-Z a-z 0-9 _ -")->required();
+  create
+      ->add_option("--rules", flags->rules,
+                   "Rules that publish to it, comma-separated: NoStock, LowStock, BackInStock")
+      ->required()
+      ->delimiter(',')
+      ->check(CLI::IsMember({"NoStock", "LowStock", "BackInStock"}));
+  create->add_option(
+      "--filter-policy", flags->filter_policy,
+      R"(SNS-style filter policy narrowing which alerts it gets, e.g. '{"store":["Berlin"]}')");
+  create->footer("Also takes --server, --token and --format (text or json) of `topics`.");
+  create->callback(Guarded([flags] { RunTopicsCreate(*flags); }));
+  CLI::App* del = cmd->add_subcommand(
+      "delete", "Delete a user topic and its subscriptions (built-in topics stay)");
+  del->fallthrough();
+  del->add_option("NAME", flags->topic, "Topic name")->required();
+  del->footer("Also takes --server, --token and --format (text or json) of `topics`.");
+  del->callback(Guarded([flags] { RunTopicsDelete(*flags); }));
   cmd->callback(Guarded([flags, cmd] {
     if (cmd->get_subcommands().empty()) RunTopicsList(*flags);
   }));
@@ -1191,6 +1278,126 @@ void AddKeysCommand(CLI::App& app) {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------
+// templates
+
+struct TemplatesFlags {
+  ConnectionFlags connection;
+  std::string format;  // empty: table for list, text for the others
+  std::string topic;
+  std::string protocol;  // empty: any protocol
+  std::optional<std::string> subject;
+  std::optional<std::string> body;
+};
+
+// "email", or "any protocol" when none was given.
+std::string ProtocolText(const std::string& protocol) {
+  return protocol.empty() ? "any protocol" : protocol;
+}
+
+void RunTemplatesList(const TemplatesFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json doc = ExpectJson(client.Get("/api/v1/templates"));
+  if (flags.format == "json") return PrintJson(doc);
+  std::vector<std::vector<std::string>> rows;
+  for (const json& t : ArrayField(doc, "templates")) {
+    const std::string protocol = CellText(t, "protocol");
+    rows.push_back({CellText(t, "topic"), protocol == "-" ? "*" : protocol, CellText(t, "subject"),
+                    SanitizeLine(StringField(t, "body", ""))});
+  }
+  PrintTable({{"TOPIC"}, {"PROTOCOL"}, {"SUBJECT"}, {"BODY"}}, rows);
+}
+
+void RunTemplatesSet(const TemplatesFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  const json body = {{"protocol", flags.protocol.empty() ? json() : json(flags.protocol)},
+                     {"subject", flags.subject.value_or("")},
+                     {"body", flags.body.value_or("")}};
+  const json doc = ExpectJson(client.Put("/api/v1/templates/" + UrlEncode(flags.topic), body));
+  if (flags.format == "json") return PrintJson(doc);
+  fmt::print("templates of {} for {} set\n", SanitizeLine(flags.topic),
+             ProtocolText(flags.protocol));
+}
+
+void RunTemplatesReset(const TemplatesFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  std::string target = "/api/v1/templates/" + UrlEncode(flags.topic);
+  if (!flags.protocol.empty()) target += "?protocol=" + UrlEncode(flags.protocol);
+  ExpectJson(client.Delete(target));
+  const json reset = {{"topic", flags.topic},
+                      {"protocol", flags.protocol.empty() ? json() : json(flags.protocol)}};
+  if (flags.format == "json") return PrintJson(json{{"reset", reset}});
+  fmt::print("templates of {} for {} reset\n", SanitizeLine(flags.topic),
+             ProtocolText(flags.protocol));
+}
+
+void RunTemplatesPreview(const TemplatesFlags& flags) {
+  ApiClient client = Connect(flags.connection);
+  json body = {{"topic", flags.topic},
+               {"protocol", flags.protocol.empty() ? json() : json(flags.protocol)}};
+  if (flags.subject) body["subject"] = *flags.subject;
+  if (flags.body) body["body"] = *flags.body;
+  const json doc = ExpectJson(client.Post("/api/v1/templates/preview", body));
+  if (flags.format == "json") return PrintJson(doc);
+  fmt::print("Subject: {}\n\n{}\n", SanitizeLine(StringField(doc, "subject", "")),
+             SanitizeText(StringField(doc, "body", "")));
+}
+
+void AddTemplatesCommand(CLI::App& app) {
+  auto flags = std::make_shared<TemplatesFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "templates", "List, set, reset or preview message templates per topic and protocol");
+  cmd->require_subcommand(0, 1);
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("--format", flags->format, "table (default) or json; text or json for the others")
+      ->check(CLI::IsMember({"table", "text", "json"}));
+  const auto protocol_flag = [&](CLI::App* sub) {
+    sub->add_option("--protocol", flags->protocol,
+                    "Protocol the templates are for (default: any protocol of the topic)")
+        ->check(CLI::IsMember({"webhook", "email", "sms", "slack", "teams", "sns"}));
+  };
+  const std::string footer = "Also takes --server, --token and --format of `templates`.";
+
+  CLI::App* list = cmd->add_subcommand("list", "List configured templates");
+  list->fallthrough();
+  list->footer(footer);
+  list->callback(Guarded([flags] { RunTemplatesList(*flags); }));
+
+  CLI::App* set = cmd->add_subcommand(
+      "set",
+      "Set the subject and body template of a topic (admin); placeholders such as "
+      "{store} {item} {old_count} {new_count} {threshold}");
+  set->fallthrough();
+  set->add_option("TOPIC", flags->topic, "Topic name")->required();
+  protocol_flag(set);
+  set->add_option("--subject", flags->subject, "Subject template (one line)")->required();
+  set->add_option("--body", flags->body, "Body template")->required();
+  set->footer(footer);
+  set->callback(Guarded([flags] { RunTemplatesSet(*flags); }));
+
+  CLI::App* reset = cmd->add_subcommand(
+      "reset", "Remove a topic's templates (admin): its alerts keep their built-in wording");
+  reset->fallthrough();
+  reset->add_option("TOPIC", flags->topic, "Topic name")->required();
+  protocol_flag(reset);
+  reset->footer(footer);
+  reset->callback(Guarded([flags] { RunTemplatesReset(*flags); }));
+
+  CLI::App* preview = cmd->add_subcommand(
+      "preview", "Render a topic's templates (or the given ones) with sample values");
+  preview->fallthrough();
+  preview->add_option("TOPIC", flags->topic, "Topic name")->required();
+  protocol_flag(preview);
+  preview->add_option("--subject", flags->subject, "Subject template (default: the current one)");
+  preview->add_option("--body", flags->body, "Body template (default: the current one)");
+  preview->footer(footer);
+  preview->callback(Guarded([flags] { RunTemplatesPreview(*flags); }));
+
+  cmd->callback(Guarded([flags, cmd] {
+    if (cmd->get_subcommands().empty()) RunTemplatesList(*flags);
+  }));
+}
+
 void AddClientCommands(CLI::App& app) {
   AddUploadCommand(app);
   AddInventoryCommand(app);
@@ -1203,6 +1410,7 @@ void AddClientCommands(CLI::App& app) {
   AddSmsCommand(app);
   AddTopicsCommand(app);
   AddThresholdsCommand(app);
+  AddTemplatesCommand(app);
   AddDeliveriesCommand(app);
   AddKeysCommand(app);
 }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "adapters/local/local_object_store.h"
 #include "adapters/notify/slack_channel.h"
@@ -25,9 +26,11 @@
 #include "adapters/sqlite/sqlite_notifier.h"
 #include "base/config.h"
 #include "base/status.h"
+#include "base/work_signal.h"
 #include "cli/commands.h"
 #include "core/checker/checker.h"
 #include "core/delivery/dispatcher.h"
+#include "core/delivery/reminders.h"
 #include "core/loader/loader.h"
 #include "core/pipeline/pipeline.h"
 #include "server/http_server.h"
@@ -261,6 +264,11 @@ absl::Status Serve(const ServeFlags& flags) {
       static_cast<double>(config.GetInt("delivery.email_rate_per_address"));
   dispatch_options.rate_per_subscription =
       static_cast<double>(config.GetInt("delivery.rate_per_subscription"));
+  for (core::Protocol p : {core::Protocol::kEmail, core::Protocol::kSms, core::Protocol::kWebhook,
+                           core::Protocol::kSlack, core::Protocol::kTeams}) {
+    dispatch_options.rate_per_channel[p] = static_cast<double>(
+        config.GetInt("delivery.channel_rate_" + std::string(core::ProtocolName(p))));
+  }
   const auto backoff = [&](core::Protocol p, const char* attempts, const char* age) {
     core::RetryPolicy& policy = dispatch_options.policies[p];
     policy.max_attempts = static_cast<int>(config.GetInt(attempts));
@@ -286,6 +294,11 @@ absl::Status Serve(const ServeFlags& flags) {
                                {core::Protocol::kSms, sms.get()}},
                               clock, dispatch_options);
   core::Pipeline pipeline(loader, checker, dispatcher, clock);
+  core::ReminderOptions reminder_options;
+  reminder_options.after = std::chrono::seconds(config.GetInt("notify.reminder_after_seconds"));
+  reminder_options.limit =
+      static_cast<int>(std::clamp<int64_t>(config.GetInt("notify.reminder_limit"), -1, 101));
+  SW_RETURN_IF_ERROR(core::ValidateReminderOptions(reminder_options));
 
   server::ServerOptions server_options;
   server_options.listen = config.GetString("server.listen");
@@ -325,9 +338,48 @@ absl::Status Serve(const ServeFlags& flags) {
     s3_server = std::make_unique<server::HttpServer>(s3_router, s3_server_options);
   }
 
-  pipeline.Start();
+  // The API listens before the pipeline starts, so the links in confirmations it sends carry
+  // the bound port (server.listen may give port 0).
   SW_RETURN_IF_ERROR(http.Start());
   api_port->store(http.port());
+  pipeline.Start();
+  // Reminders run on their own thread, in short transactions of their own, so they never
+  // hold up loading; each pass that publishes wakes the dispatcher.
+  base::WorkSignal reminder_signal;
+  std::thread reminder_thread;
+  if (reminder_options.after.count() > 0 && reminder_options.limit > 0) {
+    reminder_thread = std::thread([&] {
+      auto deadline = std::chrono::steady_clock::now();
+      while (reminder_signal.WaitUntil(deadline)) {
+        const core::TimePoint now = clock.Now();
+        absl::StatusOr<core::ReminderPass> pass =
+            core::RunReminderPass(*notifier, now, reminder_options);
+        if (!pass.ok()) {
+          spdlog::error("reminders: {}", pass.status().ToString());
+          deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          continue;
+        }
+        if (pass->published > 0) {
+          spdlog::info("reminders: published {}", pass->published);
+          pipeline.deliver_wakeup().Notify();
+        }
+        // Wall-clock due time to a monotonic deadline, as the dispatcher does.
+        const auto wait = std::max<std::chrono::system_clock::duration>(
+            pass->next - now, std::chrono::milliseconds(1));
+        deadline = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait);
+      }
+    });
+  }
+  // Stops the reminder thread on every way out of Serve, before the notifier goes.
+  struct JoinReminders {
+    base::WorkSignal& signal;
+    std::thread& thread;
+    ~JoinReminders() {
+      signal.Stop();
+      if (thread.joinable()) thread.join();
+    }
+  } join_reminders{reminder_signal, reminder_thread};
   const std::string host = server_options.listen.substr(0, server_options.listen.rfind(':'));
   std::cout << "stockwatch listening on http://" << host << ":" << http.port() << std::endl;
   if (s3_server) {
@@ -341,6 +393,7 @@ absl::Status Serve(const ServeFlags& flags) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}, stopping", signal_number);
+  reminder_signal.Stop();
   if (s3_server) s3_server->Stop();
   http.Stop();
   pipeline.Stop();

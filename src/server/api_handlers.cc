@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "base/status.h"
+#include "core/checker/topic_routes.h"
 #include "core/delivery/schedule.h"
 #include "core/model/json.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "server/ascii.h"
 #include "server/router.h"
+#include "server/status_http.h"
 #include "server/subscription_endpoint.h"
 
 namespace stockwatch::server {
@@ -100,7 +102,22 @@ absl::StatusOr<std::optional<core::DeliveryState>> ParseDeliveryState(
   return absl::InvalidArgumentError("state must be pending, delivered or failed");
 }
 
+// The body's "filter_policy": a JSON object, or a string holding one (as SNS's FilterPolicy
+// attribute); "" when absent or null. The notifier parses it.
+absl::StatusOr<std::string> FilterPolicyField(const nlohmann::json& body) {
+  auto it = body.find("filter_policy");
+  if (it == body.end() || it->is_null()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object()) return it->dump();
+  return absl::InvalidArgumentError("filter_policy must be a JSON object or null");
+}
+
 }  // namespace
+
+absl::Status RequireAdmin(const core::Principal& principal, std::string_view what) {
+  if (principal.role == "admin") return absl::OkStatus();
+  return absl::PermissionDeniedError(fmt::format("only an admin may {}", what));
+}
 
 absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query) {
   core::InventoryQuery inventory_query;
@@ -170,11 +187,60 @@ absl::StatusOr<HttpResponse> ApiRouter::ListAlerts(const QueryParams& query) {
 absl::StatusOr<HttpResponse> ApiRouter::ListTopics() {
   SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
   SW_ASSIGN_OR_RETURN(std::vector<std::string> urgent, services_.notifier.UrgentTopics());
-  return JsonResponse(200, {{"topics", topics}, {"urgent", urgent}});
+  SW_ASSIGN_OR_RETURN(std::vector<core::TopicInfo> infos, services_.notifier.TopicInfos());
+  nlohmann::json details = nlohmann::json::array();
+  for (const core::TopicInfo& info : infos) details.push_back(core::ToJson(info));
+  return JsonResponse(200, {{"topics", topics}, {"urgent", urgent}, {"details", details}});
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::CreateTopic(HttpRequest& request,
+                                                    const core::Principal& principal) {
+  SW_RETURN_IF_ERROR(RequireAdmin(principal, "create topics"));
+  SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
+  SW_ASSIGN_OR_RETURN(std::optional<std::string> name, OptionalString(body, "name"));
+  if (!name) return absl::InvalidArgumentError("name is required");
+  SW_RETURN_IF_ERROR(core::ValidateTopicName(*name));
+  auto rules_it = body.find("rules");
+  if (rules_it == body.end() || !rules_it->is_array()) {
+    return absl::InvalidArgumentError(
+        "rules is required: an array of NoStock, LowStock, BackInStock");
+  }
+  std::vector<std::string> rules;
+  for (const nlohmann::json& rule : *rules_it) {
+    if (!rule.is_string()) {
+      return absl::InvalidArgumentError(
+          "rules must be an array of strings (NoStock, LowStock, BackInStock)");
+    }
+    rules.push_back(rule.get<std::string>());
+  }
+  SW_ASSIGN_OR_RETURN(std::string filter_policy, FilterPolicyField(body));
+  absl::StatusOr<core::TopicInfo> created =
+      services_.notifier.CreateTopic(*name, rules, filter_policy, services_.clock.Now());
+  if (!created.ok()) return created.status();
+  HttpResponse response = JsonResponse(201, core::ToJson(*created));
+  response.headers.emplace_back("Location", fmt::format("/api/v1/topics/{}", created->name));
+  return response;
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::DeleteTopic(std::string_view raw_name,
+                                                    const core::Principal& principal) {
+  SW_RETURN_IF_ERROR(RequireAdmin(principal, "delete topics"));
+  SW_ASSIGN_OR_RETURN(std::string name, DecodeSegment("topic", raw_name));
+  if (absl::Status deleted = services_.notifier.DeleteTopic(name); !deleted.ok()) {
+    // A built-in topic conflicts with the request, as creating one does.
+    if (absl::IsFailedPrecondition(deleted)) return WithHttpStatus(deleted, 409);
+    return deleted;
+  }
+  HttpResponse response;
+  response.status = 204;
+  response.content_type.clear();
+  return response;
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::UpdateTopic(std::string_view raw_name,
-                                                    HttpRequest& request) {
+                                                    HttpRequest& request,
+                                                    const core::Principal& principal) {
+  SW_RETURN_IF_ERROR(RequireAdmin(principal, "change topics"));
   SW_ASSIGN_OR_RETURN(std::string name, DecodeSegment("topic", raw_name));
   SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
   auto it = body.find("urgent");
@@ -203,17 +269,7 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
   SW_ASSIGN_OR_RETURN(std::optional<std::string> endpoint_text, OptionalString(body, "endpoint"));
   if (!endpoint_text) return absl::InvalidArgumentError("endpoint is required");
   SW_ASSIGN_OR_RETURN(std::optional<std::string> protocol, OptionalString(body, "protocol"));
-  // The policy as a JSON object, or as a string holding one (as SNS's FilterPolicy attribute).
-  std::string filter_policy;
-  if (auto it = body.find("filter_policy"); it != body.end() && !it->is_null()) {
-    if (it->is_string()) {
-      filter_policy = it->get<std::string>();
-    } else if (it->is_object()) {
-      filter_policy = it->dump();
-    } else {
-      return absl::InvalidArgumentError("filter_policy must be a JSON object");
-    }
-  }
+  SW_ASSIGN_OR_RETURN(std::string filter_policy, FilterPolicyField(body));
 
   SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
   if (std::find(topics.begin(), topics.end(), *topic) == topics.end()) {

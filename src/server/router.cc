@@ -157,11 +157,13 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
     if (!get) return MethodNotAllowed(method, "GET");
     return ListAlerts(query);
   } else if (rest.size() == 1 && collection == "topics") {
-    if (!get) return MethodNotAllowed(method, "GET");
-    return ListTopics();
+    if (get) return ListTopics();
+    if (method == "POST") return CreateTopic(request, principal);
+    return MethodNotAllowed(method, "GET, POST");
   } else if (rest.size() == 2 && collection == "topics") {
-    if (method != "PUT") return MethodNotAllowed(method, "PUT");
-    return UpdateTopic(rest[1], request);
+    if (method == "PUT") return UpdateTopic(rest[1], request, principal);
+    if (method == "DELETE") return DeleteTopic(rest[1], principal);
+    return MethodNotAllowed(method, "PUT, DELETE");
   } else if (collection == "subscriptions") {
     if (rest.size() == 1) {
       if (get) return ListSubscriptions();
@@ -208,6 +210,18 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
     if (rest.size() == 2) {
       if (method != "DELETE") return MethodNotAllowed(method, "DELETE");
       return RevokeKey(rest[1]);
+    }
+  } else if (collection == "templates") {
+    if (rest.size() == 1) {
+      if (!get) return MethodNotAllowed(method, "GET");
+      return ListTemplates();
+    }
+    if (rest.size() == 2) {
+      // "preview" may also be a topic's name: POST previews, PUT and DELETE are the topic's.
+      if (method == "POST" && rest[1] == "preview") return PreviewTemplate(request);
+      if (method == "PUT") return PutTemplate(rest[1], request, principal);
+      if (method == "DELETE") return DeleteTemplate(rest[1], query, principal);
+      return MethodNotAllowed(method, rest[1] == "preview" ? "POST, PUT, DELETE" : "PUT, DELETE");
     }
   } else if (rest.size() == 1 && collection == "thresholds") {
     if (get) return ListThresholds();

@@ -18,6 +18,10 @@
 
 namespace stockwatch::server {
 
+// OK for an admin; kPermissionDenied "only an admin may <what>" for anyone else (today every
+// token is an admin's; roles grow with the dashboard).
+absl::Status RequireAdmin(const core::Principal& principal, std::string_view what);
+
 // How often `GET /api/v1/uploads/{id}?wait=N` re-reads the report while the upload is
 // pending. Polling keeps the InventoryStore port free of a notification API; a GetReport
 // is a point read, so 200 reads a second per waiting client are cheap.
@@ -67,7 +71,12 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> ListChanges(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListAlerts(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListTopics();
-  absl::StatusOr<HttpResponse> UpdateTopic(std::string_view raw_name, HttpRequest& request);
+  absl::StatusOr<HttpResponse> UpdateTopic(std::string_view raw_name, HttpRequest& request,
+                                           const core::Principal& principal);
+  // User topics: admin only.
+  absl::StatusOr<HttpResponse> CreateTopic(HttpRequest& request, const core::Principal& principal);
+  absl::StatusOr<HttpResponse> DeleteTopic(std::string_view raw_name,
+                                           const core::Principal& principal);
   absl::StatusOr<HttpResponse> ListSubscriptions();
   absl::StatusOr<HttpResponse> CreateSubscription(HttpRequest& request);
   absl::StatusOr<HttpResponse> DeleteSubscription(std::string_view raw_id);
@@ -77,6 +86,14 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> RedriveDeliveries(std::optional<std::string_view> raw_id);
   absl::StatusOr<HttpResponse> ListThresholds();
   absl::StatusOr<HttpResponse> PutThreshold(HttpRequest& request);
+
+  // Message templates (template_handlers.cc). Changes need an admin principal.
+  absl::StatusOr<HttpResponse> ListTemplates();
+  absl::StatusOr<HttpResponse> PutTemplate(std::string_view raw_topic, HttpRequest& request,
+                                           const core::Principal& principal);
+  absl::StatusOr<HttpResponse> DeleteTemplate(std::string_view raw_topic, const QueryParams& query,
+                                              const core::Principal& principal);
+  absl::StatusOr<HttpResponse> PreviewTemplate(HttpRequest& request);
 
   // S3 access keys (key_handlers.cc).
   absl::StatusOr<HttpResponse> ListKeys();

@@ -1,17 +1,11 @@
 // The subscriber routes through ApiRouter::Handle, over the in-memory adapters.
 #include <algorithm>
-#include <cstring>
-#include <span>
 #include <string>
 
-#include "adapters/memory/in_memory_access_key_store.h"
-#include "adapters/memory/in_memory_credential_store.h"
-#include "adapters/memory/in_memory_inventory_store.h"
-#include "adapters/memory/in_memory_notifier.h"
-#include "adapters/memory/in_memory_object_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/api_router_test_support.h"
 #include "server/router.h"
 #include "server/subscriber_tokens.h"
 
@@ -19,44 +13,19 @@ namespace stockwatch::server {
 namespace {
 
 using ::testing::HasSubstr;
-constexpr char kAdminToken[] = "sw_test_admin_token_0123456789";
+constexpr const char* kAdminToken = kTestAdminToken;
 
-class StringBody final : public BodyReader {
- public:
-  explicit StringBody(std::string text) : text_(std::move(text)) {}
-  absl::StatusOr<size_t> Read(std::span<char> buffer, uint64_t) override {
-    const size_t n = std::min(buffer.size(), text_.size() - offset_);
-    std::memcpy(buffer.data(), text_.data() + offset_, n);
-    offset_ += n;
-    return n;
-  }
-  std::optional<uint64_t> content_length() const override { return text_.size(); }
-
- private:
-  std::string text_;
-  size_t offset_ = 0;
-};
-
-class SubscriberRoutesTest : public ::testing::Test {
+class SubscriberRoutesTest : public ApiRouterTest {
  protected:
   SubscriberRoutesTest() {
     options_.links.base_url = [] { return std::string("https://stock.example.com"); };
     options_.link_key = std::string(32, 'k');
-    EXPECT_TRUE(credentials_.AddToken("admin", "admin", kAdminToken, clock_.Now()).ok());
   }
 
+  // Exactly `headers`: the subscriber routes are reached without a token.
   HttpResponse Call(std::string method, std::string target, std::string body = "",
                     std::vector<std::pair<std::string, std::string>> headers = {}) {
-    ApiRouter router(Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_,
-                              wakeup_, access_keys_},
-                     options_);
-    StringBody reader(std::move(body));
-    HttpRequest request;
-    request.method = std::move(method);
-    request.target = std::move(target);
-    request.headers = std::move(headers);
-    request.body = &reader;
-    return router.Handle(request);
+    return Send(std::move(method), std::move(target), std::move(body), std::move(headers));
   }
 
   std::string PendingToken(int64_t subscription_id) {
@@ -69,15 +38,6 @@ class SubscriberRoutesTest : public ::testing::Test {
     }
     return "";
   }
-
-  core::SystemClock clock_;
-  adapters::InMemoryObjectStore objects_{clock_};
-  adapters::InMemoryInventoryStore inventory_;
-  adapters::InMemoryNotifier notifier_{clock_};
-  adapters::InMemoryCredentialStore credentials_;
-  adapters::InMemoryAccessKeyStore access_keys_;
-  base::WorkSignal wakeup_;
-  ServerOptions options_;
 };
 
 TEST_F(SubscriberRoutesTest, CreateStartsEmailAndWebhookPendingUnlessConfirmed) {

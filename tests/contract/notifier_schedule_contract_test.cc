@@ -100,6 +100,28 @@ TYPED_TEST(NotifierScheduleContractTest, MessagesKeepTheirUploadId) {
   EXPECT_EQ((*this->notifier().DueDeliveries(T0(), 10))[0].message.upload_id, 42);
 }
 
+TYPED_TEST(NotifierScheduleContractTest, MessagesKeepTheirRuleThresholdAndSince) {
+  this->MustSubscribe("https://hooks.example.com/a");
+  Message low = Alert("m1", T0(), 1);
+  low.rule = "LowStock";
+  low.threshold = 5;
+  Message reminder = Alert("m2", T0(), 0);
+  reminder.rule = "NoStock";
+  reminder.since = T0() - std::chrono::hours(6);
+  Message plain = Alert("m3", T0(), 0);  // as published before rules were recorded
+  this->MustPublish({low, reminder, plain});
+  this->env_.Reopen();
+  auto due = this->notifier().DueDeliveries(T0(), 10);
+  ASSERT_TRUE(due.ok()) << due.status();
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].message.rule, "LowStock");
+  EXPECT_EQ((*due)[0].message.threshold, 5);
+  EXPECT_EQ((*due)[0].message.since, std::nullopt);
+  EXPECT_EQ((*due)[1].message.since, T0() - std::chrono::hours(6));
+  EXPECT_EQ((*due)[1].message.threshold, std::nullopt);
+  EXPECT_EQ((*due)[2].message.rule, "");
+}
+
 TYPED_TEST(NotifierScheduleContractTest, DueDeliveriesOfOneSubscription) {
   const int64_t a = this->MustSubscribe("https://hooks.example.com/a");
   const int64_t b = this->MustSubscribe("https://hooks.example.com/b");

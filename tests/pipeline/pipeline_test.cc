@@ -248,6 +248,39 @@ TEST_F(PipelineTest, ThresholdCrossingPublishesLowStock) {
   EXPECT_TRUE(Check().empty());
 }
 
+TEST_F(PipelineTest, CheckerCopiesAlertsToTheUserTopicsOfTheirRule) {
+  ASSERT_TRUE(
+      notifier_.CreateTopic("BerlinOutages", {"NoStock"}, R"({"store":["Berlin"]})", clock_.Now())
+          .ok());
+  ASSERT_TRUE(notifier_.CreateTopic("Restocks", {"BackInStock"}, "", clock_.Now()).ok());
+  LoadOne("b1.csv", kBerlin + std::string("Paris,Echo Plus,0\n"));
+  std::vector<Message> published = Check();
+  std::sort(published.begin(), published.end(),
+            [](const Message& a, const Message& b) { return a.id < b.id; });
+  ASSERT_EQ(published.size(), 3u);     // Berlin and Paris NoStock, and Berlin's copy
+  const Message& copy = published[0];  // "<seq>-BerlinOutages" sorts before "<seq>-NoStock"
+  const Message& original = published[1];
+  EXPECT_EQ(original.topic, "NoStock");
+  EXPECT_EQ(original.store, "Berlin");
+  EXPECT_EQ(copy.topic, "BerlinOutages");
+  EXPECT_EQ(copy.id, std::to_string(original.change_sequence) + "-BerlinOutages");
+  EXPECT_EQ(copy.rule, "NoStock");
+  EXPECT_EQ(copy.body, "Berlin is out of stock of Echo Plus");
+  EXPECT_EQ(copy.subject, original.subject);
+  EXPECT_EQ(copy.upload_id, original.upload_id);
+  EXPECT_EQ(published[2].store, "Paris");
+  EXPECT_EQ(published[2].topic, "NoStock");
+  // Deleted topics get nothing more.
+  ASSERT_TRUE(notifier_.DeleteTopic("BerlinOutages").ok());
+  LoadOne("b2.csv", "store,item,count\nBerlin,Echo Plus,4\nBerlin,Echo Dot,0\n");
+  std::vector<Message> next = Check();
+  ASSERT_EQ(next.size(), 3u);
+  std::vector<std::string> topics;
+  for (const Message& m : next) topics.push_back(m.topic);
+  std::sort(topics.begin(), topics.end());
+  EXPECT_EQ(topics, (std::vector<std::string>{"BackInStock", "NoStock", "Restocks"}));
+}
+
 TEST_F(PipelineTest, DispatcherRetriesThenDeliversAndKeepsPermanentFailures) {
   RecordingChannel channel;
   Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel}}, clock_, DispatcherOptions{},

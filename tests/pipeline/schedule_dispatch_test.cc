@@ -370,6 +370,55 @@ TEST_F(ScheduleDispatchTest, ThrottlingIsPerAddress) {
   EXPECT_EQ(first.deferred, 6u);
 }
 
+TEST_F(ScheduleDispatchTest, ThrottlingPerChannelSpansEveryEndpoint) {
+  Subscribe(Protocol::kEmail, "a@example.com", {});
+  Subscribe(Protocol::kEmail, "b@example.com", {});
+  Subscribe(Protocol::kEmail, "c@example.com", {});
+  DispatcherOptions options;
+  options.email_rate_per_address = 0;
+  options.rate_per_channel[Protocol::kEmail] = 4;
+  Dispatcher dispatcher(notifier_, {{Protocol::kEmail, &channel_}}, clock_, options);
+  Upload("a.csv", Csv("Berlin", 4, 0));
+  Check(checker_);
+  DispatchResult first = Dispatch(dispatcher);
+  EXPECT_EQ(first.delivered, 4u);  // 4 per second across the three addresses
+  EXPECT_EQ(first.deferred, 8u);
+  size_t rounds = 0;
+  while (Pending() > 0) {
+    clock_.Advance(std::chrono::seconds(1));
+    EXPECT_EQ(Dispatch(dispatcher).delivered, 4u);
+    ASSERT_LT(++rounds, 5u);
+  }
+  EXPECT_EQ(rounds, 2u);
+  EXPECT_EQ(Delivered(), 12u);
+}
+
+TEST_F(ScheduleDispatchTest, ChannelAndEndpointLimitsBothHold) {
+  Subscribe(Protocol::kEmail, "a@example.com", {});
+  Subscribe(Protocol::kEmail, "b@example.com", {});
+  DispatcherOptions options;
+  options.email_rate_per_address = 2;
+  options.rate_per_channel[Protocol::kEmail] = 3;
+  options.rate_per_channel[Protocol::kWebhook] = 1;  // another channel's limit is not ours
+  Dispatcher dispatcher(notifier_, {{Protocol::kEmail, &channel_}}, clock_, options);
+  Upload("a.csv", Csv("Berlin", 6, 0));
+  Check(checker_);
+  EXPECT_EQ(Dispatch(dispatcher).delivered, 3u);  // the channel's 3, not the endpoints' 2 + 2
+  size_t total = 3;
+  while (Pending() > 0) {
+    clock_.Advance(std::chrono::seconds(1));
+    const size_t sent = Dispatch(dispatcher).delivered;
+    EXPECT_LE(sent, 3u);
+    total += sent;
+    ASSERT_LT(total, 100u);
+  }
+  EXPECT_EQ(Delivered(), 12u);
+  std::map<std::string, size_t> per_address;
+  for (const auto& d : channel_.sent()) ++per_address[d.subscription.endpoint];
+  EXPECT_EQ(per_address["a@example.com"], 6u);
+  EXPECT_EQ(per_address["b@example.com"], 6u);
+}
+
 TEST(TokenBucketTest, ReservesSuccessiveSlotsAtItsRate) {
   const TimePoint t0 = Utc(2026, 1, 1, 0, 0);
   TokenBucket bucket(2, t0);

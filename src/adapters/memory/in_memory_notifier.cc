@@ -7,8 +7,12 @@
 #include <algorithm>
 #include <random>
 
+#include "base/status.h"
+#include "core/checker/topic_routes.h"
 #include "core/delivery/filter_policy.h"
+#include "core/delivery/reminders.h"
 #include "core/delivery/schedule.h"
+#include "core/delivery/templates.h"
 #include "fmt/format.h"
 
 namespace stockwatch::adapters {
@@ -53,36 +57,11 @@ absl::Status InMemoryNotifier::Publish(const std::vector<core::Message>& message
                               std::to_string(expected) + " (another checker ran)");
   }
   for (const core::Message& m : messages) {
-    if (!topics_.contains(m.topic)) {
+    if (!topics_.contains(m.topic) && !user_topics_.contains(m.topic)) {
       return absl::InvalidArgumentError("notifier: unknown topic \"" + m.topic + "\"");
     }
   }
-  std::set<std::string, std::less<>> seen;
-  for (const core::Message& m : messages) {
-    if (message_ids_.contains(m.id) || !seen.insert(m.id).second) continue;
-    messages_.push_back(m);
-    const core::Attributes attributes = core::MessageAttributes(m);
-    for (const StoredSubscription& s : subscriptions_) {
-      if (!s.active || s.subscription.topic != m.topic) continue;
-      if (s.subscription.status != core::SubscriptionStatus::kConfirmed) continue;
-      if (s.subscription.protocol == core::Protocol::kSms &&
-          sms_opt_outs_.contains(s.subscription.endpoint)) {
-        continue;
-      }
-      if (!core::PolicyAccepts(s.subscription.filter_policy, attributes)) continue;
-      deliveries_.push_back(StoredDelivery{messages_.size() - 1,
-                                           s.subscription.id,
-                                           DeliveryState::kPending,
-                                           0,
-                                           m.at,
-                                           "",
-                                           m.at,
-                                           m.at,
-                                           0,
-                                           {}});
-    }
-  }
-  message_ids_.merge(seen);
+  for (const core::Message& m : messages) StoreMessage(m);
   checkpoint_ = checkpoint;
   return absl::OkStatus();
 }
@@ -253,7 +232,75 @@ absl::StatusOr<std::vector<core::Subscription>> InMemoryNotifier::Subscriptions(
 }
 
 absl::StatusOr<std::vector<std::string>> InMemoryNotifier::Topics() {
+  std::lock_guard lock(mu_);
   return std::vector<std::string>(topics_.begin(), topics_.end());
+}
+
+absl::StatusOr<core::TopicInfo> InMemoryNotifier::CreateTopic(std::string_view name,
+                                                              const std::vector<std::string>& rules,
+                                                              std::string_view filter_policy,
+                                                              core::TimePoint at) {
+  SW_RETURN_IF_ERROR(core::ValidateTopicName(name));
+  SW_ASSIGN_OR_RETURN(std::vector<std::string> canonical_rules, core::CanonicalTopicRules(rules));
+  SW_ASSIGN_OR_RETURN(std::string policy, core::CanonicalFilterPolicy(filter_policy));
+  std::lock_guard lock(mu_);
+  for (const std::string& topic : topics_) {
+    if (core::SameTopicName(topic, name)) {
+      return absl::AlreadyExistsError("notifier: topic \"" + topic + "\" already exists");
+    }
+  }
+  UserTopic& stored = user_topics_[std::string(name)];
+  stored.deleted = false;
+  stored.info = core::TopicInfo{std::string(name), false, false, std::move(canonical_rules),
+                                std::move(policy), at};
+  topics_.emplace(name);
+  if (auto it = urgent_topics_.find(name); it != urgent_topics_.end()) urgent_topics_.erase(it);
+  return stored.info;
+}
+
+absl::Status InMemoryNotifier::DeleteTopic(std::string_view name) {
+  const core::TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  if (!topics_.contains(name)) {
+    return absl::NotFoundError("notifier: no topic \"" + std::string(name) + "\"");
+  }
+  auto user = user_topics_.find(name);
+  if (user == user_topics_.end()) {
+    return absl::FailedPreconditionError("notifier: \"" + std::string(name) +
+                                         "\" is a built-in topic and cannot be deleted");
+  }
+  user->second.deleted = true;
+  topics_.erase(topics_.find(name));
+  // A topic created again later under this name starts with the default wording.
+  std::erase_if(templates_, [&](const auto& entry) { return entry.first.first == name; });
+  templates_generation_.fetch_add(1, std::memory_order_release);
+  if (auto it = urgent_topics_.find(name); it != urgent_topics_.end()) urgent_topics_.erase(it);
+  for (StoredSubscription& s : subscriptions_) {
+    if (!s.active || s.subscription.topic != name) continue;
+    s.active = false;
+    for (StoredDelivery& d : deliveries_) {
+      if (d.subscription_id == s.subscription.id && d.state == DeliveryState::kPending) {
+        d.state = DeliveryState::kFailed;
+        d.last_error = "topic deleted";
+        d.updated_at = now;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::TopicInfo>> InMemoryNotifier::TopicInfos() {
+  std::lock_guard lock(mu_);
+  std::vector<core::TopicInfo> out;
+  for (const std::string& name : topics_) {
+    if (auto user = user_topics_.find(name); user != user_topics_.end()) {
+      out.push_back(user->second.info);
+    } else {
+      out.push_back(core::TopicInfo{name, true, false, {name}, "", {}});
+    }
+    out.back().urgent = urgent_topics_.contains(name);
+  }
+  return out;
 }
 
 core::Delivery InMemoryNotifier::Expand(size_t index) const {
@@ -350,6 +397,44 @@ absl::StatusOr<std::vector<std::string>> InMemoryNotifier::UrgentTopics() {
   return std::vector<std::string>(urgent_topics_.begin(), urgent_topics_.end());
 }
 
+absl::Status InMemoryNotifier::SetTemplate(std::string_view topic,
+                                           std::optional<core::Protocol> protocol,
+                                           std::string_view subject, std::string_view body) {
+  SW_RETURN_IF_ERROR(core::ParseTemplates(subject, body).status());
+  std::lock_guard lock(mu_);
+  if (!topics_.contains(topic)) {
+    return absl::NotFoundError("notifier: unknown topic \"" + std::string(topic) + "\"");
+  }
+  templates_[{std::string(topic), protocol}] =
+      core::TemplateRecord{std::string(topic), protocol, std::string(subject), std::string(body)};
+  templates_generation_.fetch_add(1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryNotifier::DeleteTemplate(std::string_view topic,
+                                              std::optional<core::Protocol> protocol) {
+  std::lock_guard lock(mu_);
+  if (!topics_.contains(topic)) {
+    return absl::NotFoundError("notifier: unknown topic \"" + std::string(topic) + "\"");
+  }
+  if (templates_.erase({std::string(topic), protocol}) > 0) {
+    templates_generation_.fetch_add(1, std::memory_order_release);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::TemplateRecord>> InMemoryNotifier::Templates() {
+  std::lock_guard lock(mu_);
+  std::vector<core::TemplateRecord> out;
+  out.reserve(templates_.size());
+  for (const auto& [key, record] : templates_) out.push_back(record);
+  return out;
+}
+
+uint64_t InMemoryNotifier::TemplatesGeneration() {
+  return templates_generation_.load(std::memory_order_acquire);
+}
+
 absl::Status InMemoryNotifier::RecordAttempts(const std::vector<core::AttemptRecord>& attempts) {
   std::lock_guard lock(mu_);
   for (const core::AttemptRecord& attempt : attempts) {
@@ -436,6 +521,87 @@ absl::StatusOr<std::vector<core::Delivery>> InMemoryNotifier::Deliveries(
     if (!state || deliveries_[i - 1].state == *state) out.push_back(Expand(i - 1));
   }
   return out;
+}
+
+void InMemoryNotifier::TrackOutage(const core::Message& m) {
+  if (core::OpensOutage(m)) {
+    auto [it, opened] = outages_.try_emplace({m.store, m.item});
+    if (opened) it->second = Outage{next_outage_id_++, m.at, m.at, 0};
+  } else if (core::ClosesOutage(m)) {
+    outages_.erase({m.store, m.item});
+  }
+}
+
+void InMemoryNotifier::StoreMessage(const core::Message& m) {
+  // A user topic deleted since the checker read its routes gets nothing more.
+  if (!topics_.contains(m.topic)) return;
+  if (!message_ids_.insert(m.id).second) return;
+  messages_.push_back(m);
+  TrackOutage(m);
+  const core::Attributes attributes = core::MessageAttributes(m);
+  for (const StoredSubscription& s : subscriptions_) {
+    if (!s.active || s.subscription.topic != m.topic) continue;
+    if (s.subscription.status != core::SubscriptionStatus::kConfirmed) continue;
+    if (s.subscription.protocol == core::Protocol::kSms &&
+        sms_opt_outs_.contains(s.subscription.endpoint)) {
+      continue;
+    }
+    if (!core::PolicyAccepts(s.subscription.filter_policy, attributes)) continue;
+    deliveries_.push_back(StoredDelivery{messages_.size() - 1,
+                                         s.subscription.id,
+                                         DeliveryState::kPending,
+                                         0,
+                                         m.at,
+                                         "",
+                                         m.at,
+                                         m.at,
+                                         0,
+                                         {}});
+  }
+}
+
+absl::StatusOr<int64_t> InMemoryNotifier::PublishReminders(core::TimePoint now,
+                                                           std::chrono::seconds after, int limit,
+                                                           size_t max) {
+  if (after.count() <= 0) {
+    return absl::InvalidArgumentError("notifier: the reminder interval must be positive");
+  }
+  // Reminders reach the user topics whose rules include NoStock, as the checker routes alerts.
+  absl::StatusOr<std::vector<core::TopicInfo>> topics = TopicInfos();
+  if (!topics.ok()) return topics.status();
+  const core::TopicRouter router(*topics);
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<const std::pair<std::string, std::string>, Outage>*> due;
+  for (auto& entry : outages_) {
+    const Outage& o = entry.second;
+    if (o.reminders < limit && o.last + after <= now) due.push_back(&entry);
+  }
+  // The oldest due first, as SqliteNotifier orders them.
+  std::sort(due.begin(), due.end(), [](const auto* a, const auto* b) {
+    return std::pair(a->second.last, a->second.id) < std::pair(b->second.last, b->second.id);
+  });
+  if (due.size() > max) due.resize(max);
+  for (auto* entry : due) {
+    Outage& o = entry->second;
+    ++o.reminders;
+    const core::Message reminder = core::ReminderMessage(o.id, o.reminders, entry->first.first,
+                                                         entry->first.second, o.since, now);
+    StoreMessage(reminder);
+    for (const core::Message& copy : router.Route(reminder)) StoreMessage(copy);
+    o.last = core::NextReminderBase(o.last, now, after);
+  }
+  return static_cast<int64_t>(due.size());
+}
+
+absl::StatusOr<std::optional<core::TimePoint>> InMemoryNotifier::NextReminderDue(
+    std::chrono::seconds after, int limit) {
+  std::lock_guard lock(mu_);
+  std::optional<core::TimePoint> next;
+  for (const auto& [key, o] : outages_) {
+    if (o.reminders >= limit) continue;
+    if (!next || o.last + after < *next) next = o.last + after;
+  }
+  return next;
 }
 
 }  // namespace stockwatch::adapters

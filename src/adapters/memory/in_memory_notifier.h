@@ -1,10 +1,12 @@
 // A Notifier in memory: for tests, and the reference semantics that SqliteNotifier matches.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/ports/clock.h"
@@ -13,8 +15,8 @@
 namespace stockwatch::adapters {
 
 // Same contract as SqliteNotifier (see sqlite_notifier.h for the semantics beyond the
-// port), with the topics NoStock, LowStock and BackInStock. `clock` stamps deliveries
-// failed by Unsubscribe and must outlive the notifier. Thread-safe.
+// port), with the topics NoStock, LowStock and BackInStock and the user topics CreateTopic adds.
+// `clock` stamps deliveries failed by Unsubscribe and must outlive the notifier. Thread-safe.
 class InMemoryNotifier final : public core::Notifier {
  public:
   explicit InMemoryNotifier(core::Clock& clock, core::NotifierOptions options = {});
@@ -37,6 +39,12 @@ class InMemoryNotifier final : public core::Notifier {
   absl::Status Unsubscribe(int64_t subscription_id) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
+  absl::StatusOr<core::TopicInfo> CreateTopic(std::string_view name,
+                                              const std::vector<std::string>& rules,
+                                              std::string_view filter_policy,
+                                              core::TimePoint at) override;
+  absl::Status DeleteTopic(std::string_view name) override;
+  absl::StatusOr<std::vector<core::TopicInfo>> TopicInfos() override;
   absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
                                                             size_t limit) override;
   absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
@@ -46,12 +54,22 @@ class InMemoryNotifier final : public core::Notifier {
   absl::Status Defer(const std::vector<int64_t>& delivery_ids, core::TimePoint until) override;
   absl::Status SetTopicUrgent(std::string_view topic, bool urgent) override;
   absl::StatusOr<std::vector<std::string>> UrgentTopics() override;
+  absl::Status SetTemplate(std::string_view topic, std::optional<core::Protocol> protocol,
+                           std::string_view subject, std::string_view body) override;
+  absl::Status DeleteTemplate(std::string_view topic,
+                              std::optional<core::Protocol> protocol) override;
+  absl::StatusOr<std::vector<core::TemplateRecord>> Templates() override;
+  uint64_t TemplatesGeneration() override;
   absl::Status RecordAttempts(const std::vector<core::AttemptRecord>& attempts) override;
   absl::StatusOr<std::vector<core::DeliveryAttempt>> Attempts(int64_t delivery_id) override;
   absl::StatusOr<core::Delivery> GetDelivery(int64_t delivery_id) override;
   absl::StatusOr<int64_t> Redrive(std::optional<int64_t> delivery_id, core::TimePoint at) override;
   absl::StatusOr<std::vector<core::Delivery>> Deliveries(std::optional<core::DeliveryState> state,
                                                          size_t limit) override;
+  absl::StatusOr<int64_t> PublishReminders(core::TimePoint now, std::chrono::seconds after,
+                                           int limit, size_t max) override;
+  absl::StatusOr<std::optional<core::TimePoint>> NextReminderDue(std::chrono::seconds after,
+                                                                 int limit) override;
 
  private:
   struct StoredDelivery {
@@ -75,12 +93,34 @@ class InMemoryNotifier final : public core::Notifier {
   // REQUIRES: mu_ held.
   absl::Status StartConfirmation(StoredSubscription& s, core::TimePoint at);
   core::Delivery Expand(size_t index) const;
+  // An open outage (reminders): its item has been at 0 since `since`; its next reminder is
+  // due `after` after `last` (its start, then the previous reminder's slot).
+  struct Outage {
+    int64_t id = 0;
+    core::TimePoint since;
+    core::TimePoint last;
+    int reminders = 0;
+  };
+  // Opens or closes the outage `m` is about (core::OpensOutage, core::ClosesOutage).
+  // REQUIRES: mu_ held.
+  void TrackOutage(const core::Message& m);
+  // Stores `m` (unless its id is stored or its topic was deleted) with one delivery per
+  // subscription of its topic that gets it, and opens or closes its outage. Publish and
+  // PublishReminders both store through it. REQUIRES: mu_ held.
+  void StoreMessage(const core::Message& m);
   bool Known(int64_t delivery_id) const;  // REQUIRES: mu_ held
 
   core::Clock& clock_;
   const core::NotifierOptions options_;
   std::mutex mu_;
-  const std::set<std::string, std::less<>> topics_;
+  // The live topics: the built-in ones and the user topics not deleted.
+  std::set<std::string, std::less<>> topics_;
+  // Every user topic ever created, deleted ones included (TopicInfo::builtin is false).
+  struct UserTopic {
+    core::TopicInfo info;
+    bool deleted = false;
+  };
+  std::map<std::string, UserTopic, std::less<>> user_topics_;
   uint64_t checkpoint_ = 0;
   std::vector<core::Message> messages_;
   std::set<std::string, std::less<>> message_ids_;
@@ -88,6 +128,11 @@ class InMemoryNotifier final : public core::Notifier {
   std::vector<StoredDelivery> deliveries_;         // id = index + 1
   std::map<std::string, core::TimePoint, std::less<>> sms_opt_outs_;
   std::set<std::string, std::less<>> urgent_topics_;
+  std::map<std::pair<std::string, std::string>, Outage> outages_;  // by (store, item)
+  int64_t next_outage_id_ = 1;
+  // By (topic, protocol); nullopt (any protocol) sorts first.
+  std::map<std::pair<std::string, std::optional<core::Protocol>>, core::TemplateRecord> templates_;
+  std::atomic<uint64_t> templates_generation_{1};
 };
 
 }  // namespace stockwatch::adapters

@@ -95,6 +95,8 @@ std::string WebhookPayload(const core::Delivery& delivery) {
   doc["item"] = message.item;
   doc["old_count"] = message.old_count ? nlohmann::ordered_json(*message.old_count) : nullptr;
   doc["new_count"] = message.new_count;
+  // A reminder says since when the item has been out of stock; other alerts leave it out.
+  if (message.since) doc["since"] = core::FormatTime(*message.since);
   doc["message_id"] = message.id;
   doc["timestamp"] = core::FormatTime(message.at);
   doc["delivery_id"] = delivery.id;

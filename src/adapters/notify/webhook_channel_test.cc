@@ -91,6 +91,15 @@ TEST(WebhookChannelTest, NewItemHasNullOldCount) {
   EXPECT_EQ(doc.size(), 16u);
 }
 
+TEST(WebhookChannelTest, ReminderCarriesSince) {
+  core::Delivery delivery = MakeDelivery("http://unused.invalid/");
+  EXPECT_FALSE(nlohmann::json::parse(WebhookPayload(delivery)).contains("since"));
+  delivery.message.since = core::TimePoint(std::chrono::milliseconds(1714566896789));
+  const nlohmann::json doc = nlohmann::json::parse(WebhookPayload(delivery));
+  EXPECT_EQ(doc["since"], "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(doc.size(), 17u);
+}
+
 TEST(WebhookChannelTest, PayloadReplacesInvalidUtf8) {
   core::Delivery delivery = MakeDelivery("http://unused.invalid/");
   delivery.message.store = "K\xf6ln";  // Latin-1, not UTF-8

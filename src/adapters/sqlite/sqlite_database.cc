@@ -252,6 +252,57 @@ ALTER TABLE topics ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX deliveries_due_by_subscription ON deliveries (subscription_id, next_attempt_ns, id)
   WHERE state = 0;
 )sql",
+    // 8: what a message says beyond its text: the stock rule that published it ('' for
+    // earlier ones: their topic is their rule), the LowStock threshold it crossed, and for a
+    // reminder since when the item has been out of stock.
+    R"sql(
+ALTER TABLE messages ADD COLUMN rule TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN threshold INTEGER;
+ALTER TABLE messages ADD COLUMN since_ns INTEGER;
+)sql",
+    // 9: user topics (Notifier::CreateTopic). The first three rows stay the built-in topics
+    // (builtin 1, rules '' meaning their own name). A user topic keeps its rules as sorted
+    // comma-separated rule names and its filter policy in canonical JSON ('' for none). A
+    // deleted user topic keeps its row (messages name it) with deleted 1; live names are
+    // unique ignoring case.
+    R"sql(
+ALTER TABLE topics ADD COLUMN builtin INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE topics ADD COLUMN rules TEXT NOT NULL DEFAULT '';
+ALTER TABLE topics ADD COLUMN filter_policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE topics ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE topics ADD COLUMN created_at_ns INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX topics_live_by_name ON topics (name COLLATE NOCASE) WHERE deleted = 0;
+)sql",
+    // 10: reminders. The open outages: an item at 0 since its NoStock alert (`since_ns`),
+    // until a BackInStock alert closes it (the row is deleted). `reminders` counts the
+    // reminders sent; the next is due one interval after `last_ns` (the start, then the
+    // previous reminder's slot). AUTOINCREMENT keeps ids unique for good: reminder message
+    // ids are made of them.
+    R"sql(
+CREATE TABLE outages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  store TEXT NOT NULL,
+  item TEXT NOT NULL,
+  since_ns INTEGER NOT NULL,
+  last_ns INTEGER NOT NULL,
+  reminders INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (store, item)
+);
+CREATE INDEX outages_due ON outages (last_ns, id);
+)sql",
+    // 11: message templates per topic and protocol (core/delivery/templates.h), as their
+    // source text. `protocol` is the stored Protocol value, or -1 for every protocol of the
+    // topic without its own (not NULL: NULLs would not collide in the primary key). They go
+    // with their topic.
+    R"sql(
+CREATE TABLE message_templates (
+  topic TEXT NOT NULL REFERENCES topics(name) ON DELETE CASCADE,
+  protocol INTEGER NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (topic, protocol)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

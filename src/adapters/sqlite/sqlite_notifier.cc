@@ -13,8 +13,11 @@
 #include <vector>
 
 #include "base/status.h"
+#include "core/checker/topic_routes.h"
 #include "core/delivery/filter_policy.h"
+#include "core/delivery/reminders.h"
 #include "core/delivery/schedule.h"
+#include "core/delivery/templates.h"
 
 namespace stockwatch::adapters {
 namespace {
@@ -54,8 +57,8 @@ int64_t Limit(size_t limit) { return static_cast<int64_t>(std::min<size_t>(limit
 
 constexpr char kMessageColumns[] =
     "m.id, m.topic, m.subject, m.body, m.store, m.item, m.old_count, m.new_count, "
-    "m.change_sequence, m.at_ns, m.kind, m.upload_id";
-constexpr int kMessageColumnCount = 12;
+    "m.change_sequence, m.at_ns, m.kind, m.upload_id, m.rule, m.threshold, m.since_ns";
+constexpr int kMessageColumnCount = 15;
 constexpr char kSubscriptionColumns[] =
     "s.id, s.topic, s.protocol, s.endpoint, s.created_at_ns, s.secret, s.filter_policy, "
     "s.status, s.confirm_expires_ns, s.digest, s.quiet_hours, s.timezone";
@@ -76,6 +79,9 @@ Message MessageFrom(const SqliteStatement& stmt, int c) {
   m.kind = stmt.Int64(c + 10) == 1 ? core::MessageKind::kSubscriptionConfirmation
                                    : core::MessageKind::kAlert;
   m.upload_id = stmt.Int64(c + 11);
+  m.rule = std::string(stmt.Text(c + 12));
+  m.threshold = stmt.OptionalInt64(c + 13);
+  if (std::optional<int64_t> since = stmt.OptionalInt64(c + 14)) m.since = FromUnixNanos(*since);
   return m;
 }
 
@@ -119,10 +125,45 @@ absl::Status UnknownToken() {
       "notifier: unknown or expired confirmation token (tokens work once, for a limited time)");
 }
 
+// Whether `topic` is live: a built-in topic or a user topic not deleted.
 absl::StatusOr<bool> TopicExists(SqliteConnection& conn, std::string_view topic) {
-  SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT 1 FROM topics WHERE name = ?"));
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                      conn.Prepare("SELECT 1 FROM topics WHERE name = ? AND deleted = 0"));
   stmt.BindText(1, topic);
   return stmt.Step();
+}
+
+enum class TopicState { kUnknown, kLive, kDeleted };
+
+absl::StatusOr<TopicState> TopicStateOf(SqliteConnection& conn, std::string_view topic) {
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                      conn.Prepare("SELECT deleted FROM topics WHERE name = ?"));
+  stmt.BindText(1, topic);
+  SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return TopicState::kUnknown;
+  return stmt.Int64(0) == 0 ? TopicState::kLive : TopicState::kDeleted;
+}
+
+// A `topics` row as a TopicInfo: name, builtin, urgent, rules, filter_policy, created_at_ns.
+core::TopicInfo TopicInfoFrom(const SqliteStatement& stmt) {
+  core::TopicInfo t;
+  t.name = std::string(stmt.Text(0));
+  t.builtin = stmt.Int64(1) != 0;
+  t.urgent = stmt.Int64(2) != 0;
+  const std::string_view rules = stmt.Text(3);
+  if (t.builtin || rules.empty()) {
+    t.rules = {t.name};
+  } else {
+    size_t start = 0;
+    while (start <= rules.size()) {
+      const size_t comma = std::min(rules.find(',', start), rules.size());
+      t.rules.emplace_back(rules.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  t.filter_policy = std::string(stmt.Text(4));
+  t.created_at = FromUnixNanos(stmt.Int64(5));
+  return t;
 }
 
 // 32 random bytes as 64 lower-case hex digits, from OpenSSL's CSPRNG: a webhook signing
@@ -155,6 +196,132 @@ absl::Status UnknownTopic(std::string_view topic) {
   return absl::InvalidArgumentError("notifier: unknown topic \"" + std::string(topic) + "\"");
 }
 
+// Opens or closes the outage `m` is about (core::OpensOutage, core::ClosesOutage), in the
+// transaction that stores `m`.
+absl::Status TrackOutage(SqliteConnection& conn, const Message& m) {
+  if (core::OpensOutage(m)) {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement open,
+        conn.Prepare("INSERT INTO outages (store, item, since_ns, last_ns) "
+                     "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (store, item) DO NOTHING"));
+    open.BindText(1, m.store).BindText(2, m.item).Bind(3, ToUnixNanos(m.at));
+    return open.Run();
+  }
+  if (core::ClosesOutage(m)) {
+    SW_ASSIGN_OR_RETURN(SqliteStatement close,
+                        conn.Prepare("DELETE FROM outages WHERE store = ? AND item = ?"));
+    close.BindText(1, m.store).BindText(2, m.item);
+    return close.Run();
+  }
+  return absl::OkStatus();
+}
+
+// Stores messages, each with one pending delivery per subscription of its topic that gets it:
+// active, confirmed, not an SMS number that answered STOP, filter policy matching. Publish and
+// PublishReminders both store through it, so they choose subscribers alike. Lives inside one
+// write transaction.
+class MessageWriter {
+ public:
+  static absl::StatusOr<MessageWriter> Prepare(SqliteConnection& conn) {
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement insert,
+        conn.Prepare("INSERT INTO messages (id, topic, subject, body, store, item, old_count, "
+                     "new_count, change_sequence, at_ns, upload_id, rule, threshold, since_ns) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (id) DO NOTHING"));
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement fan_out,
+        conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
+                     "next_attempt_ns, last_error, updated_at_ns, since_ns) "
+                     "VALUES (?1, ?2, 0, 0, ?3, '', ?3, ?3)"));
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement subscribers,
+        conn.Prepare("SELECT id, filter_policy FROM subscriptions WHERE topic = ? AND active "
+                     "AND status = 1 AND NOT (protocol = 2 AND endpoint IN "
+                     "(SELECT number FROM sms_opt_outs)) ORDER BY id"));
+    return MessageWriter(conn, std::move(insert), std::move(fan_out), std::move(subscribers));
+  }
+
+  // Stores `m` and its deliveries, due at `m.at`, and opens or closes the outage it is about.
+  // A message whose id is stored, or to a user topic deleted since the caller read the routes,
+  // is skipped; kInvalidArgument for a topic that never existed.
+  absl::Status Store(const Message& m) {
+    SW_ASSIGN_OR_RETURN(TopicState state, TopicStateOf(conn_, m.topic));
+    if (state == TopicState::kUnknown) return UnknownTopic(m.topic);
+    if (state == TopicState::kDeleted) return absl::OkStatus();
+    insert_.BindText(1, m.id)
+        .BindText(2, m.topic)
+        .BindText(3, m.subject)
+        .BindText(4, m.body)
+        .BindText(5, m.store)
+        .BindText(6, m.item)
+        .Bind(7, m.old_count)
+        .Bind(8, m.new_count)
+        .Bind(9, static_cast<int64_t>(m.change_sequence))
+        .Bind(10, ToUnixNanos(m.at))
+        .Bind(11, m.upload_id)
+        .BindText(12, m.rule)
+        .Bind(13, m.threshold)
+        .Bind(14, m.since ? std::optional<int64_t>(ToUnixNanos(*m.since)) : std::nullopt);
+    SW_RETURN_IF_ERROR(insert_.Run());
+    insert_.Reset();
+    if (conn_.Changes() == 0) return absl::OkStatus();  // already published
+    const int64_t seq = conn_.LastInsertRowid();
+    SW_RETURN_IF_ERROR(TrackOutage(conn_, m));
+    SW_ASSIGN_OR_RETURN(const Subscribers* subscribers, SubscribersOf(m.topic));
+    if (subscribers->empty()) return absl::OkStatus();
+    const core::Attributes attributes = core::MessageAttributes(m);
+    for (const auto& [subscription_id, policy] : *subscribers) {
+      if (policy && !policy->Matches(attributes)) continue;
+      fan_out_.Bind(1, seq).Bind(2, subscription_id).Bind(3, ToUnixNanos(m.at));
+      SW_RETURN_IF_ERROR(fan_out_.Run());
+      fan_out_.Reset();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  using Subscribers = std::vector<std::pair<int64_t, std::optional<core::FilterPolicy>>>;
+
+  MessageWriter(SqliteConnection& conn, SqliteStatement insert, SqliteStatement fan_out,
+                SqliteStatement subscribers)
+      : conn_(conn),
+        insert_(std::move(insert)),
+        fan_out_(std::move(fan_out)),
+        subscribers_(std::move(subscribers)) {}
+
+  // The subscribers of `topic` with their parsed policies, read once per writer.
+  absl::StatusOr<const Subscribers*> SubscribersOf(const std::string& topic) {
+    auto it = by_topic_.find(topic);
+    if (it != by_topic_.end()) return &it->second;
+    Subscribers out;
+    subscribers_.BindText(1, topic);
+    while (true) {
+      SW_ASSIGN_OR_RETURN(bool row, subscribers_.Step());
+      if (!row) break;
+      std::optional<core::FilterPolicy> policy;
+      if (!subscribers_.Text(1).empty()) {
+        absl::StatusOr<core::FilterPolicy> parsed = core::FilterPolicy::Parse(subscribers_.Text(1));
+        // Stored policies were validated at Subscribe; one that no longer parses matches
+        // nothing rather than everything.
+        if (!parsed.ok()) continue;
+        policy = *std::move(parsed);
+      }
+      out.emplace_back(subscribers_.Int64(0), std::move(policy));
+    }
+    subscribers_.Reset();
+    return &by_topic_.emplace(topic, std::move(out)).first->second;
+  }
+
+  SqliteConnection& conn_;
+  SqliteStatement insert_;
+  SqliteStatement fan_out_;
+  // Pending subscriptions get nothing until confirmed; SMS numbers that answered STOP get
+  // nothing until they answer START.
+  SqliteStatement subscribers_;
+  std::map<std::string, Subscribers, std::less<>> by_topic_;
+};
+
 }  // namespace
 
 SqliteNotifier::SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock,
@@ -182,78 +349,8 @@ absl::Status SqliteNotifier::Publish(const std::vector<Message>& messages, uint6
                                       " (another checker ran)");
           }
         }
-        SW_ASSIGN_OR_RETURN(
-            SqliteStatement insert,
-            conn.Prepare("INSERT INTO messages (id, topic, subject, body, store, item, old_count, "
-                         "new_count, change_sequence, at_ns, upload_id) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"));
-        SW_ASSIGN_OR_RETURN(
-            SqliteStatement fan_out,
-            conn.Prepare("INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
-                         "next_attempt_ns, last_error, updated_at_ns, since_ns) "
-                         "VALUES (?1, ?2, 0, 0, ?3, '', ?3, ?3)"));
-        // Pending subscriptions get nothing until confirmed; SMS numbers that answered STOP
-        // get nothing until they answer START.
-        SW_ASSIGN_OR_RETURN(
-            SqliteStatement subscribers,
-            conn.Prepare("SELECT id, filter_policy FROM subscriptions WHERE topic = ? AND active "
-                         "AND status = 1 AND NOT (protocol = 2 AND endpoint IN "
-                         "(SELECT number FROM sms_opt_outs)) ORDER BY id"));
-        // The subscribers of each topic, with their parsed policies, read once per Publish.
-        std::map<std::string, std::vector<std::pair<int64_t, std::optional<core::FilterPolicy>>>,
-                 std::less<>>
-            by_topic;
-        for (const Message& m : messages) {
-          SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, m.topic));
-          if (!known) return UnknownTopic(m.topic);
-          insert.BindText(1, m.id)
-              .BindText(2, m.topic)
-              .BindText(3, m.subject)
-              .BindText(4, m.body)
-              .BindText(5, m.store)
-              .BindText(6, m.item)
-              .Bind(7, m.old_count)
-              .Bind(8, m.new_count)
-              .Bind(9, static_cast<int64_t>(m.change_sequence))
-              .Bind(10, ToUnixNanos(m.at))
-              .Bind(11, m.upload_id);
-          SW_RETURN_IF_ERROR(insert.Run());
-          insert.Reset();
-          if (conn.Changes() == 0) continue;  // already published
-          const int64_t seq = conn.LastInsertRowid();
-          auto topic = by_topic.find(m.topic);
-          if (topic == by_topic.end()) {
-            topic =
-                by_topic
-                    .emplace(m.topic,
-                             std::vector<std::pair<int64_t, std::optional<core::FilterPolicy>>>())
-                    .first;
-            subscribers.BindText(1, m.topic);
-            while (true) {
-              SW_ASSIGN_OR_RETURN(bool row, subscribers.Step());
-              if (!row) break;
-              std::optional<core::FilterPolicy> policy;
-              if (!subscribers.Text(1).empty()) {
-                absl::StatusOr<core::FilterPolicy> parsed =
-                    core::FilterPolicy::Parse(subscribers.Text(1));
-                // Stored policies were validated at Subscribe; one that no longer parses
-                // matches nothing rather than everything.
-                if (!parsed.ok()) continue;
-                policy = *std::move(parsed);
-              }
-              topic->second.emplace_back(subscribers.Int64(0), std::move(policy));
-            }
-            subscribers.Reset();
-          }
-          if (topic->second.empty()) continue;
-          const core::Attributes attributes = core::MessageAttributes(m);
-          for (const auto& [subscription_id, policy] : topic->second) {
-            if (policy && !policy->Matches(attributes)) continue;
-            fan_out.Bind(1, seq).Bind(2, subscription_id).Bind(3, ToUnixNanos(m.at));
-            SW_RETURN_IF_ERROR(fan_out.Run());
-            fan_out.Reset();
-          }
-        }
+        SW_ASSIGN_OR_RETURN(MessageWriter writer, MessageWriter::Prepare(conn));
+        for (const Message& m : messages) SW_RETURN_IF_ERROR(writer.Store(m));
         SW_ASSIGN_OR_RETURN(SqliteStatement save,
                             conn.Prepare("INSERT INTO meta (name, value) VALUES "
                                          "('checker_checkpoint', ?) ON CONFLICT (name) DO UPDATE "
@@ -551,11 +648,123 @@ absl::StatusOr<std::vector<std::string>> SqliteNotifier::Topics() {
   if (const absl::Status txn =
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
             SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                                conn.Prepare("SELECT name FROM topics ORDER BY name"));
+                                conn.Prepare("SELECT name FROM topics WHERE deleted = 0 "
+                                             "ORDER BY name"));
             while (true) {
               SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
               if (!row) return absl::OkStatus();
               out.emplace_back(stmt.Text(0));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<core::TopicInfo> SqliteNotifier::CreateTopic(std::string_view name,
+                                                            const std::vector<std::string>& rules,
+                                                            std::string_view filter_policy,
+                                                            core::TimePoint at) {
+  SW_RETURN_IF_ERROR(core::ValidateTopicName(name));
+  SW_ASSIGN_OR_RETURN(std::vector<std::string> canonical_rules, core::CanonicalTopicRules(rules));
+  SW_ASSIGN_OR_RETURN(std::string policy, core::CanonicalFilterPolicy(filter_policy));
+  std::string joined;
+  for (const std::string& rule : canonical_rules) {
+    if (!joined.empty()) joined += ',';
+    joined += rule;
+  }
+  SW_RETURN_IF_ERROR(
+      db_->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        {
+          SW_ASSIGN_OR_RETURN(SqliteStatement taken,
+                              conn.Prepare("SELECT name FROM topics WHERE deleted = 0 AND "
+                                           "name = ? COLLATE NOCASE"));
+          taken.BindText(1, name);
+          SW_ASSIGN_OR_RETURN(bool row, taken.Step());
+          if (row) {
+            return absl::AlreadyExistsError("notifier: topic \"" + std::string(taken.Text(0)) +
+                                            "\" already exists");
+          }
+        }
+        // A deleted topic of that very name comes back; its messages name it still.
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement upsert,
+            conn.Prepare(
+                "INSERT INTO topics (name, urgent, builtin, rules, filter_policy, deleted, "
+                "created_at_ns) VALUES (?1, 0, 0, ?2, ?3, 0, ?4) "
+                "ON CONFLICT (name) DO UPDATE SET urgent = 0, rules = excluded.rules, "
+                "filter_policy = excluded.filter_policy, deleted = 0, "
+                "created_at_ns = excluded.created_at_ns WHERE builtin = 0"));
+        upsert.BindText(1, name).BindText(2, joined).BindText(3, policy).Bind(4, ToUnixNanos(at));
+        return upsert.Run();
+      }));
+  return core::TopicInfo{std::string(name), false, false, std::move(canonical_rules),
+                         std::move(policy), at};
+}
+
+absl::Status SqliteNotifier::DeleteTopic(std::string_view name) {
+  const int64_t now = ToUnixNanos(clock_.Now());
+  const absl::Status deleted =
+      db_->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        {
+          SW_ASSIGN_OR_RETURN(
+              SqliteStatement find,
+              conn.Prepare("SELECT builtin FROM topics WHERE name = ? AND deleted = 0"));
+          find.BindText(1, name);
+          SW_ASSIGN_OR_RETURN(bool row, find.Step());
+          if (!row) return absl::NotFoundError("notifier: no topic \"" + std::string(name) + "\"");
+          if (find.Int64(0) != 0) {
+            return absl::FailedPreconditionError("notifier: \"" + std::string(name) +
+                                                 "\" is a built-in topic and cannot be deleted");
+          }
+        }
+        {
+          SW_ASSIGN_OR_RETURN(
+              SqliteStatement fail,
+              conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'topic deleted', "
+                           "updated_at_ns = ?1 WHERE state = 0 AND subscription_id IN "
+                           "(SELECT id FROM subscriptions WHERE topic = ?2 AND active)"));
+          fail.Bind(1, now).BindText(2, name);
+          SW_RETURN_IF_ERROR(fail.Run());
+        }
+        {
+          SW_ASSIGN_OR_RETURN(
+              SqliteStatement unsubscribe,
+              conn.Prepare("UPDATE subscriptions SET active = 0 WHERE topic = ? AND active"));
+          unsubscribe.BindText(1, name);
+          SW_RETURN_IF_ERROR(unsubscribe.Run());
+        }
+        {
+          // A topic created again later under this name starts with the default wording.
+          SW_ASSIGN_OR_RETURN(SqliteStatement templates,
+                              conn.Prepare("DELETE FROM message_templates WHERE topic = ?"));
+          templates.BindText(1, name);
+          SW_RETURN_IF_ERROR(templates.Run());
+        }
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement remove,
+            conn.Prepare("UPDATE topics SET deleted = 1, urgent = 0 WHERE name = ?"));
+        remove.BindText(1, name);
+        return remove.Run();
+      });
+  if (!deleted.ok()) return deleted;
+  templates_generation_.fetch_add(1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::TopicInfo>> SqliteNotifier::TopicInfos() {
+  std::vector<core::TopicInfo> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT name, builtin, urgent, rules, filter_policy, created_at_ns "
+                             "FROM topics WHERE deleted = 0 ORDER BY name"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              out.push_back(TopicInfoFrom(stmt));
             }
           });
       !txn.ok()) {
@@ -718,7 +927,8 @@ absl::Status SqliteNotifier::SetTopicUrgent(std::string_view topic, bool urgent)
   return db_->WithWriteTransaction(
       Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
         SW_ASSIGN_OR_RETURN(SqliteStatement update,
-                            conn.Prepare("UPDATE topics SET urgent = ? WHERE name = ?"));
+                            conn.Prepare("UPDATE topics SET urgent = ? WHERE name = ? AND "
+                                         "deleted = 0"));
         update.Bind(1, int64_t{urgent ? 1 : 0}).BindText(2, topic);
         SW_RETURN_IF_ERROR(update.Run());
         if (conn.Changes() == 0) return UnknownTopic(topic);
@@ -731,7 +941,8 @@ absl::StatusOr<std::vector<std::string>> SqliteNotifier::UrgentTopics() {
   if (const absl::Status txn =
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
             SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                                conn.Prepare("SELECT name FROM topics WHERE urgent ORDER BY name"));
+                                conn.Prepare("SELECT name FROM topics WHERE urgent AND "
+                                             "deleted = 0 ORDER BY name"));
             while (true) {
               SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
               if (!row) return absl::OkStatus();
@@ -742,6 +953,91 @@ absl::StatusOr<std::vector<std::string>> SqliteNotifier::UrgentTopics() {
     return txn;
   }
   return out;
+}
+
+namespace {
+
+// Stored protocol of a template: the Protocol value, -1 for any protocol.
+int64_t TemplateProtocolValue(std::optional<Protocol> protocol) {
+  return protocol ? ProtocolValue(*protocol) : -1;
+}
+
+absl::Status UnknownTemplateTopic(std::string_view topic) {
+  return absl::NotFoundError("notifier: unknown topic \"" + std::string(topic) + "\"");
+}
+
+}  // namespace
+
+absl::Status SqliteNotifier::SetTemplate(std::string_view topic, std::optional<Protocol> protocol,
+                                         std::string_view subject, std::string_view body) {
+  SW_RETURN_IF_ERROR(core::ParseTemplates(subject, body).status());
+  const absl::Status txn =
+      db_->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, topic));
+        if (!known) return UnknownTemplateTopic(topic);
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement upsert,
+            conn.Prepare("INSERT INTO message_templates (topic, protocol, subject, body) "
+                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (topic, protocol) DO UPDATE "
+                         "SET subject = excluded.subject, body = excluded.body"));
+        upsert.BindText(1, topic)
+            .Bind(2, TemplateProtocolValue(protocol))
+            .BindText(3, subject)
+            .BindText(4, body);
+        return upsert.Run();
+      });
+  if (!txn.ok()) return txn;
+  templates_generation_.fetch_add(1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteNotifier::DeleteTemplate(std::string_view topic,
+                                            std::optional<Protocol> protocol) {
+  bool deleted = false;
+  const absl::Status txn =
+      db_->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(bool known, TopicExists(conn, topic));
+        if (!known) return UnknownTemplateTopic(topic);
+        SW_ASSIGN_OR_RETURN(
+            SqliteStatement del,
+            conn.Prepare("DELETE FROM message_templates WHERE topic = ? AND protocol = ?"));
+        del.BindText(1, topic).Bind(2, TemplateProtocolValue(protocol));
+        SW_RETURN_IF_ERROR(del.Run());
+        deleted = conn.Changes() > 0;
+        return absl::OkStatus();
+      });
+  if (!txn.ok()) return txn;
+  if (deleted) templates_generation_.fetch_add(1, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<core::TemplateRecord>> SqliteNotifier::Templates() {
+  std::vector<core::TemplateRecord> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                                conn.Prepare("SELECT topic, protocol, subject, body FROM "
+                                             "message_templates ORDER BY topic, protocol"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              core::TemplateRecord record;
+              record.topic = std::string(stmt.Text(0));
+              const int64_t protocol = stmt.Int64(1);
+              if (protocol >= 0) record.protocol = ProtocolFrom(protocol);
+              record.subject = std::string(stmt.Text(2));
+              record.body = std::string(stmt.Text(3));
+              out.push_back(std::move(record));
+            }
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+uint64_t SqliteNotifier::TemplatesGeneration() {
+  return templates_generation_.load(std::memory_order_acquire);
 }
 
 absl::StatusOr<std::optional<core::TimePoint>> SqliteNotifier::NextDue() {
@@ -819,6 +1115,95 @@ absl::StatusOr<std::vector<Delivery>> SqliteNotifier::Deliveries(std::optional<D
   }
   return LoadDeliveries("ORDER BY d.id DESC LIMIT ?1",
                         [&](SqliteStatement& stmt) { stmt.Bind(1, Limit(limit)); });
+}
+
+absl::StatusOr<int64_t> SqliteNotifier::PublishReminders(core::TimePoint now,
+                                                         std::chrono::seconds after, int limit,
+                                                         size_t max) {
+  if (after.count() <= 0) {
+    return absl::InvalidArgumentError("notifier: the reminder interval must be positive");
+  }
+  const int64_t after_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(after).count();
+  // Reminders reach the user topics whose rules include NoStock, as the checker routes
+  // alerts. The topics are read before the transaction: one created meanwhile gets the next.
+  SW_ASSIGN_OR_RETURN(const std::vector<core::TopicInfo> topics, TopicInfos());
+  const core::TopicRouter router(topics);
+  int64_t published = 0;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kNormal,
+          [&](SqliteConnection& conn) -> absl::Status {
+            published = 0;
+            struct Due {
+              int64_t id;
+              std::string store;
+              std::string item;
+              core::TimePoint since;
+              core::TimePoint last;
+              int reminders;
+            };
+            std::vector<Due> due;
+            {
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement select,
+                  conn.Prepare("SELECT id, store, item, since_ns, last_ns, reminders FROM outages "
+                               "WHERE last_ns <= ?1 AND reminders < ?2 ORDER BY last_ns, id "
+                               "LIMIT ?3"));
+              select.Bind(1, ToUnixNanos(now) - after_ns)
+                  .Bind(2, int64_t{limit})
+                  .Bind(3, Limit(max));
+              while (true) {
+                SW_ASSIGN_OR_RETURN(bool row, select.Step());
+                if (!row) break;
+                due.push_back(Due{select.Int64(0), std::string(select.Text(1)),
+                                  std::string(select.Text(2)), FromUnixNanos(select.Int64(3)),
+                                  FromUnixNanos(select.Int64(4)),
+                                  static_cast<int>(select.Int64(5))});
+              }
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement advance,
+                conn.Prepare("UPDATE outages SET reminders = ?, last_ns = ? WHERE id = ?"));
+            SW_ASSIGN_OR_RETURN(MessageWriter writer, MessageWriter::Prepare(conn));
+            for (const Due& o : due) {
+              const int number = o.reminders + 1;
+              const Message reminder =
+                  core::ReminderMessage(o.id, number, o.store, o.item, o.since, now);
+              SW_RETURN_IF_ERROR(writer.Store(reminder));
+              for (const Message& copy : router.Route(reminder)) {
+                SW_RETURN_IF_ERROR(writer.Store(copy));
+              }
+              advance.Bind(1, int64_t{number})
+                  .Bind(2, ToUnixNanos(core::NextReminderBase(o.last, now, after)))
+                  .Bind(3, o.id);
+              SW_RETURN_IF_ERROR(advance.Run());
+              advance.Reset();
+              ++published;
+            }
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return published;
+}
+
+absl::StatusOr<std::optional<core::TimePoint>> SqliteNotifier::NextReminderDue(
+    std::chrono::seconds after, int limit) {
+  std::optional<core::TimePoint> out;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT MIN(last_ns) FROM outages WHERE reminders < ?"));
+            stmt.Bind(1, int64_t{limit});
+            SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (row && !stmt.IsNull(0)) out = FromUnixNanos(stmt.Int64(0)) + after;
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
 }
 
 }  // namespace stockwatch::adapters

@@ -1,6 +1,7 @@
 // Topics, subscriptions, messages and the delivery outbox in the shared SQLite database.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -10,7 +11,8 @@
 
 namespace stockwatch::adapters {
 
-// The topics NoStock, LowStock and BackInStock exist from the first migration.
+// The topics NoStock, LowStock and BackInStock exist from the first migration; user topics
+// are rows of the same table (migration 9), kept with `deleted` set when deleted.
 //
 // Semantics beyond the port (shared with InMemoryNotifier):
 // - Publish: kInvalidArgument, writing nothing, if a message names an unknown topic. A
@@ -49,6 +51,12 @@ class SqliteNotifier final : public core::Notifier {
   absl::Status Unsubscribe(int64_t subscription_id) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
+  absl::StatusOr<core::TopicInfo> CreateTopic(std::string_view name,
+                                              const std::vector<std::string>& rules,
+                                              std::string_view filter_policy,
+                                              core::TimePoint at) override;
+  absl::Status DeleteTopic(std::string_view name) override;
+  absl::StatusOr<std::vector<core::TopicInfo>> TopicInfos() override;
   absl::StatusOr<std::vector<core::Delivery>> DueDeliveries(core::TimePoint now,
                                                             size_t limit) override;
   absl::StatusOr<std::optional<core::TimePoint>> NextDue() override;
@@ -58,12 +66,22 @@ class SqliteNotifier final : public core::Notifier {
   absl::Status Defer(const std::vector<int64_t>& delivery_ids, core::TimePoint until) override;
   absl::Status SetTopicUrgent(std::string_view topic, bool urgent) override;
   absl::StatusOr<std::vector<std::string>> UrgentTopics() override;
+  absl::Status SetTemplate(std::string_view topic, std::optional<core::Protocol> protocol,
+                           std::string_view subject, std::string_view body) override;
+  absl::Status DeleteTemplate(std::string_view topic,
+                              std::optional<core::Protocol> protocol) override;
+  absl::StatusOr<std::vector<core::TemplateRecord>> Templates() override;
+  uint64_t TemplatesGeneration() override;
   absl::Status RecordAttempts(const std::vector<core::AttemptRecord>& attempts) override;
   absl::StatusOr<std::vector<core::DeliveryAttempt>> Attempts(int64_t delivery_id) override;
   absl::StatusOr<core::Delivery> GetDelivery(int64_t delivery_id) override;
   absl::StatusOr<int64_t> Redrive(std::optional<int64_t> delivery_id, core::TimePoint at) override;
   absl::StatusOr<std::vector<core::Delivery>> Deliveries(std::optional<core::DeliveryState> state,
                                                          size_t limit) override;
+  absl::StatusOr<int64_t> PublishReminders(core::TimePoint now, std::chrono::seconds after,
+                                           int limit, size_t max) override;
+  absl::StatusOr<std::optional<core::TimePoint>> NextReminderDue(std::chrono::seconds after,
+                                                                 int limit) override;
 
  private:
   SqliteNotifier(std::shared_ptr<SqliteDatabase> db, core::Clock& clock,
@@ -77,6 +95,8 @@ class SqliteNotifier final : public core::Notifier {
   std::shared_ptr<SqliteDatabase> db_;
   core::Clock& clock_;
   const core::NotifierOptions options_;
+  // Bumped after each committed template change (TemplatesGeneration).
+  std::atomic<uint64_t> templates_generation_{1};
 };
 
 }  // namespace stockwatch::adapters

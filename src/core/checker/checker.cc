@@ -4,6 +4,7 @@
 
 #include "base/status.h"
 #include "core/checker/stock_rules.h"
+#include "core/checker/topic_routes.h"
 
 namespace stockwatch::core {
 
@@ -41,6 +42,9 @@ absl::StatusOr<CheckResult> Checker::CheckPending() {
   // Thresholds are few; reading them once per call keeps every batch consistent.
   SW_ASSIGN_OR_RETURN(std::vector<Threshold> thresholds, inventory_.Thresholds());
   const ThresholdTable table(thresholds);
+  // So are the user topics and the rules that publish to them.
+  SW_ASSIGN_OR_RETURN(std::vector<TopicInfo> topics, notifier_.TopicInfos());
+  const TopicRouter router(topics);
   while (true) {
     SW_ASSIGN_OR_RETURN(std::vector<ChangeRecord> records,
                         changes_.Read(checkpoint, options_.batch));
@@ -49,10 +53,10 @@ absl::StatusOr<CheckResult> Checker::CheckPending() {
     std::vector<Message> messages;
     for (const ChangeRecord& record : records) {
       std::vector<Message> produced = EvaluateChange(record, table.For(record.store, record.item));
-      for (Message& m : produced) {
-        m.upload_id = record.upload_id;
-        messages.push_back(std::move(m));
-      }
+      for (Message& m : produced) m.upload_id = record.upload_id;
+      std::vector<Message> copies = router.RouteAll(produced);
+      for (Message& m : produced) messages.push_back(std::move(m));
+      for (Message& m : copies) messages.push_back(std::move(m));
     }
     const uint64_t next = records.back().sequence;
     SW_RETURN_IF_ERROR(notifier_.Publish(messages, checkpoint, next));

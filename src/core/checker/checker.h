@@ -33,6 +33,8 @@ class Checker {
   // with the new checkpoint, so a crash never loses or doubles a message. A batch holds
   // whole uploads (one upload larger than `batch` is one batch of its own), so the
   // messages of one upload are published by one Publish call, with Message::upload_id set.
+  // Each message also goes, as a copy, to the user topics routed to its rule (TopicRouter,
+  // core/checker/topic_routes.h; the routes are read once per call, like the thresholds).
   absl::StatusOr<CheckResult> CheckPending();
 
  private:

@@ -12,6 +12,7 @@ Message MakeMessage(const ChangeRecord& change, std::string_view topic, std::str
   Message m;
   m.id = std::to_string(change.sequence) + "-" + std::string(topic);
   m.topic = std::string(topic);
+  m.rule = std::string(topic);
   m.subject = std::move(subject);
   m.body = std::move(body);
   m.store = change.store;
@@ -54,6 +55,7 @@ std::vector<Message> EvaluateChange(const ChangeRecord& change, std::optional<in
                               change.store + " is low on stock of " + change.item + ": " +
                                   std::to_string(new_count) + " left (threshold " +
                                   std::to_string(*threshold) + ")"));
+    out.back().threshold = threshold;
   }
   if (old_count && *old_count == 0 && new_count > 0) {
     out.push_back(MakeMessage(change, kTopicBackInStock, "Back In Stock",

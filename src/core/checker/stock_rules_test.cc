@@ -58,6 +58,20 @@ TEST(StockRulesTest, CrossingThresholdDownwardPublishesLowStock) {
   auto messages = EvaluateChange(Change(10, 5), 5);
   EXPECT_EQ(Topics(messages), Topics_t{"LowStock"});
   EXPECT_EQ(messages[0].body, "Berlin is low on stock of Echo Plus: 5 left (threshold 5)");
+  EXPECT_EQ(messages[0].threshold, 5);
+  EXPECT_EQ(messages[0].rule, "LowStock");
+}
+
+TEST(StockRulesTest, OnlyLowStockCarriesTheThresholdAndEveryMessageItsRule) {
+  auto out = EvaluateChange(Change(5, 0), 7);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].rule, "NoStock");
+  EXPECT_EQ(out[0].threshold, std::nullopt);
+  EXPECT_EQ(out[0].since, std::nullopt);
+  auto back = EvaluateChange(Change(0, 9), 7);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].rule, "BackInStock");
+  EXPECT_EQ(back[0].threshold, std::nullopt);
 }
 
 TEST(StockRulesTest, StayingBelowThresholdPublishesNothing) {

@@ -155,18 +155,29 @@ TimePoint Dispatcher::Throttle(const Job& job, TimePoint now) {
     return now;
   }
   const Subscription& subscription = job.delivery.subscription;
-  const double rate = subscription.protocol == Protocol::kEmail ? options_.email_rate_per_address
-                                                                : options_.rate_per_subscription;
-  if (rate <= 0) return now;
+  const double endpoint_rate = subscription.protocol == Protocol::kEmail
+                                   ? options_.email_rate_per_address
+                                   : options_.rate_per_subscription;
+  const auto channel = options_.rate_per_channel.find(subscription.protocol);
+  const double channel_rate = channel == options_.rate_per_channel.end() ? 0 : channel->second;
+  if (endpoint_rate <= 0 && channel_rate <= 0) return now;
   // Idle buckets are full: dropping them changes nothing and keeps the map small.
   constexpr size_t kMaxBuckets = 4096;
   if (buckets_.size() > kMaxBuckets) {
     std::erase_if(buckets_, [&](const auto& entry) { return entry.second.Full(now); });
   }
-  auto key = std::make_pair(subscription.protocol, subscription.endpoint);
-  auto it = buckets_.find(key);
-  if (it == buckets_.end()) it = buckets_.emplace(std::move(key), TokenBucket(rate, now)).first;
-  const TimePoint slot = it->second.Reserve(now);
+  const auto reserve = [&](std::string endpoint, double rate) {
+    if (rate <= 0) return now;
+    auto key = std::make_pair(subscription.protocol, std::move(endpoint));
+    auto it = buckets_.find(key);
+    if (it == buckets_.end()) it = buckets_.emplace(std::move(key), TokenBucket(rate, now)).first;
+    return it->second.Reserve(now);
+  };
+  // The channel's bucket is keyed by an empty endpoint, which no subscription has. The send
+  // waits for the later of its two slots; the earlier one goes unused, so neither limit is
+  // ever exceeded.
+  const TimePoint slot =
+      std::max(reserve(subscription.endpoint, endpoint_rate), reserve("", channel_rate));
   if (slot > now) {
     // Reservations of deliveries that went away (unsubscribed, redriven) are dropped once
     // long past; a live one is taken within moments of its slot.
@@ -180,6 +191,40 @@ TimePoint Dispatcher::Throttle(const Job& job, TimePoint now) {
   return slot;
 }
 
+absl::Status Dispatcher::RefreshTemplates() {
+  // Templates change rarely and alerts go out often, so they are cached here rather than
+  // read from the store on every pass. The notifier counts its template changes in memory
+  // (TemplatesGeneration: an atomic load, no store access), and the cache is reloaded when
+  // that count moves. A generation counter rather than a change callback keeps the port free
+  // of registration and lifetime rules, and the reload happens on this thread, so the
+  // cache needs no lock. The count is read before the templates: a change made in between
+  // moves it again, and the next pass reloads.
+  const uint64_t generation = notifier_.TemplatesGeneration();
+  if (generation == templates_generation_) return absl::OkStatus();
+  SW_ASSIGN_OR_RETURN(std::vector<TemplateRecord> records, notifier_.Templates());
+  TemplateSet loaded{MessageTemplates{}};
+  for (const TemplateRecord& record : records) {
+    // Stored templates were parsed when set; one that no longer parses is skipped, so its
+    // alerts keep their stored text rather than being held back.
+    absl::StatusOr<MessageTemplates> parsed = ParseTemplates(record.subject, record.body);
+    if (parsed.ok()) loaded.Set(record.topic, record.protocol, *std::move(parsed));
+  }
+  templates_ = std::move(loaded);
+  templates_generation_ = generation;
+  return absl::OkStatus();
+}
+
+void Dispatcher::ApplyTemplates(Message& message, Protocol protocol) const {
+  // Reminders keep their own wording ("still out of stock since ..."): a topic's template
+  // words its first alert.
+  if (message.kind != MessageKind::kAlert || message.since || templates_.empty()) return;
+  const MessageTemplates* found = templates_.FindSet(message.topic, protocol);
+  if (found == nullptr) return;
+  const TemplateValues values = ValuesFor(message);
+  message.subject = found->subject.Render(values);
+  message.body = found->body.Render(values);
+}
+
 absl::Status Dispatcher::Plan(std::vector<Delivery> due, TimePoint now,
                               const std::set<std::string, std::less<>>& urgent,
                               std::vector<Job>& jobs,
@@ -187,9 +232,10 @@ absl::Status Dispatcher::Plan(std::vector<Delivery> due, TimePoint now,
   std::set<int64_t> planned;
   std::set<int64_t> gathered;  // digest subscriptions already gathered in this round
   std::vector<Job> ready;
-  const auto single = [](Delivery d) {
+  const auto single = [this](Delivery d) {
     Job job;
     job.members.emplace_back(d.id, d.message.at);
+    ApplyTemplates(d.message, d.subscription.protocol);
     job.delivery = std::move(d);
     return job;
   };
@@ -248,6 +294,7 @@ absl::Status Dispatcher::Plan(std::vector<Delivery> due, TimePoint now,
       job.delivery = members.front();
       for (const Delivery& m : members) {
         messages.push_back(m.message);
+        ApplyTemplates(messages.back(), job.delivery.subscription.protocol);
         job.members.emplace_back(m.id, m.message.at);
         job.delivery.attempts = std::max(job.delivery.attempts, m.attempts);
         job.delivery.since = std::min(job.delivery.since, m.since);
@@ -321,6 +368,7 @@ absl::StatusOr<DispatchResult> Dispatcher::DispatchDue() {
       SW_ASSIGN_OR_RETURN(std::vector<Delivery> due, notifier_.DueDeliveries(now, options_.batch));
       std::vector<Job> jobs;
       std::map<TimePoint, std::vector<int64_t>> deferred;
+      SW_RETURN_IF_ERROR(RefreshTemplates());
       SW_RETURN_IF_ERROR(Plan(std::move(due), now, urgent, jobs, deferred));
       for (const auto& [until, ids] : deferred) {
         SW_RETURN_IF_ERROR(notifier_.Defer(ids, until));

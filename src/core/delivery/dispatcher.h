@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/delivery/schedule.h"
+#include "core/delivery/templates.h"
 #include "core/ports/channel.h"
 #include "core/ports/clock.h"
 #include "core/ports/notifier.h"
@@ -80,6 +81,11 @@ struct DispatcherOptions {
   // The same for one endpoint of any other protocol. Default 0 (unlimited): a webhook
   // receiver is expected to take thousands of alerts a second (issue #4's fan-out figure).
   double rate_per_subscription = 0;
+  // Sends per second at most through one channel (protocol), across all its endpoints: a
+  // provider's account limit (an SMS sender number, a mail relay's quota). A send needs a
+  // slot from its endpoint's limit and from its channel's. Absent or <= 0: unlimited, the
+  // default for every channel.
+  std::map<Protocol, double> rate_per_channel;
   // Alerts in one digest message at most; more go in the next one. Default 10000.
   size_t max_digest = 10000;
 };
@@ -98,8 +104,13 @@ struct DispatchResult {
 // as one message (DigestMessage), per upload for "per-upload"; its idempotency key (the
 // delivery id the channel sees) is the smallest delivery id of the group, and its outcome
 // is recorded for every delivery of the group. Sends over the rate of their (protocol,
-// endpoint) are deferred until a token is there. Confirmation messages are never digested
+// endpoint), or of their protocol as a whole, are deferred until a token is there. Confirmation messages are never digested
 // nor held by quiet hours; alerts of urgent topics are not held by quiet hours.
+//
+// Templates: an alert whose topic has templates for the subscription's protocol, or for any
+// protocol (Notifier::SetTemplate), reaches its channel with the subject and body rendered
+// from them (a digest lists each alert's rendered body); other alerts keep their stored
+// text, and confirmation messages are never templated.
 //
 // DispatchDue() is called by one thread at a time (the pipeline's delivery stage); sends run
 // on `options.concurrency` worker threads owned by the dispatcher, so channels must be
@@ -144,6 +155,11 @@ class Dispatcher {
                       const std::set<std::string, std::less<>>& urgent);
   // When `job` may be sent under its rate limit: `now`, or the later slot reserved for it.
   TimePoint Throttle(const Job& job, TimePoint now);
+  // Reloads templates_ if the notifier's templates changed since it was loaded.
+  absl::Status RefreshTemplates();
+  // Renders `message`'s subject and body from its configured templates for `protocol`, if
+  // any and if it is an alert.
+  void ApplyTemplates(Message& message, Protocol protocol) const;
 
   Notifier& notifier_;
   std::map<Protocol, Channel*> channels_;
@@ -166,6 +182,11 @@ class Dispatcher {
   // served in order and retries cannot starve them. Lost on restart, which only costs a
   // new reservation.
   std::map<int64_t, TimePoint> reserved_;
+  // The configured templates as of Notifier::TemplatesGeneration() == templates_generation_
+  // (0: not loaded yet). The global template is never used: without a configured one, an
+  // alert keeps its stored text.
+  uint64_t templates_generation_ = 0;
+  TemplateSet templates_{MessageTemplates{}};
   std::vector<std::thread> workers_;
 };
 

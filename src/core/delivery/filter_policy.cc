@@ -379,13 +379,16 @@ Attributes MessageAttributes(const Message& message) {
   out.emplace("item", message.item);
   out.emplace("new_count", static_cast<double>(message.new_count));
   if (message.old_count) out.emplace("old_count", static_cast<double>(*message.old_count));
-  if (message.topic == kTopicNoStock) {
+  // The rule that published it: a copy routed to a user topic keeps its event.
+  const std::string_view rule = message.rule.empty() ? message.topic : message.rule;
+  if (rule == kTopicNoStock) {
     out.emplace("event", std::string("out_of_stock"));
-  } else if (message.topic == kTopicLowStock) {
+  } else if (rule == kTopicLowStock) {
     out.emplace("event", std::string("low_stock"));
-  } else if (message.topic == kTopicBackInStock) {
+  } else if (rule == kTopicBackInStock) {
     out.emplace("event", std::string("back_in_stock"));
   }
+  if (message.since) out.emplace("reminder", std::string("true"));
   return out;
 }
 

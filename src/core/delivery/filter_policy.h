@@ -68,7 +68,14 @@ using Attributes = std::map<std::string, AttributeValue, std::less<>>;
 //   new_count  Number
 //   old_count  Number  absent when the item was new
 //   event      String  "out_of_stock" (NoStock), "low_stock" (LowStock), "back_in_stock"
-//                      (BackInStock); absent for any other topic
+//                      (BackInStock): of the message's rule (its topic when the rule is
+//                      empty), so a copy routed to a user topic keeps it; absent otherwise
+//   reminder   String  "true" on a reminder ("still out of stock since ...", Message::since
+//                      set); absent on every other message. As in SNS, a condition other
+//                      than {"exists": false} never matches an absent attribute, so
+//                      {"reminder": [{"anything-but": "true"}]} matches no message at all:
+//                      opt out of reminders with {"reminder": [{"exists": false}]}, take
+//                      only reminders with {"reminder": ["true"]}
 Attributes MessageAttributes(const Message& message);
 
 // A parsed filter policy. Immutable and thread-compatible: concurrent Matches() calls are

@@ -52,6 +52,20 @@ TEST(FilterPolicyTest, MessageAttributes) {
   EXPECT_FALSE(MessageAttributes(kCustomTopic).contains("event"));
 }
 
+TEST(FilterPolicyTest, EventComesFromTheRuleOfACopyOnAUserTopic) {
+  Message copy = kBerlinLow;
+  copy.topic = "BerlinOutages";
+  copy.rule = "LowStock";
+  Attributes a = MessageAttributes(copy);
+  EXPECT_EQ(a.at("topic"), AttributeValue(std::string("BerlinOutages")));
+  EXPECT_EQ(a.at("event"), AttributeValue(std::string("low_stock")));
+  EXPECT_TRUE(Matches(R"({"event": ["low_stock"]})", copy));
+  // A rule wins over the topic; without one the topic is the rule.
+  Message ruled = kBerlinOut;
+  ruled.rule = "BackInStock";
+  EXPECT_EQ(std::get<std::string>(MessageAttributes(ruled).at("event")), "back_in_stock");
+}
+
 struct MatchCase {
   std::string policy;
   const Message* message;
@@ -281,6 +295,22 @@ TEST(FilterPolicyTest, RoundTrip) {
     EXPECT_EQ(*first, *second) << text << " -> " << canonical;
     EXPECT_EQ(second->ToJson(), canonical);
   }
+}
+
+// A reminder carries reminder=true; other messages lack the attribute, and as in SNS only
+// {"exists": false} matches an absent attribute: that is how a subscriber opts out.
+TEST(FilterPolicyTest, RemindersCarryTheReminderAttribute) {
+  Message reminder = kBerlinOut;
+  reminder.since = TimePoint(std::chrono::seconds(1700000000));
+  EXPECT_EQ(MessageAttributes(reminder).at("reminder"), AttributeValue(std::string("true")));
+  EXPECT_FALSE(MessageAttributes(kBerlinOut).contains("reminder"));
+  EXPECT_TRUE(Matches(R"({"reminder": ["true"]})", reminder));
+  EXPECT_FALSE(Matches(R"({"reminder": ["true"]})", kBerlinOut));
+  EXPECT_FALSE(Matches(R"({"reminder": [{"exists": false}]})", reminder));
+  EXPECT_TRUE(Matches(R"({"reminder": [{"exists": false}]})", kBerlinOut));
+  // anything-but needs the attribute: it drops reminders and every other alert alike.
+  EXPECT_FALSE(Matches(R"({"reminder": [{"anything-but": "true"}]})", reminder));
+  EXPECT_FALSE(Matches(R"({"reminder": [{"anything-but": "true"}]})", kBerlinOut));
 }
 
 }  // namespace

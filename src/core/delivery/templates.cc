@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "base/status.h"
@@ -47,16 +48,37 @@ std::string_view PlaceholderName(Placeholder placeholder) {
   return "";
 }
 
-TemplateValues ValuesFor(const Message& message, std::optional<int64_t> threshold) {
+TemplateValues ValuesFor(const Message& message) {
   TemplateValues v;
   v.store = message.store;
   v.item = message.item;
   v.topic = message.topic;
   v.old_count = message.old_count;
   v.new_count = message.new_count;
-  v.threshold = threshold;
+  v.threshold = message.threshold;
   v.time = message.at;
+  v.since = message.since;
   return v;
+}
+
+absl::StatusOr<MessageTemplates> ParseTemplates(std::string_view subject, std::string_view body) {
+  // A line break would end an email's Subject header (the SMTP channel refuses it): a
+  // subject is one line.
+  if (const size_t br = subject.find_first_of("\r\n"); br != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("subject: line 1, column {}: a subject is one line (no line break)", br + 1));
+  }
+  MessageTemplates out;
+  for (auto [part, text, target] :
+       {std::tuple{"subject", subject, &out.subject}, std::tuple{"body", body, &out.body}}) {
+    absl::StatusOr<Template> parsed = Template::Parse(text);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {}", part, std::string(parsed.status().message())));
+    }
+    *target = *std::move(parsed);
+  }
+  return out;
 }
 
 absl::StatusOr<Template> Template::Parse(std::string_view text) {
@@ -174,12 +196,17 @@ void TemplateSet::Set(std::string_view topic, std::optional<Protocol> protocol,
 }
 
 const MessageTemplates& TemplateSet::Find(std::string_view topic, Protocol protocol) const {
+  const MessageTemplates* found = FindSet(topic, protocol);
+  return found != nullptr ? *found : global_;
+}
+
+const MessageTemplates* TemplateSet::FindSet(std::string_view topic, Protocol protocol) const {
   // Keys are few (topics x protocols): building the key string is cheaper than a
   // heterogeneous comparator would be worth.
   const std::string name(topic);
-  if (auto it = by_topic_.find({name, protocol}); it != by_topic_.end()) return it->second;
-  if (auto it = by_topic_.find({name, std::nullopt}); it != by_topic_.end()) return it->second;
-  return global_;
+  if (auto it = by_topic_.find({name, protocol}); it != by_topic_.end()) return &it->second;
+  if (auto it = by_topic_.find({name, std::nullopt}); it != by_topic_.end()) return &it->second;
+  return nullptr;
 }
 
 RenderedMessage TemplateSet::Render(const TemplateValues& values, Protocol protocol) const {

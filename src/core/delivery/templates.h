@@ -45,9 +45,9 @@ struct TemplateValues {
   std::optional<int64_t> count;
 };
 
-// The values of `message` (store, item, topic, counts, time = message.at), with `threshold`
-// for LowStock messages (Message does not carry it).
-TemplateValues ValuesFor(const Message& message, std::optional<int64_t> threshold = std::nullopt);
+// The values of `message`: store, item, topic, counts, threshold (LowStock), time =
+// message.at and since (reminders). `count` is left unset.
+TemplateValues ValuesFor(const Message& message);
 
 enum class Placeholder {
   kStore,
@@ -115,6 +115,10 @@ class TemplateSet {
   void SetGlobal(MessageTemplates templates) { global_ = std::move(templates); }
 
   const MessageTemplates& Find(std::string_view topic, Protocol protocol) const;
+  // Find without the global fallback: nullptr when neither (topic, protocol) nor (topic, any
+  // protocol) is set.
+  const MessageTemplates* FindSet(std::string_view topic, Protocol protocol) const;
+  bool empty() const { return by_topic_.empty(); }
   const MessageTemplates& global() const { return global_; }
 
   // Renders Find(values.topic, protocol).
@@ -124,6 +128,11 @@ class TemplateSet {
   MessageTemplates global_;
   std::map<std::pair<std::string, std::optional<Protocol>>, MessageTemplates> by_topic_;
 };
+
+// Parses a subject and body pair. kInvalidArgument as Template::Parse, its message
+// prefixed with the part it is about: `body: line 1, column 5: unknown placeholder ...`;
+// also kInvalidArgument for a subject with a line break (CR or LF).
+absl::StatusOr<MessageTemplates> ParseTemplates(std::string_view subject, std::string_view body);
 
 // The built-in templates, worded exactly as the stock checker words its messages
 // (EvaluateChange in core/checker/stock_rules.h), for every protocol:

@@ -137,6 +137,12 @@ TEST(TemplateSetTest, FallsBackFromProtocolToTopicToGlobal) {
 
   set.Set("NoStock", Protocol::kSms, parse("sms2", ""));
   EXPECT_EQ(set.Find("NoStock", Protocol::kSms).subject.source(), "sms2");
+
+  ASSERT_NE(set.FindSet("NoStock", Protocol::kEmail), nullptr);
+  EXPECT_EQ(set.FindSet("NoStock", Protocol::kEmail)->subject.source(), "topic");
+  EXPECT_EQ(set.FindSet("LowStock", Protocol::kSms), nullptr);
+  EXPECT_FALSE(set.empty());
+  EXPECT_TRUE(TemplateSet(parse("", "")).empty());
 }
 
 ChangeRecord Change(std::string store, std::string item, std::optional<int64_t> old_count,
@@ -172,8 +178,7 @@ TEST(TemplateSetTest, DefaultsMatchTheCheckerWording) {
     ASSERT_FALSE(messages.empty()) << c.change.store << "/" << c.change.item;
     for (const Message& m : messages) {
       for (Protocol protocol : kAllProtocols) {
-        const RenderedMessage rendered =
-            DefaultTemplates().Render(ValuesFor(m, c.threshold), protocol);
+        const RenderedMessage rendered = DefaultTemplates().Render(ValuesFor(m), protocol);
         EXPECT_EQ(rendered.subject, m.subject) << m.topic << " " << ProtocolName(protocol);
         EXPECT_EQ(rendered.body, m.body) << m.topic << " " << ProtocolName(protocol);
         ++compared;
@@ -200,6 +205,33 @@ TEST(TemplateSetTest, ValuesForMessage) {
   const TemplateValues v = ValuesFor(m);
   EXPECT_EQ(Render("{topic} {store} {item} [{old_count}] {new_count} [{threshold}] {time}", v),
             "NoStock Berlin Echo Plus [] 0 [] 2026-01-02T03:04:05.000Z");
+  m.topic = "LowStock";
+  m.old_count = 9;
+  m.new_count = 3;
+  m.threshold = 5;
+  m.since = At("2026-01-01T00:00:00Z");
+  EXPECT_EQ(Render("{topic} {old_count}->{new_count} ({threshold}) since {since}", ValuesFor(m)),
+            "LowStock 9->3 (5) since 2026-01-01T00:00:00.000Z");
+}
+
+TEST(TemplateSetTest, ParseTemplatesNamesThePart) {
+  auto ok = ParseTemplates("{store}", "{item}");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->subject.source(), "{store}");
+  EXPECT_EQ(ok->body.source(), "{item}");
+  auto bad_body = ParseTemplates("{store}", "ok\n  {stor}");
+  ASSERT_FALSE(bad_body.ok());
+  EXPECT_EQ(bad_body.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_body.status().message()),
+              ::testing::StartsWith("body: line 2, column 3: unknown placeholder \"{stor}\""));
+  auto bad_subject = ParseTemplates("{", "");
+  ASSERT_FALSE(bad_subject.ok());
+  EXPECT_THAT(std::string(bad_subject.status().message()),
+              ::testing::StartsWith("subject: line 1, column 1: "));
+  auto two_lines = ParseTemplates("Alert\n{store}", "");
+  ASSERT_FALSE(two_lines.ok());
+  EXPECT_THAT(std::string(two_lines.status().message()),
+              ::testing::StartsWith("subject: line 1, column 6: a subject is one line"));
 }
 
 }  // namespace

@@ -237,7 +237,24 @@ nlohmann::json ToJson(const Message& message) {
           {"old_count", OptionalCount(message.old_count)},
           {"new_count", message.new_count},
           {"change_sequence", message.change_sequence},
-          {"timestamp", FormatTime(message.at)}};
+          {"timestamp", FormatTime(message.at)},
+          {"rule", message.rule.empty() ? message.topic : message.rule},
+          {"threshold", OptionalCount(message.threshold)},
+          {"since",
+           message.since ? nlohmann::json(FormatTime(*message.since)) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json ToJson(const TopicInfo& topic) {
+  return {{"name", topic.name},
+          {"builtin", topic.builtin},
+          {"urgent", topic.urgent},
+          {"rules", topic.rules},
+          {"filter_policy", topic.filter_policy.empty()
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json::parse(topic.filter_policy, nullptr,
+                                                        /*allow_exceptions=*/false)},
+          {"created_at",
+           topic.builtin ? nlohmann::json(nullptr) : nlohmann::json(FormatTime(topic.created_at))}};
 }
 
 nlohmann::json ToJson(const Subscription& subscription) {

@@ -30,6 +30,9 @@ absl::StatusOr<LoadReport> ReportFromStorageJson(const nlohmann::json& json);
 nlohmann::json ToJson(const Threshold& threshold);
 nlohmann::json ToJson(const Message& message);
 nlohmann::json ToJson(const Subscription& subscription);
+// {"name","builtin","urgent","rules":[..],"filter_policy":{..}|null,"created_at"|null}
+// (created_at null for a built-in topic).
+nlohmann::json ToJson(const TopicInfo& topic);
 nlohmann::json ToJson(const Delivery& delivery);
 // The upload as in docs/API.md (without status/report, which the caller adds).
 nlohmann::json UploadJson(const ObjectCreatedEvent& event);

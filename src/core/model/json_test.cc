@@ -26,6 +26,23 @@ TEST(JsonTest, FormatTimeIsUtcWithMillisecondsAroundTheEpochAndLeapDays) {
             "2024-02-29T23:59:59.999Z");
 }
 
+TEST(JsonTest, TopicInfoShowsRulesPolicyAndCreation) {
+  TopicInfo user{"BerlinOutages",
+                 false,
+                 true,
+                 {"LowStock", "NoStock"},
+                 R"({"store":["Berlin"]})",
+                 *ParseTime("2026-11-25T15:21:50.123Z")};
+  EXPECT_EQ(ToJson(user).dump(),
+            R"({"builtin":false,"created_at":"2026-11-25T15:21:50.123Z","filter_policy":)"
+            R"({"store":["Berlin"]},"name":"BerlinOutages","rules":["LowStock","NoStock"],)"
+            R"("urgent":true})");
+  TopicInfo builtin{"NoStock", true, false, {"NoStock"}, "", {}};
+  EXPECT_EQ(ToJson(builtin).dump(),
+            R"({"builtin":true,"created_at":null,"filter_policy":null,"name":"NoStock",)"
+            R"("rules":["NoStock"],"urgent":false})");
+}
+
 TEST(JsonTest, ReportStorageRoundTrips) {
   LoadReport r;
   r.upload_id = 7;

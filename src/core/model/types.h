@@ -140,6 +140,25 @@ inline constexpr std::string_view kTopicNoStock = "NoStock";
 inline constexpr std::string_view kTopicLowStock = "LowStock";
 inline constexpr std::string_view kTopicBackInStock = "BackInStock";
 
+// A topic as Notifier::TopicInfos lists it. A built-in topic (NoStock, LowStock,
+// BackInStock) gets the messages of the stock rule of its name. A user topic (made by
+// Notifier::CreateTopic) gets a copy of every message of its `rules` that passes its
+// `filter_policy` (core/checker/topic_routes.h routes them).
+struct TopicInfo {
+  std::string name;
+  bool builtin = false;
+  bool urgent = false;  // its alerts skip quiet hours
+  // The built-in rule names (kTopicNoStock, ...) that publish to it, sorted; a built-in
+  // topic's is its own name.
+  std::vector<std::string> rules;
+  // An SNS-style filter policy (core/delivery/filter_policy.h) in canonical JSON, applied to
+  // the attributes of the rule's message; empty: every message of its rules.
+  std::string filter_policy;
+  // When a user topic was (last) created; the epoch for a built-in topic.
+  TimePoint created_at;
+  bool operator==(const TopicInfo&) const = default;
+};
+
 // What a message is. The numeric values are stored: never renumber them.
 enum class MessageKind {
   kAlert = 0,
@@ -167,6 +186,16 @@ struct Message {
   // checker publishes the messages of one upload together, so per-upload digests group
   // by it.
   int64_t upload_id = 0;
+  // The stock rule that published it, named as its built-in topic (kTopicNoStock, ...):
+  // the same as `topic` for a built-in topic, the rule routed to it for a user topic.
+  // Empty for a confirmation, and for alerts published before rules were recorded: their
+  // topic is their rule.
+  std::string rule;
+  // The LowStock threshold the count crossed; empty for other rules.
+  std::optional<int64_t> threshold;
+  // Set on a reminder only: since when the item has been out of stock (the time of the
+  // NoStock message it reminds of).
+  std::optional<TimePoint> since;
   bool operator==(const Message&) const = default;
 };
 

@@ -53,6 +53,17 @@ struct DeliverySchedule {
   bool operator==(const DeliverySchedule&) const = default;
 };
 
+// The message templates configured for a topic (Notifier::SetTemplate), as their source
+// text (core/delivery/templates.h has the syntax).
+struct TemplateRecord {
+  std::string topic;
+  // The protocol they are for; nullopt: every protocol of the topic without its own.
+  std::optional<Protocol> protocol;
+  std::string subject;
+  std::string body;
+  bool operator==(const TemplateRecord&) const = default;
+};
+
 // Settings of a notifier.
 struct NotifierOptions {
   // How long a confirmation token works after Subscribe. Default 48 h (SNS: 2 days).
@@ -112,7 +123,30 @@ class Notifier {
   virtual absl::Status OptInSms(std::string_view number) = 0;
   // Every opted-out number, in number order.
   virtual absl::StatusOr<std::vector<SmsOptOut>> SmsOptOuts() = 0;
+  // The names of the live topics (built-in and user topics), sorted.
   virtual absl::StatusOr<std::vector<std::string>> Topics() = 0;
+
+  // User topics (issue 4: "users can create more and choose which rules publish to them").
+  // Creates topic `name` fed by the built-in `rules` (NoStock, LowStock, BackInStock), narrowed
+  // by `filter_policy` (FilterPolicy syntax, kept canonical; empty: none), and returns it.
+  // kInvalidArgument for a name that is not 1..256 of [A-Za-z0-9_-] (ValidateTopicName in
+  // core/checker/topic_routes.h), no rules, an unknown rule or a policy that does not parse;
+  // kAlreadyExists if a live topic (built-in ones included) has the name, ignoring ASCII case.
+  // Creating the name of a deleted user topic again revives it with the new rules and policy
+  // (non-urgent, no subscriptions).
+  virtual absl::StatusOr<TopicInfo> CreateTopic(std::string_view name,
+                                                const std::vector<std::string>& rules,
+                                                std::string_view filter_policy, TimePoint at) = 0;
+  // Deletes user topic `name`: its subscriptions are unsubscribed (their pending deliveries
+  // fail with "topic deleted"), its templates are deleted (TemplatesGeneration moves), and it
+  // leaves Topics(), TopicInfos() and routing; it is unknown
+  // to Subscribe and SetTopicUrgent from then on. Its published messages are kept (they
+  // still name it), and Publish skips new messages to it instead of failing (a checker may
+  // have read the routes before the deletion). kNotFound if no live topic is called `name`;
+  // kFailedPrecondition for a built-in topic.
+  virtual absl::Status DeleteTopic(std::string_view name) = 0;
+  // Every live topic, built-in and user, sorted by name.
+  virtual absl::StatusOr<std::vector<TopicInfo>> TopicInfos() = 0;
 
   // Pending deliveries due at or before `now`, oldest first, at most `limit`.
   virtual absl::StatusOr<std::vector<Delivery>> DueDeliveries(TimePoint now, size_t limit) = 0;
@@ -132,6 +166,27 @@ class Notifier {
   virtual absl::Status SetTopicUrgent(std::string_view topic, bool urgent) = 0;
   // The urgent topics, sorted.
   virtual absl::StatusOr<std::vector<std::string>> UrgentTopics() = 0;
+
+  // Message templates (core/delivery/templates.h): the dispatcher renders the subject and
+  // body of an alert from the templates of its (topic, protocol), else of (topic, any
+  // protocol); with none, the alert keeps its stored text.
+  // SetTemplate sets them for `topic` and `protocol` (nullopt: any protocol), replacing
+  // what was set for the same pair. Changing nothing, kNotFound for an unknown topic and
+  // kInvalidArgument for a template that does not parse (the message starts "subject: " or
+  // "body: " and names the line and column, as Template::Parse).
+  virtual absl::Status SetTemplate(std::string_view topic, std::optional<Protocol> protocol,
+                                   std::string_view subject, std::string_view body) = 0;
+  // Removes the templates of (`topic`, `protocol`), so that pair falls back again; OK if
+  // none were set. kNotFound for an unknown topic.
+  virtual absl::Status DeleteTemplate(std::string_view topic, std::optional<Protocol> protocol) = 0;
+  // Every configured template, by topic, then any protocol before the protocols in their
+  // stored order.
+  virtual absl::StatusOr<std::vector<TemplateRecord>> Templates() = 0;
+  // A number that changes whenever SetTemplate or DeleteTemplate of this notifier changes
+  // the templates, and never goes back to an earlier value; it is at least 1. Costs no store
+  // access, so a reader can cache Templates() and reload only when it changes. Changes made
+  // through another notifier object on the same data are not seen.
+  virtual uint64_t TemplatesGeneration() = 0;
   // Counts one attempt of a pending delivery: delivered, failed for good, or due again at
   // `outcome.next_attempt_at`. kNotFound for an unknown delivery; a delivery no longer
   // pending (failed by Unsubscribe meanwhile) is left as it is, returning OK.
@@ -155,6 +210,28 @@ class Notifier {
   // Deliveries newest first; `state` filters when set.
   virtual absl::StatusOr<std::vector<Delivery>> Deliveries(std::optional<DeliveryState> state,
                                                            size_t limit) = 0;
+
+  // Reminders (core/delivery/reminders.h). Publish keeps the open outages in its transaction:
+  // a stored message for which core::OpensOutage holds opens one for (store, item) starting
+  // at its `at` (an outage already open keeps its start); one for which core::ClosesOutage
+  // holds closes it.
+  //
+  // Atomically publishes, for at most `max` open outages whose next reminder is due at
+  // `now` (the oldest due first), core::ReminderMessage numbered one more than the reminders
+  // the outage has had, with deliveries as Publish gives them (confirmed subscriptions of the
+  // NoStock topic whose filter policy matches, no SMS to opted-out numbers), and its copies for
+  // the user topics whose rules include NoStock (core::TopicRouter, as the checker routes
+  // alerts), and advances the outage (core::NextReminderBase). An outage's first reminder is due
+  // `after` after its start, each further one `after` after the previous one's slot; an outage that
+  // has had `limit` reminders gets no more. Returns how many reminders it published. The reminder
+  // ids are stable, so no reminder is stored twice. kInvalidArgument if `after` is not
+  // positive. Does not touch the checker checkpoint.
+  virtual absl::StatusOr<int64_t> PublishReminders(TimePoint now, std::chrono::seconds after,
+                                                   int limit, size_t max) = 0;
+  // When the next reminder is due under `after` and `limit` (possibly in the past), or
+  // nullopt if no open outage will get one.
+  virtual absl::StatusOr<std::optional<TimePoint>> NextReminderDue(std::chrono::seconds after,
+                                                                   int limit) = 0;
 };
 
 }  // namespace stockwatch::core
