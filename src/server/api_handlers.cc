@@ -237,8 +237,7 @@ absl::StatusOr<HttpResponse> ApiRouter::DeleteTopic(std::string_view raw_name,
   return response;
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::UpdateTopic(std::string_view raw_name,
-                                                    HttpRequest& request,
+absl::StatusOr<HttpResponse> ApiRouter::UpdateTopic(std::string_view raw_name, HttpRequest& request,
                                                     const core::Principal& principal) {
   SW_RETURN_IF_ERROR(RequireAdmin(principal, "change topics"));
   SW_ASSIGN_OR_RETURN(std::string name, DecodeSegment("topic", raw_name));

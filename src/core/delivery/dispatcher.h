@@ -104,8 +104,9 @@ struct DispatchResult {
 // as one message (DigestMessage), per upload for "per-upload"; its idempotency key (the
 // delivery id the channel sees) is the smallest delivery id of the group, and its outcome
 // is recorded for every delivery of the group. Sends over the rate of their (protocol,
-// endpoint), or of their protocol as a whole, are deferred until a token is there. Confirmation messages are never digested
-// nor held by quiet hours; alerts of urgent topics are not held by quiet hours.
+// endpoint), or of their protocol as a whole, are deferred until a token is there. Confirmation
+// messages are never digested nor held by quiet hours; alerts of urgent topics are not held by
+// quiet hours.
 //
 // Templates: an alert whose topic has templates for the subscription's protocol, or for any
 // protocol (Notifier::SetTemplate), reaches its channel with the subject and body rendered
