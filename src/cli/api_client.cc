@@ -194,6 +194,13 @@ absl::StatusOr<HttpResponse> ApiClient::Put(std::string_view target, const nlohm
   return Perform("PUT", target, body, options_.request_timeout);
 }
 
+absl::StatusOr<HttpResponse> ApiClient::Patch(std::string_view target, const nlohmann::json& json) {
+  Body body;
+  body.kind = Body::Kind::kText;
+  body.text = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return Perform("PATCH", target, body, options_.request_timeout);
+}
+
 absl::StatusOr<HttpResponse> ApiClient::Delete(std::string_view target) {
   Body body;
   return Perform("DELETE", target, body, options_.request_timeout);

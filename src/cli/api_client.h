@@ -82,9 +82,10 @@ class ApiClient {
   // GET; `timeout` replaces `request_timeout` when given (for long polls).
   absl::StatusOr<HttpResponse> Get(std::string_view target);
   absl::StatusOr<HttpResponse> Get(std::string_view target, std::chrono::seconds timeout);
-  // POST or PUT of a JSON document.
+  // POST, PUT or PATCH of a JSON document.
   absl::StatusOr<HttpResponse> Post(std::string_view target, const nlohmann::json& body);
   absl::StatusOr<HttpResponse> Put(std::string_view target, const nlohmann::json& body);
+  absl::StatusOr<HttpResponse> Patch(std::string_view target, const nlohmann::json& body);
   absl::StatusOr<HttpResponse> Delete(std::string_view target);
 
   // PUT of the file at `path` as text/csv, streamed from disk with a Content-Length; no

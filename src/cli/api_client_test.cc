@@ -165,6 +165,18 @@ TEST(ApiClientTest, PostSendsJson) {
   EXPECT_EQ(got.body, R"({"topic":"NoStock"})");
 }
 
+TEST(ApiClientTest, PatchSendsJsonWithItsMethod) {
+  OneShotServer server(200, R"({"id":4})");
+  ApiClient client = MakeClient(server.Url());
+  auto response = client.Patch("/api/v1/subscriptions/4", {{"quiet_hours", nullptr}});
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+  const RecordedRequest& got = server.Request();
+  EXPECT_THAT(got.head, HasSubstr("PATCH /api/v1/subscriptions/4 HTTP/1.1\r\n"));
+  EXPECT_THAT(got.head, HasSubstr("Content-Type: application/json\r\n"));
+  EXPECT_EQ(got.body, R"({"quiet_hours":null})");
+}
+
 TEST(ApiClientTest, PutAndDeleteUseTheirMethods) {
   {
     OneShotServer server(200, "{}");

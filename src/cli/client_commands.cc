@@ -57,6 +57,10 @@
 // stockwatch subscriptions [--format table|json]  ID  TOPIC  PROTOCOL  CREATED  ENDPOINT
 //   [--digest immediate|per-upload|Nm|Nh|"daily HH:MM Zone"] [--quiet-hours HH:MM-HH:MM]
 //   [--timezone ZONE]: invalid values are usage errors naming the flag.
+// stockwatch subscriptions update ID [--digest D] [--quiet-hours H|--no-quiet-hours]
+//     [--timezone Z] [--filter-policy JSON|--no-filter-policy] [--format text|json]
+//   (admin) changes only what is given; prints
+//     updated subscription ID: digest D, quiet hours H (ZONE), filter JSON   ("-" for none)
 // stockwatch unsubscribe ID                       prints "unsubscribed subscription ID"
 // stockwatch sms opt-out NUMBER | opt-in NUMBER    prints "NUMBER opted out"/"opted in"
 // stockwatch sms opt-outs [--format table|json]   NUMBER  SINCE
@@ -774,11 +778,84 @@ void AddSubscribeCommand(CLI::App& app) {
   }));
 }
 
+struct SubscriptionUpdateFlags {
+  ConnectionFlags connection;
+  int64_t id = 0;
+  std::string digest;
+  std::string quiet_hours;
+  bool no_quiet_hours = false;
+  std::string timezone;
+  std::string filter_policy;
+  bool no_filter_policy = false;
+  std::string format = "text";
+};
+
+// stockwatch subscriptions update ID ...: PATCH /api/v1/subscriptions/{id} with the flags given.
+void AddSubscriptionsUpdateCommand(CLI::App& parent) {
+  auto flags = std::make_shared<SubscriptionUpdateFlags>();
+  CLI::App* cmd = parent.add_subcommand(
+      "update", "Change a subscription's digest, quiet hours, time zone or filter policy (admin)");
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("ID", flags->id, "Subscription id (see `stockwatch subscriptions`)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  CLI::Option* digest =
+      cmd->add_option("--digest", flags->digest,
+                      "immediate, per-upload, a window (5m, 1h) or \"daily HH:MM Zone/Name\"")
+          ->check(CoreCheck("DIGEST", [](const std::string& v) { return core::ParseDigest(v); }));
+  CLI::Option* quiet =
+      cmd->add_option("--quiet-hours", flags->quiet_hours,
+                      "HH:MM-HH:MM local time (e.g. 22:00-07:00) to hold non-urgent alerts")
+          ->check(CoreCheck("HH:MM-HH:MM", [](const std::string& v) {
+            return core::ParseQuietHours(v, absl::UTCTimeZone());
+          }));
+  CLI::Option* no_quiet =
+      cmd->add_flag("--no-quiet-hours", flags->no_quiet_hours, "Remove the quiet hours")
+          ->excludes(quiet);
+  CLI::Option* zone =
+      cmd->add_option("--timezone", flags->timezone, "IANA time zone of the quiet hours")
+          ->check(CoreCheck("ZONE", [](const std::string& v) { return core::LoadZone(v); }));
+  CLI::Option* policy = cmd->add_option(
+      "--filter-policy", flags->filter_policy,
+      R"(SNS-style filter policy, e.g. '{"store":["Berlin"]}', replacing the current one)");
+  CLI::Option* no_policy = cmd->add_flag("--no-filter-policy", flags->no_filter_policy,
+                                         "Remove the filter policy: every alert of the topic")
+                               ->excludes(policy);
+  cmd->add_option("--format", flags->format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->callback(Guarded([flags, digest, quiet, no_quiet, zone, policy, no_policy] {
+    json body = json::object();
+    if (digest->count() > 0) body["digest"] = flags->digest;
+    if (quiet->count() > 0) body["quiet_hours"] = flags->quiet_hours;
+    if (no_quiet->count() > 0) body["quiet_hours"] = nullptr;
+    if (zone->count() > 0) body["timezone"] = flags->timezone;
+    if (policy->count() > 0) body["filter_policy"] = flags->filter_policy;
+    if (no_policy->count() > 0) body["filter_policy"] = nullptr;
+    if (body.empty()) {
+      Fail(kExitUsage,
+           "subscriptions update: nothing to change; give --digest, --quiet-hours, "
+           "--no-quiet-hours, --timezone, --filter-policy or --no-filter-policy");
+    }
+    ApiClient client = Connect(flags->connection);
+    const json sub =
+        ExpectJson(client.Patch("/api/v1/subscriptions/" + std::to_string(flags->id), body));
+    if (flags->format == "json") return PrintJson(sub);
+    fmt::print("updated subscription {}: digest {}, quiet hours {} ({}), filter {}\n",
+               CellText(sub, "id"), SanitizeLine(CellText(sub, "digest")),
+               SanitizeLine(CellText(sub, "quiet_hours")), SanitizeLine(CellText(sub, "timezone")),
+               SanitizeLine(CellText(sub, "filter_policy")));
+  }));
+}
+
 void AddSubscriptionsCommand(CLI::App& app) {
   auto flags = std::make_shared<ListFlags>();
-  CLI::App* cmd = app.add_subcommand("subscriptions", "List subscriptions");
+  CLI::App* cmd =
+      app.add_subcommand("subscriptions", "List subscriptions; `subscriptions update` changes one");
+  cmd->require_subcommand(0, 1);
   AddListFlags(*cmd, *flags, /*with_limit=*/false);
-  cmd->callback(Guarded([flags] {
+  AddSubscriptionsUpdateCommand(*cmd);
+  cmd->callback(Guarded([flags, cmd] {
+    if (!cmd->get_subcommands().empty()) return;
     ApiClient client = Connect(flags->connection);
     const json doc = ExpectJson(client.Get("/api/v1/subscriptions"));
     if (flags->format == "json") return PrintJson(doc);

@@ -40,6 +40,30 @@
 namespace stockwatch::cli {
 namespace {
 
+// How often `serve` purges subscriptions whose confirmation expired (and once at start).
+constexpr std::chrono::hours kHousekeepingInterval{1};
+
+// Unsubscribes the subscriptions whose confirmation link expired unconfirmed; logs, never
+// fails (the next pass tries again).
+void PurgeExpiredSubscriptions(core::Notifier& notifier, core::Clock& clock) {
+  absl::StatusOr<int64_t> purged = notifier.PurgeExpiredSubscriptions(clock.Now());
+  if (!purged.ok()) {
+    spdlog::error("housekeeping: {}", purged.status().ToString());
+  } else if (*purged > 0) {
+    spdlog::info("housekeeping: removed {} subscriptions whose confirmation expired", *purged);
+  }
+}
+
+// Stops `signal` and joins `thread` on every way out of Serve, before the stores they use go.
+struct StopAndJoin {
+  base::WorkSignal& signal;
+  std::thread& thread;
+  ~StopAndJoin() {
+    signal.Stop();
+    if (thread.joinable()) thread.join();
+  }
+};
+
 struct ServeFlags {
   std::string config_file;
   std::map<std::string, std::string> overrides;  // "section.key" -> value
@@ -338,6 +362,8 @@ absl::Status Serve(const ServeFlags& flags) {
     s3_server = std::make_unique<server::HttpServer>(s3_router, s3_server_options);
   }
 
+  // Expired pending subscriptions are gone before anyone can list them.
+  PurgeExpiredSubscriptions(*notifier, clock);
   // The API listens before the pipeline starts, so the links in confirmations it sends carry
   // the bound port (server.listen may give port 0).
   SW_RETURN_IF_ERROR(http.Start());
@@ -371,15 +397,18 @@ absl::Status Serve(const ServeFlags& flags) {
       }
     });
   }
-  // Stops the reminder thread on every way out of Serve, before the notifier goes.
-  struct JoinReminders {
-    base::WorkSignal& signal;
-    std::thread& thread;
-    ~JoinReminders() {
-      signal.Stop();
-      if (thread.joinable()) thread.join();
+  const StopAndJoin join_reminders{reminder_signal, reminder_thread};
+  // Housekeeping, on a thread of its own (the reminder thread runs only when reminders are
+  // on): subscriptions left pending after their confirmation link expired are purged hourly
+  // (and once before the API listens, above), so they are not listed as pending forever.
+  base::WorkSignal housekeeping_signal;
+  std::thread housekeeping_thread([&] {
+    while (
+        housekeeping_signal.WaitUntil(std::chrono::steady_clock::now() + kHousekeepingInterval)) {
+      PurgeExpiredSubscriptions(*notifier, clock);
     }
-  } join_reminders{reminder_signal, reminder_thread};
+  });
+  const StopAndJoin join_housekeeping{housekeeping_signal, housekeeping_thread};
   const std::string host = server_options.listen.substr(0, server_options.listen.rfind(':'));
   std::cout << "stockwatch listening on http://" << host << ":" << http.port() << std::endl;
   if (s3_server) {
@@ -394,6 +423,7 @@ absl::Status Serve(const ServeFlags& flags) {
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}, stopping", signal_number);
   reminder_signal.Stop();
+  housekeeping_signal.Stop();
   if (s3_server) s3_server->Stop();
   http.Stop();
   pipeline.Stop();

@@ -4,6 +4,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/status.h"
@@ -312,6 +313,54 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
   response.headers.emplace_back("Location",
                                 fmt::format("/api/v1/subscriptions/{}", subscription.id));
   return response;
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::UpdateSubscription(std::string_view raw_id,
+                                                           HttpRequest& request,
+                                                           const core::Principal& principal) {
+  SW_RETURN_IF_ERROR(RequireAdmin(principal, "change subscriptions"));
+  SW_ASSIGN_OR_RETURN(
+      int64_t id, ParseInteger("subscription id", raw_id, 1, std::numeric_limits<int64_t>::max()));
+  SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
+  // Only what may change is accepted, so a typo or an attempt to move the endpoint is an
+  // error rather than a silent no-op.
+  for (const auto& member : body.items()) {
+    if (member.key() != "filter_policy" && member.key() != "digest" &&
+        member.key() != "quiet_hours" && member.key() != "timezone") {
+      return absl::InvalidArgumentError(
+          fmt::format("{} cannot be changed: give filter_policy, digest, quiet_hours or timezone "
+                      "(subscribe again for another topic or endpoint)",
+                      member.key().substr(0, 64)));
+    }
+  }
+  if (body.empty()) {
+    return absl::InvalidArgumentError(
+        "nothing to change: give filter_policy, digest, quiet_hours or timezone");
+  }
+  core::SubscriptionUpdate update;
+  if (body.contains("filter_policy")) {
+    // null removes the policy, as does "" (FilterPolicyField maps null to "").
+    SW_ASSIGN_OR_RETURN(update.filter_policy, FilterPolicyField(body));
+  }
+  for (auto [name, field, nullable] : {std::tuple{"digest", &update.digest, false},
+                                       std::tuple{"quiet_hours", &update.quiet_hours, true},
+                                       std::tuple{"timezone", &update.timezone, false}}) {
+    auto it = body.find(name);
+    if (it == body.end()) continue;
+    if (it->is_null() && nullable) {
+      *field = std::string();
+    } else if (it->is_string()) {
+      *field = it->get<std::string>();
+    } else {
+      return absl::InvalidArgumentError(
+          fmt::format("{} must be a string{}", name, nullable ? " or null" : ""));
+    }
+  }
+  SW_ASSIGN_OR_RETURN(core::Subscription subscription,
+                      services_.notifier.UpdateSubscription(id, update));
+  // Deliveries the old schedule held may be due now.
+  if (services_.deliver_wakeup != nullptr) services_.deliver_wakeup->Notify();
+  return JsonResponse(200, core::ToJson(subscription));
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::DeleteSubscription(std::string_view raw_id) {

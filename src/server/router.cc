@@ -171,7 +171,8 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
       return MethodNotAllowed(method, "GET, POST");
     }
     if (rest.size() == 2) {
-      if (method != "DELETE") return MethodNotAllowed(method, "DELETE");
+      if (method == "PATCH") return UpdateSubscription(rest[1], request, principal);
+      if (method != "DELETE") return MethodNotAllowed(method, "PATCH, DELETE");
       return DeleteSubscription(rest[1]);
     }
   } else if (collection == "deliveries") {

@@ -79,6 +79,9 @@ class ApiRouter final : public RequestHandler {
                                            const core::Principal& principal);
   absl::StatusOr<HttpResponse> ListSubscriptions();
   absl::StatusOr<HttpResponse> CreateSubscription(HttpRequest& request);
+  // Changes a subscription's filter policy and schedule: admin only.
+  absl::StatusOr<HttpResponse> UpdateSubscription(std::string_view raw_id, HttpRequest& request,
+                                                  const core::Principal& principal);
   absl::StatusOr<HttpResponse> DeleteSubscription(std::string_view raw_id);
   absl::StatusOr<HttpResponse> ListDeliveries(const QueryParams& query);
   absl::StatusOr<HttpResponse> GetDelivery(std::string_view raw_id);

@@ -2,12 +2,14 @@
 // Message::upload_id, DueDeliveriesOf, Defer, urgent topics), run against InMemoryNotifier
 // and SqliteNotifier.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "adapters/memory/in_memory_notifier.h"
 #include "adapters/sqlite/sqlite_notifier.h"
 #include "contract_env.h"
+#include "core/delivery/filter_policy.h"
 #include "gtest/gtest.h"
 #include "notifier_envs.h"
 
@@ -179,6 +181,149 @@ TYPED_TEST(NotifierScheduleContractTest, TopicsStartNonUrgentAndCanBeMarkedUrgen
   EXPECT_EQ(*this->notifier().UrgentTopics(), (std::vector<std::string>{"NoStock"}));
   EXPECT_EQ(this->notifier().SetTopicUrgent("Nope", true).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST(NotifierScheduleContractTest, UpdateSubscriptionChangesOnlyTheFieldsGiven) {
+  auto s = this->notifier().Subscribe("NoStock", Protocol::kEmail, "ops@example.com", T0(),
+                                      R"({"store":["Berlin"]})", core::Confirmation::kNotRequired,
+                                      {"5m", "22:00-07:00", "Europe/Berlin"});
+  ASSERT_TRUE(s.ok()) << s.status();
+  core::SubscriptionUpdate digest;
+  digest.digest = "120m";
+  auto updated = this->notifier().UpdateSubscription(s->id, digest);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->id, s->id);
+  EXPECT_EQ(updated->digest, "2h");  // canonical
+  EXPECT_EQ(updated->quiet_hours, "22:00-07:00");
+  EXPECT_EQ(updated->timezone, "Europe/Berlin");
+  EXPECT_EQ(updated->filter_policy, s->filter_policy);
+  EXPECT_EQ(updated->endpoint, "ops@example.com");
+  EXPECT_EQ(updated->status, core::SubscriptionStatus::kConfirmed);
+
+  // Empty values remove: no policy, immediate, no quiet hours, UTC.
+  core::SubscriptionUpdate clear{std::string(), std::string("immediate"), std::string(),
+                                 std::string()};
+  updated = this->notifier().UpdateSubscription(s->id, clear);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->filter_policy, "");
+  EXPECT_EQ(updated->digest, "");
+  EXPECT_EQ(updated->quiet_hours, "");
+  EXPECT_EQ(updated->timezone, "");
+
+  core::SubscriptionUpdate policy;
+  policy.filter_policy = R"({ "store" : [ "Paris" ] })";
+  policy.quiet_hours = "23:00-06:00";
+  policy.timezone = "Asia/Tokyo";
+  updated = this->notifier().UpdateSubscription(s->id, policy);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  auto canonical = core::CanonicalFilterPolicy(R"({"store":["Paris"]})");
+  ASSERT_TRUE(canonical.ok());
+  EXPECT_EQ(updated->filter_policy, *canonical);
+  this->env_.Reopen();
+  auto listed = this->notifier().Subscriptions();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].filter_policy, *canonical);
+  EXPECT_EQ((*listed)[0].digest, "");
+  EXPECT_EQ((*listed)[0].quiet_hours, "23:00-06:00");
+  EXPECT_EQ((*listed)[0].timezone, "Asia/Tokyo");
+  EXPECT_EQ((*listed)[0].created_at, T0());
+
+  // An empty update changes nothing.
+  updated = this->notifier().UpdateSubscription(s->id, {});
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->quiet_hours, "23:00-06:00");
+}
+
+TYPED_TEST(NotifierScheduleContractTest, UpdateSubscriptionRefusesBadValuesChangingNothing) {
+  const int64_t id = this->MustSubscribe("https://hooks.example.com/a", {"5m", "", ""});
+  const auto update = [](std::optional<std::string> policy, std::optional<std::string> digest,
+                         std::optional<std::string> quiet, std::optional<std::string> zone) {
+    return core::SubscriptionUpdate{std::move(policy), std::move(digest), std::move(quiet),
+                                    std::move(zone)};
+  };
+  struct Case {
+    core::SubscriptionUpdate update;
+    std::string field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {update(std::nullopt, "7x", std::nullopt, std::nullopt), "digest"},
+           {update(std::nullopt, std::nullopt, "22:00", std::nullopt), "quiet_hours"},
+           {update(std::nullopt, std::nullopt, std::nullopt, "Nowhere/Land"), "timezone"},
+           {update("{not json", std::nullopt, std::nullopt, std::nullopt), "filter policy"},
+           // A valid digest does not carry a bad zone in with it.
+           {update(std::nullopt, "1h", "22:00-07:00", "Nowhere/Land"), "timezone"}}) {
+    auto updated = this->notifier().UpdateSubscription(id, c.update);
+    ASSERT_FALSE(updated.ok());
+    EXPECT_EQ(updated.status().code(), absl::StatusCode::kInvalidArgument) << updated.status();
+    EXPECT_NE(updated.status().message().find(c.field), std::string_view::npos) << updated.status();
+  }
+  this->env_.Reopen();
+  const core::Subscription s = (*this->notifier().Subscriptions())[0];
+  EXPECT_EQ(s.digest, "5m");
+  EXPECT_EQ(s.quiet_hours, "");
+  EXPECT_EQ(s.timezone, "");
+  EXPECT_EQ(s.filter_policy, "");
+}
+
+TYPED_TEST(NotifierScheduleContractTest, UpdateSubscriptionOfUnknownOrGoneIdIsNotFound) {
+  core::SubscriptionUpdate update;
+  update.digest = "5m";
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().UpdateSubscription(1, update).status()));
+  const int64_t id = this->MustSubscribe("https://hooks.example.com/a");
+  ASSERT_TRUE(this->notifier().Unsubscribe(id).ok());
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().UpdateSubscription(id, update).status()));
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().UpdateSubscription(id + 1, update).status()));
+}
+
+TYPED_TEST(NotifierScheduleContractTest, UpdateSubscriptionKeepsPendingDeliveries) {
+  const int64_t id = this->MustSubscribe("https://hooks.example.com/a");
+  this->MustPublish({Alert("m1", T0(), 1)});
+  core::SubscriptionUpdate update;
+  update.digest = "per-upload";
+  update.filter_policy = R"({"store":["Paris"]})";
+  ASSERT_TRUE(this->notifier().UpdateSubscription(id, update).ok());
+  // The delivery already written stays, and carries the new schedule.
+  auto due = this->notifier().DueDeliveries(T0(), 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].message.id, "m1");
+  EXPECT_EQ((*due)[0].subscription.digest, "per-upload");
+  // New messages go through the new policy: a Berlin alert no longer reaches it.
+  this->MustPublish({Alert("m2", T0(), 2)});
+  EXPECT_EQ(this->notifier().DueDeliveries(T0(), 10)->size(), 1u);
+}
+
+TYPED_TEST(NotifierScheduleContractTest, ChangingTheScheduleReleasesHeldDeliveries) {
+  // The env's clock stands at T0: held deliveries become due then.
+  const int64_t id = this->MustSubscribe("https://hooks.example.com/a", {"1h", "", ""});
+  this->MustPublish({Alert("held", T0(), 1), Alert("retried", T0(), 1)});
+  std::vector<Delivery> due = *this->notifier().DueDeliveries(T0(), 10);
+  ASSERT_EQ(due.size(), 2u);
+  const int64_t held = due[0].message.id == "held" ? due[0].id : due[1].id;
+  const int64_t retried = due[0].message.id == "held" ? due[1].id : due[0].id;
+  ASSERT_TRUE(this->notifier().Defer({held}, T0() + seconds(3600)).ok());
+  core::AttemptOutcome outcome;
+  outcome.error = "http 503";
+  outcome.next_attempt_at = T0() + seconds(60);
+  ASSERT_TRUE(this->notifier().RecordAttempt(retried, outcome, T0()).ok());
+  EXPECT_TRUE(this->notifier().DueDeliveries(T0(), 10)->empty());
+
+  // A filter policy change alone moves nothing.
+  core::SubscriptionUpdate policy;
+  policy.filter_policy = R"({"store":["Berlin"]})";
+  ASSERT_TRUE(this->notifier().UpdateSubscription(id, policy).ok());
+  EXPECT_TRUE(this->notifier().DueDeliveries(T0(), 10)->empty());
+
+  core::SubscriptionUpdate immediate;
+  immediate.digest = "immediate";
+  ASSERT_TRUE(this->notifier().UpdateSubscription(id, immediate).ok());
+  due = *this->notifier().DueDeliveries(T0(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, held);
+  EXPECT_EQ(due[0].subscription.digest, "");
+  // The retry keeps its backoff.
+  EXPECT_EQ(this->notifier().GetDelivery(retried)->next_attempt_at, T0() + seconds(60));
 }
 
 }  // namespace

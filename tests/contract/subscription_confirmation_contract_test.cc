@@ -81,6 +81,14 @@ class SubscriptionConfirmationContractTest : public ::testing::Test {
     return confirmations.empty() ? std::string() : confirmations.back().message.body;
   }
 
+  // The ids of the active subscriptions, in id order.
+  std::vector<int64_t> ActiveIds() {
+    const std::vector<core::Subscription> all = *notifier().Subscriptions();
+    std::vector<int64_t> ids;
+    for (const core::Subscription& s : all) ids.push_back(s.id);
+    return ids;
+  }
+
   SubscriptionStatus StatusOf(int64_t subscription_id) {
     const std::vector<core::Subscription> all = *notifier().Subscriptions();
     for (const core::Subscription& s : all) {
@@ -201,6 +209,59 @@ TYPED_TEST(SubscriptionConfirmationContractTest, MalformedAndUnknownTokensAreNot
   // The token of a deleted subscription no longer works.
   ASSERT_TRUE(this->notifier().Unsubscribe(s.id).ok());
   EXPECT_TRUE(absl::IsNotFound(this->notifier().ConfirmSubscription(token, T0()).status()));
+}
+
+TYPED_TEST(SubscriptionConfirmationContractTest, PurgeUnsubscribesOnlyExpiredPendingOnes) {
+  const core::Subscription early = this->MustSubscribe("https://hooks.example.com/early",
+                                                       Protocol::kWebhook, Confirmation::kRequired);
+  const core::Subscription late = this->MustSubscribe("mailto:late@example.com", Protocol::kEmail,
+                                                      Confirmation::kRequired, T0() + hours(10));
+  const core::Subscription confirmed =
+      this->MustSubscribe("mailto:yes@example.com", Protocol::kEmail, Confirmation::kRequired);
+  ASSERT_TRUE(
+      this->notifier().ConfirmSubscription(this->TokenOf(confirmed.id), T0() + hours(1)).ok());
+  const core::Subscription vouched = this->MustSubscribe(
+      "https://hooks.example.com/vouched", Protocol::kWebhook, Confirmation::kNotRequired);
+  const std::string early_token = this->TokenOf(early.id);
+
+  // Nothing has expired yet.
+  auto none = this->notifier().PurgeExpiredSubscriptions(T0() + hours(47));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0);
+  EXPECT_EQ(this->notifier().Subscriptions()->size(), 4u);
+
+  // At T0 + 48 h the first token has expired (as ConfirmSubscription counts it).
+  auto purged = this->notifier().PurgeExpiredSubscriptions(T0() + hours(48));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 1);
+  if constexpr (TypeParam::kDurable) this->env_.Reopen();
+  EXPECT_EQ(this->ActiveIds(), (std::vector<int64_t>{late.id, confirmed.id, vouched.id}));
+  // Its confirmation message is failed, not left pending.
+  const std::vector<Delivery> confirmations =
+      this->Of(early.id, MessageKind::kSubscriptionConfirmation);
+  ASSERT_EQ(confirmations.size(), 1u);
+  EXPECT_EQ(confirmations[0].state, DeliveryState::kFailed);
+  EXPECT_EQ(confirmations[0].last_error, "confirmation expired");
+  EXPECT_EQ(this->Of(late.id, MessageKind::kSubscriptionConfirmation)[0].state,
+            DeliveryState::kPending);
+  EXPECT_TRUE(absl::IsNotFound(
+      this->notifier().ConfirmSubscription(early_token, T0() + hours(1)).status()));
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().Unsubscribe(early.id)));
+  // Again: nothing more to purge.
+  EXPECT_EQ(*this->notifier().PurgeExpiredSubscriptions(T0() + hours(48)), 0);
+
+  // Subscribing the endpoint again makes a new subscription with a new confirmation.
+  const core::Subscription again =
+      this->MustSubscribe("https://hooks.example.com/early", Protocol::kWebhook,
+                          Confirmation::kRequired, T0() + hours(49));
+  EXPECT_NE(again.id, early.id);
+  EXPECT_EQ(again.status, SubscriptionStatus::kPendingConfirmation);
+  EXPECT_EQ(this->Of(again.id, MessageKind::kSubscriptionConfirmation).size(), 1u);
+  EXPECT_TRUE(this->notifier().ConfirmSubscription(this->TokenOf(again.id), T0() + hours(50)).ok());
+
+  // Later the second one expires too; confirmed ones never do.
+  EXPECT_EQ(*this->notifier().PurgeExpiredSubscriptions(T0() + hours(1000)), 1);
+  EXPECT_EQ(this->ActiveIds(), (std::vector<int64_t>{confirmed.id, vouched.id, again.id}));
 }
 
 TYPED_TEST(SubscriptionConfirmationContractTest, OptedOutNumbersGetNoSms) {

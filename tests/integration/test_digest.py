@@ -4,12 +4,13 @@ One uploaded file sending 500 items out of stock gives ONE webhook request to a 
 digest subscription, listing the 500 items.
 """
 
+import datetime
 import json
 import os
 import tempfile
 import unittest
 
-from harness import Server, WebhookSink, wait_for
+from harness import SAMPLES, Server, WebhookSink, wait_for
 
 
 def digest_csv(store, n):
@@ -92,6 +93,50 @@ class DigestTest(unittest.TestCase):
                     check=False)
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("timezone", bad.stderr)
+
+    def test_updating_a_subscription_releases_what_its_quiet_hours_held(self):
+        s = self.server
+        # Quiet hours from an hour ago to two hours ahead (UTC): the alert is held.
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start = (now - datetime.timedelta(hours=1)).strftime("%H:%M")
+        end = (now + datetime.timedelta(hours=2)).strftime("%H:%M")
+        sub = json.loads(s.cli("subscribe", "--topic", "NoStock", "--quiet-hours",
+                               f"{start}-{end}", "--format", "json", self.hook.url).stdout)
+        self.assertEqual(sub["quiet_hours"], f"{start}-{end}")
+        s.cli("upload", os.path.join(SAMPLES, "inventory-berlin.csv"))
+
+        def held():
+            pending = self.deliveries("pending")
+            return pending and all(d["next_attempt_at"] > now.strftime("%Y-%m-%dT%H:%M:%S")
+                                   and d["attempts"] == 0 for d in pending)
+        wait_for(held, what="the alert held by quiet hours")
+        self.assertEqual(self.hook.posts(), [])
+
+        # Bad values are usage errors; nothing changes.
+        bad = s.cli("subscriptions", "update", str(sub["id"]), "--digest", "weekly", check=False)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn('digest "weekly"', bad.stderr)
+        status, doc = s.request("PATCH", f"/api/v1/subscriptions/{sub['id']}",
+                                {"quiet_hours": "25:00-26:00"})
+        self.assertEqual(status, 400, doc)
+        self.assertTrue(doc["error"]["message"].startswith('quiet_hours "'), doc)
+
+        out = s.cli("subscriptions", "update", str(sub["id"]), "--no-quiet-hours",
+                    "--filter-policy", '{"store":["Berlin"]}')
+        self.assertEqual(out.stdout.strip(),
+                         f'updated subscription {sub["id"]}: digest immediate, quiet hours - '
+                         '(UTC), filter {"store":["Berlin"]}')
+        post = wait_for(lambda: self.hook.posts(), what="the released alert")[0]
+        self.assertEqual(post["body"]["store"], "Berlin")
+        listed = s.get("/api/v1/subscriptions")[1]["subscriptions"][0]
+        self.assertIsNone(listed["quiet_hours"])
+        self.assertEqual(listed["filter_policy"], {"store": ["Berlin"]})
+
+        # JSON output, and a digest set the same way.
+        doc = json.loads(s.cli("subscriptions", "update", str(sub["id"]), "--digest", "60m",
+                               "--no-filter-policy", "--format", "json").stdout)
+        self.assertEqual(doc["digest"], "1h")
+        self.assertIsNone(doc["filter_policy"])
 
     def test_topics_can_be_marked_urgent(self):
         s = self.server

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import re
+import time
 import unittest
 import urllib.error
 import urllib.parse
@@ -106,6 +107,30 @@ class SubscriptionConfirmationTest(unittest.TestCase):
                          what="an alert after confirming")
         self.assertEqual(alert[0]["body"]["store"], "Calcutta")
         self.assertNotIn("Berlin", [p["body"].get("store") for p in hook.posts()])
+
+    def test_expired_pending_subscription_is_removed_when_the_server_starts(self):
+        # Links live 1 s; no smtp.url, so the confirmation email stays pending meanwhile.
+        s = self.start(env={"STOCKWATCH_NOTIFY_CONFIRMATION_TTL_SECONDS": "1"})
+        sub = json.loads(s.cli("subscribe", "--topic", "NoStock", "mailto:late@example.test",
+                               "--format", "json", confirmed=False).stdout)
+        self.assertEqual(sub["status"], "pending_confirmation")
+        deadline = time.time() + 1.5
+        wait_for(lambda: time.time() > deadline, what="the confirmation link to expire")
+        self.assertIsNotNone(self.subscription(s, sub["id"]))  # purged at start and hourly
+
+        s.stop()
+        s.start()
+        self.assertIsNone(self.subscription(s, sub["id"]))
+        mine = [d for d in s.get("/api/v1/deliveries")[1]["deliveries"]
+                if d["subscription_id"] == sub["id"]]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual(mine[0]["state"], "failed")
+        self.assertEqual(mine[0]["last_error"], "confirmation expired")
+        # Subscribing the address again makes a new subscription, pending again.
+        again = json.loads(s.cli("subscribe", "--topic", "NoStock", "mailto:late@example.test",
+                                 "--format", "json", confirmed=False).stdout)
+        self.assertNotEqual(again["id"], sub["id"])
+        self.assertEqual(again["status"], "pending_confirmation")
 
     def test_email_confirmation_link_and_one_click_unsubscribe(self):
         smtp = SmtpSink()

@@ -250,6 +250,42 @@ TEST_F(ScheduleDispatchTest, WindowDigestIsHeldUntilTheWindowEnds) {
   EXPECT_EQ(channel_.sent()[0].message.subject, "Stockwatch: 6 alerts (Berlin, Paris)");
 }
 
+TEST_F(ScheduleDispatchTest, ChangedScheduleIsFollowedByARunningDispatcher) {
+  clock_.Set(Utc(2026, 1, 10, 12, 2));
+  const int64_t id = Subscribe(Protocol::kEmail, "ops@example.com", {});
+  Dispatcher dispatcher(notifier_, {{Protocol::kEmail, &channel_}}, clock_, {});
+  Upload("a.csv", Csv("Berlin", 2, 0));
+  Check(checker_);
+  EXPECT_EQ(Dispatch(dispatcher).delivered, 2u);  // immediate: the dispatcher has seen it
+
+  // Now a window digest: the same dispatcher holds the next alerts until the window ends.
+  SubscriptionUpdate update;
+  update.digest = "1h";
+  ASSERT_TRUE(notifier_.UpdateSubscription(id, update).ok());
+  Upload("b.csv", Csv("Paris", 3, 0));
+  Check(checker_);
+  DispatchResult held = Dispatch(dispatcher);
+  EXPECT_EQ(held.delivered, 0u);
+  EXPECT_EQ(held.deferred, 3u);
+  ASSERT_TRUE(held.next_due.has_value());
+  EXPECT_EQ(*held.next_due, Utc(2026, 1, 10, 13, 0));
+  EXPECT_EQ(channel_.sent().size(), 2u);
+
+  // And quiet hours added later hold the digest past its window end.
+  SubscriptionUpdate quiet;
+  quiet.quiet_hours = "12:30-14:00";
+  ASSERT_TRUE(notifier_.UpdateSubscription(id, quiet).ok());
+  clock_.Set(Utc(2026, 1, 10, 13, 0));
+  DispatchResult quieted = Dispatch(dispatcher);
+  EXPECT_EQ(quieted.delivered, 0u);
+  ASSERT_TRUE(quieted.next_due.has_value());
+  EXPECT_EQ(*quieted.next_due, Utc(2026, 1, 10, 14, 0));
+  clock_.Set(Utc(2026, 1, 10, 14, 0));
+  EXPECT_EQ(Dispatch(dispatcher).delivered, 3u);
+  ASSERT_EQ(channel_.sent().size(), 3u);
+  EXPECT_EQ(channel_.sent()[2].message.subject, "Stockwatch: 3 alerts (Paris)");
+}
+
 TEST_F(ScheduleDispatchTest, DigestFailureIsRetriedForEveryDeliveryWithTheSameKey) {
   Subscribe(Protocol::kWebhook, "http://digest/", {"per-upload", "", ""});
   Dispatcher dispatcher(notifier_, {{Protocol::kWebhook, &channel_}}, clock_, {}, 3);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "base/status.h"
 #include "core/checker/topic_routes.h"
@@ -202,6 +203,56 @@ absl::StatusOr<std::vector<core::SmsOptOut>> InMemoryNotifier::SmsOptOuts() {
   std::vector<core::SmsOptOut> out;
   for (const auto& [number, at] : sms_opt_outs_) out.push_back({number, at});
   return out;
+}
+
+absl::StatusOr<core::Subscription> InMemoryNotifier::UpdateSubscription(
+    int64_t id, const core::SubscriptionUpdate& update) {
+  const core::TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  if (id < 1 || id > static_cast<int64_t>(subscriptions_.size()) ||
+      !subscriptions_[static_cast<size_t>(id - 1)].active) {
+    return absl::NotFoundError("notifier: no subscription " + std::to_string(id));
+  }
+  core::Subscription& stored = subscriptions_[static_cast<size_t>(id - 1)].subscription;
+  absl::StatusOr<core::Subscription> updated = core::ApplySubscriptionUpdate(stored, update);
+  if (!updated.ok()) return updated.status();
+  const bool rescheduled = updated->digest != stored.digest ||
+                           updated->quiet_hours != stored.quiet_hours ||
+                           updated->timezone != stored.timezone;
+  stored = *std::move(updated);
+  if (rescheduled) {
+    for (StoredDelivery& d : deliveries_) {
+      if (d.subscription_id == id && d.state == DeliveryState::kPending && d.attempts == 0 &&
+          d.next_attempt_at > now) {
+        d.next_attempt_at = now;
+      }
+    }
+  }
+  return stored;
+}
+
+absl::StatusOr<int64_t> InMemoryNotifier::PurgeExpiredSubscriptions(core::TimePoint now) {
+  const core::TimePoint stamp = clock_.Now();
+  std::lock_guard lock(mu_);
+  int64_t purged = 0;
+  std::set<int64_t> ids;
+  for (StoredSubscription& s : subscriptions_) {
+    if (s.active && s.subscription.status == core::SubscriptionStatus::kPendingConfirmation &&
+        s.subscription.confirmation_expires_at && *s.subscription.confirmation_expires_at <= now) {
+      s.active = false;
+      s.token_sha256.clear();
+      ids.insert(s.subscription.id);
+      ++purged;
+    }
+  }
+  for (StoredDelivery& d : deliveries_) {
+    if (d.state == DeliveryState::kPending && ids.contains(d.subscription_id)) {
+      d.state = DeliveryState::kFailed;
+      d.last_error = "confirmation expired";
+      d.updated_at = stamp;
+    }
+  }
+  return purged;
 }
 
 absl::Status InMemoryNotifier::Unsubscribe(int64_t subscription_id) {

@@ -16,7 +16,9 @@ namespace stockwatch::adapters {
 
 // Same contract as SqliteNotifier (see sqlite_notifier.h for the semantics beyond the
 // port), with the topics NoStock, LowStock and BackInStock and the user topics CreateTopic adds.
-// `clock` stamps deliveries failed by Unsubscribe and must outlive the notifier. Thread-safe.
+// `clock` stamps deliveries failed by Unsubscribe and PurgeExpiredSubscriptions (and is the
+// time UpdateSubscription releases held deliveries at); it must outlive the notifier.
+// Thread-safe.
 class InMemoryNotifier final : public core::Notifier {
  public:
   explicit InMemoryNotifier(core::Clock& clock, core::NotifierOptions options = {});
@@ -36,7 +38,10 @@ class InMemoryNotifier final : public core::Notifier {
   absl::Status OptOutSms(std::string_view number, core::TimePoint at) override;
   absl::Status OptInSms(std::string_view number) override;
   absl::StatusOr<std::vector<core::SmsOptOut>> SmsOptOuts() override;
+  absl::StatusOr<core::Subscription> UpdateSubscription(
+      int64_t id, const core::SubscriptionUpdate& update) override;
   absl::Status Unsubscribe(int64_t subscription_id) override;
+  absl::StatusOr<int64_t> PurgeExpiredSubscriptions(core::TimePoint now) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
   absl::StatusOr<core::TopicInfo> CreateTopic(std::string_view name,

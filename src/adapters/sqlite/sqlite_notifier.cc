@@ -600,6 +600,86 @@ absl::StatusOr<std::vector<core::SmsOptOut>> SqliteNotifier::SmsOptOuts() {
   return out;
 }
 
+absl::StatusOr<Subscription> SqliteNotifier::UpdateSubscription(
+    int64_t id, const core::SubscriptionUpdate& update) {
+  const int64_t now = ToUnixNanos(clock_.Now());
+  Subscription out;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            {
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement stmt,
+                  conn.Prepare(std::string("SELECT ") + kSubscriptionColumns +
+                               " FROM subscriptions s WHERE s.id = ? AND s.active"));
+              stmt.Bind(1, id);
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row)
+                return absl::NotFoundError("notifier: no subscription " + std::to_string(id));
+              out = SubscriptionFrom(stmt, 0);
+            }
+            const Subscription before = out;
+            SW_ASSIGN_OR_RETURN(out, core::ApplySubscriptionUpdate(std::move(out), update));
+            if (out.digest != before.digest || out.quiet_hours != before.quiet_hours ||
+                out.timezone != before.timezone) {
+              // Held deliveries are planned again under the new schedule.
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement release,
+                  conn.Prepare("UPDATE deliveries SET next_attempt_ns = ?1 WHERE "
+                               "subscription_id = ?2 AND state = 0 AND attempts = 0 AND "
+                               "next_attempt_ns > ?1"));
+              release.Bind(1, now).Bind(2, id);
+              SW_RETURN_IF_ERROR(release.Run());
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement write,
+                conn.Prepare("UPDATE subscriptions SET filter_policy = ?, digest = ?, "
+                             "quiet_hours = ?, timezone = ? WHERE id = ?"));
+            write.BindText(1, out.filter_policy)
+                .BindText(2, out.digest)
+                .BindText(3, out.quiet_hours)
+                .BindText(4, out.timezone)
+                .Bind(5, id);
+            return write.Run();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> SqliteNotifier::PurgeExpiredSubscriptions(core::TimePoint now) {
+  const int64_t stamp = ToUnixNanos(clock_.Now());
+  int64_t purged = 0;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            // The deliveries first, while the subscriptions still say which are expired.
+            {
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement fail,
+                  conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'confirmation "
+                               "expired', updated_at_ns = ? WHERE state = 0 AND subscription_id "
+                               "IN (SELECT id FROM subscriptions WHERE active AND status = 0 AND "
+                               "confirm_expires_ns <= ?)"));
+              fail.Bind(1, stamp).Bind(2, ToUnixNanos(now));
+              SW_RETURN_IF_ERROR(fail.Run());
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement purge,
+                conn.Prepare("UPDATE subscriptions SET active = 0, confirm_token_sha256 = NULL "
+                             "WHERE active AND status = 0 AND confirm_expires_ns <= ?"));
+            purge.Bind(1, ToUnixNanos(now));
+            SW_RETURN_IF_ERROR(purge.Run());
+            purged = conn.Changes();
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return purged;
+}
+
 absl::Status SqliteNotifier::Unsubscribe(int64_t subscription_id) {
   const int64_t now = ToUnixNanos(clock_.Now());
   return db_->WithWriteTransaction(

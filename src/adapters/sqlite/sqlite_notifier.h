@@ -21,7 +21,8 @@ namespace stockwatch::adapters {
 // - Subscribe: kInvalidArgument for an empty endpoint.
 // - RecordAttempt(s): kNotFound for an unknown delivery. A delivery that is no longer pending
 //   (failed by Unsubscribe meanwhile) is left as it is, and OK is returned.
-// - Unsubscribe stamps the failed deliveries with `clock`'s time.
+// - Unsubscribe and PurgeExpiredSubscriptions stamp the failed deliveries with `clock`'s
+//   time; UpdateSubscription makes held deliveries due at `clock`'s time.
 // Durability: subscription changes and redrives are synced; Publish and RecordAttempts
 // commit with Durability::kNormal (a lost tail is published or attempted again:
 // at-least-once).
@@ -48,7 +49,10 @@ class SqliteNotifier final : public core::Notifier {
   absl::Status OptOutSms(std::string_view number, core::TimePoint at) override;
   absl::Status OptInSms(std::string_view number) override;
   absl::StatusOr<std::vector<core::SmsOptOut>> SmsOptOuts() override;
+  absl::StatusOr<core::Subscription> UpdateSubscription(
+      int64_t id, const core::SubscriptionUpdate& update) override;
   absl::Status Unsubscribe(int64_t subscription_id) override;
+  absl::StatusOr<int64_t> PurgeExpiredSubscriptions(core::TimePoint now) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
   absl::StatusOr<core::TopicInfo> CreateTopic(std::string_view name,

@@ -126,13 +126,19 @@ AttemptOutcome Dispatcher::Classify(const Delivery& delivery, const SendResult& 
 }
 
 const ParsedSchedule& Dispatcher::ScheduleOf(const Subscription& subscription) {
+  DeliverySchedule spec{subscription.digest, subscription.quiet_hours, subscription.timezone};
   auto it = schedules_.find(subscription.id);
-  if (it != schedules_.end()) return it->second;
+  if (it != schedules_.end() && it->second.spec == spec) return it->second.parsed;
   // Stored schedules were validated at Subscribe; one that no longer parses (a time zone
   // removed from the system) falls back to immediate delivery rather than holding alerts.
   absl::StatusOr<ParsedSchedule> parsed = ParseSchedule(subscription);
-  return schedules_.emplace(subscription.id, parsed.ok() ? *std::move(parsed) : ParsedSchedule{})
-      .first->second;
+  CachedSchedule entry{std::move(spec), parsed.ok() ? *std::move(parsed) : ParsedSchedule{}};
+  if (it != schedules_.end()) {
+    it->second = std::move(entry);
+  } else {
+    it = schedules_.emplace(subscription.id, std::move(entry)).first;
+  }
+  return it->second.parsed;
 }
 
 TimePoint Dispatcher::HoldUntil(const Delivery& delivery, TimePoint now,

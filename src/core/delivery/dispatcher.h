@@ -176,7 +176,14 @@ class Dispatcher {
   bool stopping_ = false;
   // Only touched by DispatchDue's thread:
   std::set<int64_t> in_flight_;
-  std::map<int64_t, ParsedSchedule> schedules_;  // by subscription id
+  // Parsed schedules by subscription id, with the spec strings each was parsed from: a
+  // subscription's schedule may change (Notifier::UpdateSubscription), and each delivery
+  // carries the current one, so an entry whose specs differ is parsed again.
+  struct CachedSchedule {
+    DeliverySchedule spec;
+    ParsedSchedule parsed;
+  };
+  std::map<int64_t, CachedSchedule> schedules_;
   std::map<std::pair<Protocol, std::string>, TokenBucket> buckets_;
   // Throttled deliveries and the slot reserved for each (see TokenBucket::Reserve): when it
   // comes, the delivery goes without taking another token, so deliveries that wait are

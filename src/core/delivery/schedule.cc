@@ -7,6 +7,7 @@
 
 #include "absl/time/civil_time.h"
 #include "base/status.h"
+#include "core/delivery/filter_policy.h"
 #include "fmt/format.h"
 
 namespace stockwatch::core {
@@ -198,6 +199,24 @@ absl::StatusOr<DeliverySchedule> CanonicalSchedule(const DeliverySchedule& sched
     out.quiet_hours = quiet.Canonical();
   }
   return out;
+}
+
+absl::StatusOr<Subscription> ApplySubscriptionUpdate(Subscription subscription,
+                                                     const SubscriptionUpdate& update) {
+  if (update.filter_policy) {
+    SW_ASSIGN_OR_RETURN(subscription.filter_policy, CanonicalFilterPolicy(*update.filter_policy));
+  }
+  // The merged schedule is checked as a whole: new quiet hours are read in the time zone the
+  // subscription will have, whether that one changes too or not.
+  DeliverySchedule schedule{subscription.digest, subscription.quiet_hours, subscription.timezone};
+  if (update.digest) schedule.digest = *update.digest;
+  if (update.quiet_hours) schedule.quiet_hours = *update.quiet_hours;
+  if (update.timezone) schedule.timezone = *update.timezone;
+  SW_ASSIGN_OR_RETURN(schedule, CanonicalSchedule(schedule));
+  subscription.digest = std::move(schedule.digest);
+  subscription.quiet_hours = std::move(schedule.quiet_hours);
+  subscription.timezone = std::move(schedule.timezone);
+  return subscription;
 }
 
 absl::StatusOr<ParsedSchedule> ParseSchedule(const Subscription& subscription) {

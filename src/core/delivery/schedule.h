@@ -77,6 +77,13 @@ absl::StatusOr<QuietHours> ParseQuietHours(std::string_view spec, absl::TimeZone
 // shown).
 absl::StatusOr<DeliverySchedule> CanonicalSchedule(const DeliverySchedule& schedule);
 
+// `subscription` with `update` applied (Notifier::UpdateSubscription): the fields set replace
+// its filter policy, digest, quiet hours and time zone; the result is validated and made
+// canonical as Subscribe does (CanonicalFilterPolicy, CanonicalSchedule). kInvalidArgument
+// naming the bad field.
+absl::StatusOr<Subscription> ApplySubscriptionUpdate(Subscription subscription,
+                                                     const SubscriptionUpdate& update);
+
 // The parsed schedule of a subscription, cached by the dispatcher.
 struct ParsedSchedule {
   DigestSpec digest;

@@ -53,6 +53,16 @@ struct DeliverySchedule {
   bool operator==(const DeliverySchedule&) const = default;
 };
 
+// What Notifier::UpdateSubscription changes: each field set is replaced, each unset one is
+// kept. Values are as Subscribe takes them: an empty filter policy removes the policy, an empty
+// digest is immediate, empty quiet hours are none, an empty time zone is UTC.
+struct SubscriptionUpdate {
+  std::optional<std::string> filter_policy;
+  std::optional<std::string> digest;
+  std::optional<std::string> quiet_hours;
+  std::optional<std::string> timezone;
+};
+
 // The message templates configured for a topic (Notifier::SetTemplate), as their source
 // text (core/delivery/templates.h has the syntax).
 struct TemplateRecord {
@@ -109,8 +119,27 @@ class Notifier {
   // kNotFound, changing nothing, for an unknown, already used or expired (at `now`) token.
   virtual absl::StatusOr<Subscription> ConfirmSubscription(std::string_view token,
                                                            TimePoint now) = 0;
+  // Changes the filter policy and delivery schedule of active subscription `id` as `update`
+  // says and returns the subscription. The result is validated as Subscribe validates it
+  // (the filter policy as FilterPolicy::Parse, the schedule as CanonicalSchedule, applied to
+  // the schedule that results) and kept in canonical form. kInvalidArgument, changing nothing,
+  // naming the bad field; kNotFound for an unknown or unsubscribed id. Its status, token,
+  // secret and deliveries are kept: pending deliveries go out under the new schedule (the
+  // dispatcher reads it with each delivery), and the new filter policy applies to messages
+  // published after the change. When the schedule changes, pending deliveries of the
+  // subscription that were held (deferred, never attempted) become due at once, so the
+  // dispatcher plans them again under the new schedule: removing quiet hours or a digest
+  // window releases what they held. Deliveries waiting for a retry keep their time.
+  virtual absl::StatusOr<Subscription> UpdateSubscription(int64_t id,
+                                                          const SubscriptionUpdate& update) = 0;
   // kNotFound if absent. Pending deliveries of it are failed with "unsubscribed".
   virtual absl::Status Unsubscribe(int64_t subscription_id) = 0;
+  // Unsubscribes every subscription still pending confirmation whose token has expired at
+  // `now` (confirmation_expires_at <= now, as ConfirmSubscription counts expiry), as
+  // Unsubscribe does, except that their pending deliveries (the confirmation message) are
+  // failed with "confirmation expired". Returns how many it unsubscribed. Subscribing such an
+  // endpoint again afterwards makes a new subscription.
+  virtual absl::StatusOr<int64_t> PurgeExpiredSubscriptions(TimePoint now) = 0;
   virtual absl::StatusOr<std::vector<Subscription>> Subscriptions() = 0;
 
   // SMS opt-outs (STOP). OptOutSms records `number` (E.164) at `at`: Publish writes no
