@@ -111,9 +111,11 @@ void SplitTarget(std::string_view target, std::string_view& path, std::string_vi
 
 // The query parameters a presigned URL carries; the verifier reads the first three as
 // query credentials.
+// The last, X-Amz-Content-Sha256, is not signer-made, but the verifier takes a presigned
+// request's payload hash from it: a target that already carries one is not presigned.
 constexpr std::string_view kQueryAuthParameters[] = {
-    "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Signature",     "X-Amz-Date",
-    "X-Amz-Expires",   "X-Amz-SignedHeaders", "X-Amz-Security-Token"};
+    "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Signature",      "X-Amz-Date",
+    "X-Amz-Expires",   "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Content-Sha256"};
 
 // Whether `params` hold one of the first `count` kQueryAuthParameters.
 bool HasAuthParameter(const std::vector<std::pair<std::string, std::string>>& params,
