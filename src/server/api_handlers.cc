@@ -186,11 +186,16 @@ absl::StatusOr<HttpResponse> ApiRouter::ListAlerts(const QueryParams& query) {
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::ListTopics() {
-  SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
-  SW_ASSIGN_OR_RETURN(std::vector<std::string> urgent, services_.notifier.UrgentTopics());
+  // One read: the names and the urgent ones come from the same listing as the details.
   SW_ASSIGN_OR_RETURN(std::vector<core::TopicInfo> infos, services_.notifier.TopicInfos());
+  std::vector<std::string> topics;
+  std::vector<std::string> urgent;
   nlohmann::json details = nlohmann::json::array();
-  for (const core::TopicInfo& info : infos) details.push_back(core::ToJson(info));
+  for (const core::TopicInfo& info : infos) {
+    topics.push_back(info.name);
+    if (info.urgent) urgent.push_back(info.name);
+    details.push_back(core::ToJson(info));
+  }
   return JsonResponse(200, {{"topics", topics}, {"urgent", urgent}, {"details", details}});
 }
 

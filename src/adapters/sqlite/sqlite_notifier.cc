@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -214,6 +215,34 @@ absl::Status TrackOutage(SqliteConnection& conn, const Message& m) {
     return close.Run();
   }
   return absl::OkStatus();
+}
+
+// Ends the active subscriptions that `condition` (an SQL condition on `subscriptions`, its
+// parameters bound by `bind` from index 3) selects: their pending deliveries fail with `reason`
+// at `now`, and they become inactive (a confirmation token they had stops working). Unsubscribe,
+// DeleteTopic and PurgeExpiredSubscriptions all end subscriptions through it. Returns how many
+// ended.
+absl::StatusOr<int64_t> EndSubscriptions(SqliteConnection& conn, std::string_view condition,
+                                         const std::function<void(SqliteStatement&)>& bind,
+                                         std::string_view reason, int64_t now) {
+  // The deliveries first, while the subscriptions still say which are ending.
+  SW_ASSIGN_OR_RETURN(
+      SqliteStatement fail,
+      conn.Prepare("UPDATE deliveries SET state = 2, last_error = ?1, updated_at_ns = ?2 WHERE "
+                   "state = 0 AND subscription_id IN (SELECT id FROM subscriptions WHERE active "
+                   "AND (" +
+                   std::string(condition) + "))"));
+  fail.BindText(1, reason).Bind(2, now);
+  bind(fail);
+  SW_RETURN_IF_ERROR(fail.Run());
+  SW_ASSIGN_OR_RETURN(SqliteStatement end,
+                      conn.Prepare("UPDATE subscriptions SET active = 0, confirm_token_sha256 = "
+                                   "NULL WHERE active AND (" +
+                                   std::string(condition) + ")"));
+  // `condition` numbers its parameters from 3 here too: ?1 and ?2 are left unused.
+  bind(end);
+  SW_RETURN_IF_ERROR(end.Run());
+  return conn.Changes();
 }
 
 // Stores messages, each with one pending delivery per subscription of its topic that gets it:
@@ -654,24 +683,11 @@ absl::StatusOr<int64_t> SqliteNotifier::PurgeExpiredSubscriptions(core::TimePoin
   if (const absl::Status txn = db_->WithWriteTransaction(
           Durability::kSynced,
           [&](SqliteConnection& conn) -> absl::Status {
-            // The deliveries first, while the subscriptions still say which are expired.
-            {
-              SW_ASSIGN_OR_RETURN(
-                  SqliteStatement fail,
-                  conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'confirmation "
-                               "expired', updated_at_ns = ? WHERE state = 0 AND subscription_id "
-                               "IN (SELECT id FROM subscriptions WHERE active AND status = 0 AND "
-                               "confirm_expires_ns <= ?)"));
-              fail.Bind(1, stamp).Bind(2, ToUnixNanos(now));
-              SW_RETURN_IF_ERROR(fail.Run());
-            }
-            SW_ASSIGN_OR_RETURN(
-                SqliteStatement purge,
-                conn.Prepare("UPDATE subscriptions SET active = 0, confirm_token_sha256 = NULL "
-                             "WHERE active AND status = 0 AND confirm_expires_ns <= ?"));
-            purge.Bind(1, ToUnixNanos(now));
-            SW_RETURN_IF_ERROR(purge.Run());
-            purged = conn.Changes();
+            SW_ASSIGN_OR_RETURN(purged,
+                                EndSubscriptions(
+                                    conn, "status = 0 AND confirm_expires_ns <= ?3",
+                                    [&](SqliteStatement& stmt) { stmt.Bind(3, ToUnixNanos(now)); },
+                                    "confirmation expired", stamp));
             return absl::OkStatus();
           });
       !txn.ok()) {
@@ -684,23 +700,16 @@ absl::Status SqliteNotifier::Unsubscribe(int64_t subscription_id) {
   const int64_t now = ToUnixNanos(clock_.Now());
   return db_->WithWriteTransaction(
       Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
-        {
-          SW_ASSIGN_OR_RETURN(
-              SqliteStatement stmt,
-              conn.Prepare("UPDATE subscriptions SET active = 0 WHERE id = ? AND active"));
-          stmt.Bind(1, subscription_id);
-          SW_RETURN_IF_ERROR(stmt.Run());
-          if (conn.Changes() == 0) {
-            return absl::NotFoundError("notifier: no subscription " +
-                                       std::to_string(subscription_id));
-          }
-        }
         SW_ASSIGN_OR_RETURN(
-            SqliteStatement fail,
-            conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'unsubscribed', "
-                         "updated_at_ns = ? WHERE subscription_id = ? AND state = 0"));
-        fail.Bind(1, now).Bind(2, subscription_id);
-        return fail.Run();
+            const int64_t ended,
+            EndSubscriptions(
+                conn, "id = ?3", [&](SqliteStatement& stmt) { stmt.Bind(3, subscription_id); },
+                "unsubscribed", now));
+        if (ended == 0) {
+          return absl::NotFoundError("notifier: no subscription " +
+                                     std::to_string(subscription_id));
+        }
+        return absl::OkStatus();
       });
 }
 
@@ -799,22 +808,11 @@ absl::Status SqliteNotifier::DeleteTopic(std::string_view name) {
                                                  "\" is a built-in topic and cannot be deleted");
           }
         }
-        {
-          SW_ASSIGN_OR_RETURN(
-              SqliteStatement fail,
-              conn.Prepare("UPDATE deliveries SET state = 2, last_error = 'topic deleted', "
-                           "updated_at_ns = ?1 WHERE state = 0 AND subscription_id IN "
-                           "(SELECT id FROM subscriptions WHERE topic = ?2 AND active)"));
-          fail.Bind(1, now).BindText(2, name);
-          SW_RETURN_IF_ERROR(fail.Run());
-        }
-        {
-          SW_ASSIGN_OR_RETURN(
-              SqliteStatement unsubscribe,
-              conn.Prepare("UPDATE subscriptions SET active = 0 WHERE topic = ? AND active"));
-          unsubscribe.BindText(1, name);
-          SW_RETURN_IF_ERROR(unsubscribe.Run());
-        }
+        SW_RETURN_IF_ERROR(EndSubscriptions(
+                               conn, "topic = ?3",
+                               [&](SqliteStatement& stmt) { stmt.BindText(3, name); },
+                               "topic deleted", now)
+                               .status());
         {
           // A topic created again later under this name starts with the default wording.
           SW_ASSIGN_OR_RETURN(SqliteStatement templates,
