@@ -15,6 +15,7 @@ int Main(int argc, char** argv) {
   AddServeCommand(app);
   AddCheckCommand(app);
   AddClientCommands(app);
+  AddUsersCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

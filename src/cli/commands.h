@@ -13,6 +13,8 @@ void AddCheckCommand(CLI::App& app);
 // upload, inventory, stores, uploads, alerts, subscribe, subscriptions, unsubscribe,
 // thresholds, deliveries: clients of a running server's HTTP API.
 void AddClientCommands(CLI::App& app);
+// users add, users list: local accounts, on the data directory's database directly.
+void AddUsersCommand(CLI::App& app);
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;

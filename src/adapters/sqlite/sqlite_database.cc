@@ -303,6 +303,30 @@ CREATE TABLE message_templates (
   PRIMARY KEY (topic, protocol)
 ) WITHOUT ROWID;
 )sql",
+    // 12: local accounts and their login sessions (SqliteUserStore). Names are unique
+    // ignoring ASCII case; `role` is "admin", "manager" or "viewer"; `scope` is a manager's
+    // stores in the encoding of sqlite_scope.h (NULL: all stores); `password_hash` a PHC
+    // string ('' for none). A session is keyed by the SHA-256 of its id, never the id; it
+    // goes with its user.
+    R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role TEXT NOT NULL,
+  scope BLOB,
+  password_hash TEXT NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sessions (
+  id_sha256 BLOB PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  last_seen_at_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions (user_id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
