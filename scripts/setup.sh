@@ -35,6 +35,20 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
+# The dashboard (web/) is built by node at build time (esbuild, TypeScript, Preact, uPlot;
+# pinned by web/package-lock.json); CMake stops with a message when web/node_modules is
+# missing. Node 18 (Debian's) builds it; the browser test (playwright-core) needs node 20.
+web_dir="$(cd "$(dirname "$0")/../web" && pwd)"
+if [ ! -d "$web_dir/node_modules/esbuild" ]; then
+  npm ci --prefix "$web_dir" --no-audit --no-fund
+fi
+# The browser test (tests/integration/test_browser.py) drives Debian's Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium \
+    fonts-liberation
+fi
+
 # awscli and boto3: the machine's own (recent, pyenv) ones when present, as they send the
 # default checksums of current SDKs; otherwise Debian's.
 if ! command -v aws >/dev/null 2>&1; then

@@ -15,13 +15,15 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 45> kSettings = {{
+constexpr std::array<SettingSpec, 62> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
     {"server.max_connections", SettingType::kInt, "256", false},
     {"server.idle_timeout_seconds", SettingType::kInt, "60", false},
     {"server.admin_token", SettingType::kString, "", true},
+    {"auth.session_idle_seconds", SettingType::kInt, "1800", false},
+    {"auth.session_absolute_seconds", SettingType::kInt, "43200", false},
     {"s3.listen", SettingType::kString, "127.0.0.1:9000", false},
     {"s3.buckets", SettingType::kString, "inventory", false},
     {"s3.region", SettingType::kString, "us-east-1", false},
@@ -60,6 +62,21 @@ constexpr std::array<SettingSpec, 45> kSettings = {{
     {"sms.account_sid", SettingType::kString, "", false},
     {"sms.auth_token", SettingType::kString, "", true},
     {"sms.from", SettingType::kString, "", false},
+    {"oidc.issuer", SettingType::kString, "", false},
+    {"oidc.client_id", SettingType::kString, "", false},
+    {"oidc.client_secret", SettingType::kString, "", true},
+    {"oidc.redirect_url", SettingType::kString, "", false},
+    {"oidc.scopes", SettingType::kString, "openid email", false},
+    {"oidc.groups_claim", SettingType::kString, "cognito:groups", false},
+    {"oidc.admin_groups", SettingType::kString, "", false},
+    {"oidc.manager_groups", SettingType::kString, "", false},
+    {"oidc.manager_stores_claim", SettingType::kString, "custom:stores", false},
+    {"oidc.viewer_groups", SettingType::kString, "", false},
+    {"oidc.require_group", SettingType::kBool, "false", false},
+    {"oidc.require_nonce", SettingType::kBool, "true", false},
+    {"oidc.authorization_endpoint", SettingType::kString, "", false},
+    {"oidc.token_endpoint", SettingType::kString, "", false},
+    {"oidc.jwks_uri", SettingType::kString, "", false},
     {"log.level", SettingType::kString, "info", false},
 }};
 

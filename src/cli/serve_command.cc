@@ -19,15 +19,20 @@
 #include "adapters/notify/smtp_channel.h"
 #include "adapters/notify/teams_channel.h"
 #include "adapters/notify/webhook_channel.h"
+#include "adapters/oidc/oidc_identity_provider.h"
 #include "adapters/sqlite/sqlite_access_key_store.h"
 #include "adapters/sqlite/sqlite_credential_store.h"
 #include "adapters/sqlite/sqlite_database.h"
 #include "adapters/sqlite/sqlite_inventory_store.h"
 #include "adapters/sqlite/sqlite_notifier.h"
+#include "adapters/sqlite/sqlite_user_store.h"
 #include "base/config.h"
 #include "base/status.h"
 #include "base/work_signal.h"
 #include "cli/commands.h"
+#include "core/auth/login_throttle.h"
+#include "core/auth/oidc.h"
+#include "core/auth/password.h"
 #include "core/checker/checker.h"
 #include "core/delivery/dispatcher.h"
 #include "core/delivery/reminders.h"
@@ -120,6 +125,59 @@ absl::Status EnsureAdminToken(core::CredentialStore& credentials, const base::Co
   return absl::OkStatus();
 }
 
+// A random password for the first admin: 24 characters of an alphabet without look-alikes
+// (about 137 bits), drawn without modulo bias.
+std::string NewAdminPassword() {
+  static constexpr char kAlphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string password;
+  for (int i = 0; i < 24; ++i) {
+    password.push_back(kAlphabet[randombytes_uniform(sizeof(kAlphabet) - 1)]);
+  }
+  return password;
+}
+
+// On the first start (no user yet) creates the user `admin` (role admin) with the password
+// STOCKWATCH_ADMIN_PASSWORD if set, otherwise a generated one printed once. Tokens without
+// an owner (the first-start admin token, tokens of databases older than accounts) then
+// belong to the first admin, so they act with its role.
+absl::Status EnsureAdminUser(core::UserStore& users, core::CredentialStore& credentials,
+                             const core::PasswordHasher& hasher, core::Clock& clock) {
+  SW_ASSIGN_OR_RETURN(std::vector<core::User> existing, users.ListUsers());
+  if (existing.empty()) {
+    std::string password;
+    if (const char* env = std::getenv("STOCKWATCH_ADMIN_PASSWORD");
+        env != nullptr && *env != '\0') {
+      password = env;
+      if (absl::Status rules = core::CheckPasswordRules(password); !rules.ok()) {
+        return absl::InvalidArgumentError("STOCKWATCH_ADMIN_PASSWORD: " +
+                                          std::string(rules.message()));
+      }
+    }
+    const bool generated = password.empty();
+    if (generated) password = NewAdminPassword();
+    core::User admin;
+    admin.name = "admin";
+    admin.role = core::Role::kAdmin;
+    SW_ASSIGN_OR_RETURN(admin.password_hash, hasher.Hash(password));
+    admin.created_at = clock.Now();
+    SW_ASSIGN_OR_RETURN(core::User created, users.AddUser(admin));
+    existing.push_back(created);
+    if (generated) {
+      std::cout << "created the admin user \"admin\"; its password (shown once, store it now): "
+                << password << std::endl;
+    } else {
+      std::cout << "created the admin user \"admin\" with the password from the environment"
+                << std::endl;
+    }
+  }
+  for (const core::User& user : existing) {
+    if (user.role != core::Role::kAdmin) continue;
+    SW_RETURN_IF_ERROR(credentials.AssignUnownedTokens(user.id).status());
+    break;
+  }
+  return absl::OkStatus();
+}
+
 sigset_t BlockTerminationSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -199,6 +257,17 @@ absl::Status Serve(const ServeFlags& flags) {
   SW_ASSIGN_OR_RETURN(auto credentials, adapters::SqliteCredentialStore::Open(db));
   SW_ASSIGN_OR_RETURN(auto access_keys, adapters::SqliteAccessKeyStore::Open(db));
   SW_RETURN_IF_ERROR(EnsureAdminToken(*credentials, config, clock));
+  core::SessionLimits session_limits;
+  session_limits.idle = std::chrono::seconds(config.GetInt("auth.session_idle_seconds"));
+  session_limits.absolute = std::chrono::seconds(config.GetInt("auth.session_absolute_seconds"));
+  if (session_limits.idle.count() <= 0 || session_limits.absolute.count() <= 0) {
+    return absl::InvalidArgumentError(
+        "auth.session_idle_seconds and auth.session_absolute_seconds must be positive");
+  }
+  SW_ASSIGN_OR_RETURN(auto users, adapters::SqliteUserStore::Open(db, session_limits));
+  SW_ASSIGN_OR_RETURN(const core::PasswordHasher password_hasher, core::PasswordHasher::Create());
+  SW_RETURN_IF_ERROR(EnsureAdminUser(*users, *credentials, password_hasher, clock));
+  core::LoginThrottle login_throttle(clock);
 
   // Confirm and unsubscribe links: under notify.public_url, else the address the API listens
   // on (its port is known once it is bound, which matters for port 0).
@@ -344,9 +413,39 @@ absl::Status Serve(const ServeFlags& flags) {
   server_options.parse_sms_keyword = [](std::string_view body) {
     return adapters::ParseStopKeyword(body);
   };
+  // Sign-in with OpenID Connect: off while oidc.issuer is empty.
+  std::unique_ptr<adapters::OidcIdentityProvider> oidc_provider;
+  if (const std::string issuer = config.GetString("oidc.issuer"); !issuer.empty()) {
+    adapters::OidcProviderOptions oidc_options;
+    oidc_options.issuer = issuer;
+    oidc_options.client_id = config.GetString("oidc.client_id");
+    if (oidc_options.client_id.empty()) {
+      return absl::InvalidArgumentError("oidc.issuer is set but oidc.client_id is not");
+    }
+    oidc_options.client_secret = config.GetString("oidc.client_secret");
+    oidc_options.authorization_endpoint = config.GetString("oidc.authorization_endpoint");
+    oidc_options.token_endpoint = config.GetString("oidc.token_endpoint");
+    oidc_options.jwks_uri = config.GetString("oidc.jwks_uri");
+    oidc_options.require_nonce = config.GetBool("oidc.require_nonce");
+    oidc_provider = std::make_unique<adapters::OidcIdentityProvider>(oidc_options, clock);
+    server_options.oidc.client_id = oidc_options.client_id;
+    server_options.oidc.redirect_url = config.GetString("oidc.redirect_url");
+    server_options.oidc.scopes = config.GetString("oidc.scopes");
+    server_options.oidc.roles.groups_claim = config.GetString("oidc.groups_claim");
+    server_options.oidc.roles.admin_groups =
+        core::SplitCommaList(config.GetString("oidc.admin_groups"));
+    server_options.oidc.roles.manager_groups =
+        core::SplitCommaList(config.GetString("oidc.manager_groups"));
+    server_options.oidc.roles.manager_stores_claim = config.GetString("oidc.manager_stores_claim");
+    server_options.oidc.roles.viewer_groups =
+        core::SplitCommaList(config.GetString("oidc.viewer_groups"));
+    server_options.oidc.roles.require_group = config.GetBool("oidc.require_group");
+    spdlog::info("oidc sign-in on: issuer {}, client {}", issuer, oidc_options.client_id);
+  }
   server::HttpServer http(
       server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
-                       pipeline.loader_wakeup(), *access_keys, &pipeline.deliver_wakeup()},
+                       pipeline.loader_wakeup(), *access_keys, *users, &pipeline.deliver_wakeup(),
+                       &password_hasher, &login_throttle, oidc_provider.get()},
       server_options);
 
   SW_ASSIGN_OR_RETURN(server::s3_api::S3Options s3_options, S3OptionsFrom(config));

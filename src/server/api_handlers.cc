@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "base/status.h"
+#include "core/checker/inventory_order.h"
+#include "core/checker/stock_rules.h"
 #include "core/checker/topic_routes.h"
 #include "core/delivery/schedule.h"
 #include "core/model/json.h"
@@ -26,6 +28,9 @@ constexpr int64_t kDefaultPage = 100;
 constexpr int64_t kMaxPage = 10000;
 // Changes listed with one item.
 constexpr size_t kItemHistoryLimit = 100;
+// Alerts listed with one item: its newest, among the newest kItemAlertWindow of all items.
+constexpr size_t kItemAlertLimit = 20;
+constexpr size_t kItemAlertWindow = 1000;
 
 absl::StatusOr<std::string> DecodeSegment(std::string_view what, std::string_view raw) {
   absl::StatusOr<std::string> decoded = PercentDecode(raw, PlusMode::kLiteral);
@@ -113,6 +118,32 @@ absl::StatusOr<std::string> FilterPolicyField(const nlohmann::json& body) {
   return absl::InvalidArgumentError("filter_policy must be a JSON object or null");
 }
 
+absl::StatusOr<core::InventorySort> ParseInventorySort(const std::optional<std::string>& text) {
+  if (!text || *text == "store") return core::InventorySort::kStore;
+  if (*text == "item") return core::InventorySort::kItem;
+  if (*text == "count") return core::InventorySort::kCount;
+  if (*text == "updated_at") return core::InventorySort::kUpdatedAt;
+  return absl::InvalidArgumentError("sort must be store, item, count or updated_at");
+}
+
+absl::StatusOr<core::SortOrder> ParseSortOrder(const std::optional<std::string>& text) {
+  if (!text || *text == "asc") return core::SortOrder::kAsc;
+  if (*text == "desc") return core::SortOrder::kDesc;
+  return absl::InvalidArgumentError("order must be asc or desc");
+}
+
+absl::StatusOr<std::optional<core::StockStatus>> ParseStockStatus(
+    const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::nullopt;
+  if (*text == "out") return core::StockStatus::kOut;
+  if (*text == "low") return core::StockStatus::kLow;
+  return absl::InvalidArgumentError("status must be out or low");
+}
+
+nlohmann::json OptionalCountJson(std::optional<int64_t> value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
 }  // namespace
 
 absl::Status RequireAdmin(const core::Principal& principal, std::string_view what) {
@@ -120,7 +151,8 @@ absl::Status RequireAdmin(const core::Principal& principal, std::string_view wha
   return absl::PermissionDeniedError(fmt::format("only an admin may {}", what));
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query) {
+absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query,
+                                                      const core::Principal& principal) {
   core::InventoryQuery inventory_query;
   inventory_query.store = query.Get("store");
   inventory_query.item_prefix = query.Get("item_prefix");
@@ -129,35 +161,80 @@ absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query) 
   SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
   inventory_query.limit = static_cast<size_t>(limit);
   inventory_query.cursor = query.Get("cursor").value_or("");
+  SW_ASSIGN_OR_RETURN(inventory_query.sort, ParseInventorySort(query.Get("sort")));
+  SW_ASSIGN_OR_RETURN(inventory_query.order, ParseSortOrder(query.Get("order")));
+  SW_ASSIGN_OR_RETURN(inventory_query.status, ParseStockStatus(query.Get("status")));
+  if (std::optional<std::string> q = query.Get("q"); q && !q->empty()) inventory_query.q = q;
+  if (std::optional<std::string> since = query.Get("changed_since")) {
+    absl::StatusOr<core::TimePoint> at = core::ParseTime(*since);
+    if (!at.ok()) {
+      return absl::InvalidArgumentError(
+          "changed_since must be an RFC 3339 time such as 2026-11-25T15:21:50Z");
+    }
+    inventory_query.changed_since = *at;
+  }
+  inventory_query.scope = principal.scope;
   SW_ASSIGN_OR_RETURN(core::InventoryPage page, services_.inventory.Query(inventory_query));
+  SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> thresholds, services_.inventory.Thresholds());
+  const core::ThresholdTable threshold_table(thresholds);
   nlohmann::json items = nlohmann::json::array();
-  for (const core::InventoryItem& item : page.items) items.push_back(core::ToJson(item));
+  for (const core::InventoryItem& item : page.items) {
+    nlohmann::json json = core::ToJson(item);
+    json["threshold"] = OptionalCountJson(threshold_table.For(item.store, item.item));
+    items.push_back(std::move(json));
+  }
   nlohmann::json next_cursor = nullptr;
   if (!page.next_cursor.empty()) next_cursor = page.next_cursor;
-  return JsonResponse(200, {{"items", std::move(items)}, {"next_cursor", std::move(next_cursor)}});
+  return JsonResponse(200, {{"items", std::move(items)},
+                            {"next_cursor", std::move(next_cursor)},
+                            {"total", page.total}});
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::GetItem(std::string_view raw_store,
-                                                std::string_view raw_item) {
+                                                std::string_view raw_item,
+                                                const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(std::string store, DecodeSegment("store", raw_store));
   SW_ASSIGN_OR_RETURN(std::string item, DecodeSegment("item", raw_item));
+  if (!core::ScopeCoversStore(principal.scope, store)) {
+    return absl::PermissionDeniedError(
+        fmt::format("{} may not see the inventory of store \"{}\"", principal.name, store));
+  }
   SW_ASSIGN_OR_RETURN(core::InventoryItem found, services_.inventory.Get(store, item));
   SW_ASSIGN_OR_RETURN(std::vector<core::ChangeRecord> history,
                       services_.changes.ItemHistory(store, item, kItemHistoryLimit));
+  SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> thresholds, services_.inventory.Thresholds());
+  SW_ASSIGN_OR_RETURN(std::vector<core::Message> recent,
+                      services_.notifier.RecentMessages(std::nullopt, kItemAlertWindow));
   nlohmann::json json = core::ToJson(found);
   nlohmann::json changes = nlohmann::json::array();
   for (const core::ChangeRecord& change : history) changes.push_back(core::ToJson(change));
   json["history"] = std::move(changes);
+  json["threshold"] = OptionalCountJson(core::ThresholdTable(thresholds).For(store, item));
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const core::Message& message : recent) {
+    if (message.store != store || message.item != item) continue;
+    alerts.push_back(core::ToJson(message));
+    if (alerts.size() == kItemAlertLimit) break;
+  }
+  json["alerts"] = std::move(alerts);
   return JsonResponse(200, json);
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::ListStores() {
+absl::StatusOr<HttpResponse> ApiRouter::ListStores(const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(std::vector<core::StoreSummary> summaries, services_.inventory.Stores());
   nlohmann::json stores = nlohmann::json::array();
   for (const core::StoreSummary& summary : summaries) {
+    if (!core::ScopeCoversStore(principal.scope, summary.store)) continue;
+    // Low items depend on the thresholds in force: counted by a query of the store.
+    core::InventoryQuery low;
+    low.store = summary.store;
+    low.status = core::StockStatus::kLow;
+    low.limit = 1;
+    SW_ASSIGN_OR_RETURN(core::InventoryPage page, services_.inventory.Query(low));
     stores.push_back({{"store", summary.store},
                       {"items", summary.items},
                       {"out_of_stock", summary.out_of_stock},
+                      {"low", page.total},
                       {"last_updated", core::FormatTime(summary.last_updated)}});
   }
   return JsonResponse(200, {{"stores", std::move(stores)}});
@@ -267,7 +344,8 @@ absl::StatusOr<HttpResponse> ApiRouter::ListSubscriptions() {
   return JsonResponse(200, {{"subscriptions", std::move(list)}});
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request) {
+absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request,
+                                                           const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
   SW_ASSIGN_OR_RETURN(std::optional<std::string> topic, OptionalString(body, "topic"));
   if (!topic) return absl::InvalidArgumentError("topic is required");
@@ -275,6 +353,13 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
   if (!endpoint_text) return absl::InvalidArgumentError("endpoint is required");
   SW_ASSIGN_OR_RETURN(std::optional<std::string> protocol, OptionalString(body, "protocol"));
   SW_ASSIGN_OR_RETURN(std::string filter_policy, FilterPolicyField(body));
+  // A manager subscribes only to alerts of its own stores.
+  if (!principal.scope.all_stores && !PolicyWithinScope(filter_policy, principal.scope)) {
+    return absl::PermissionDeniedError(fmt::format(
+        "a manager's subscription needs a filter_policy limiting store to its stores, e.g. "
+        "{{\"store\":[\"{}\"]}}",
+        principal.scope.stores.empty() ? std::string() : principal.scope.stores.front()));
+  }
 
   SW_ASSIGN_OR_RETURN(std::vector<std::string> topics, services_.notifier.Topics());
   if (std::find(topics.begin(), topics.end(), *topic) == topics.end()) {
@@ -287,6 +372,7 @@ absl::StatusOr<HttpResponse> ApiRouter::CreateSubscription(HttpRequest& request)
           *endpoint_text, protocol ? std::optional<std::string_view>(*protocol) : std::nullopt));
   // Email and webhook endpoints confirm, as in SNS, unless the admin vouches for them.
   SW_ASSIGN_OR_RETURN(bool confirmed, OptionalBool(body, "confirmed"));
+  if (confirmed) SW_RETURN_IF_ERROR(RequireAdmin(principal, "skip confirmation"));
   const core::Confirmation confirmation =
       !confirmed && core::ProtocolNeedsConfirmation(endpoint.protocol)
           ? core::Confirmation::kRequired
@@ -421,10 +507,17 @@ absl::StatusOr<HttpResponse> ApiRouter::ListThresholds() {
   return JsonResponse(200, {{"thresholds", std::move(list)}});
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::PutThreshold(HttpRequest& request) {
+absl::StatusOr<HttpResponse> ApiRouter::PutThreshold(HttpRequest& request,
+                                                     const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
   core::Threshold scope;
   SW_ASSIGN_OR_RETURN(scope.store, ScopeName(body, "store"));
+  // A manager sets thresholds of its own stores only (not the global ones).
+  if (!principal.scope.all_stores &&
+      (!scope.store || !std::binary_search(principal.scope.stores.begin(),
+                                           principal.scope.stores.end(), *scope.store))) {
+    return absl::PermissionDeniedError("a manager may set thresholds of its own stores only");
+  }
   SW_ASSIGN_OR_RETURN(scope.item, ScopeName(body, "item"));
   SW_ASSIGN_OR_RETURN(std::optional<int64_t> value, ThresholdValue(body));
   SW_RETURN_IF_ERROR(services_.inventory.SetThreshold(scope, value));

@@ -50,12 +50,27 @@ struct HttpRequest {
   // When the server finished reading the header; the start of server time.
   std::chrono::steady_clock::time_point received_at;
   std::string request_id;  // echoed in X-Request-Id
+  // The peer's IP address as text ("127.0.0.1", "::1"); empty when unknown (tests).
+  std::string client_address;
 
   // The value of the first field named `lower_case_name`, if any.
   std::optional<std::string_view> Header(std::string_view lower_case_name) const;
 };
 
-// What a handler answers. Either `body` or `stream` carries the payload.
+// Produces a response body of unknown length piece by piece, e.g. Server-Sent Events. The
+// listener sends each piece as one chunk (Transfer-Encoding: chunked) as soon as Next()
+// returns it. Used by one connection thread at a time.
+class StreamProducer {
+ public:
+  virtual ~StreamProducer() = default;
+  // Waits at most about `max_wait` for more of the body and appends what there is to `out`
+  // (possibly nothing). Returns false when the body is complete, after appending its last
+  // piece. The listener calls it again and again until then, the client goes away or the
+  // server stops; it must return within about `max_wait` so that shutdown never hangs.
+  virtual bool Next(std::string& out, std::chrono::milliseconds max_wait) = 0;
+};
+
+// What a handler answers. Either `body`, `stream` or `producer` carries the payload.
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -66,6 +81,9 @@ struct HttpResponse {
   // is its exact length (sent as Content-Length).
   std::unique_ptr<core::ObjectReader> stream;
   uint64_t stream_size = 0;
+  // A body of unknown length, sent chunked as it is produced, when set (and `stream` is
+  // not). The listener bounds how many are open at once (ServerOptions::max_streams).
+  std::unique_ptr<StreamProducer> producer;
   // The answer to a HEAD request: sent as Content-Length with no body.
   std::optional<uint64_t> head_content_length;
   // Close the connection after this response (e.g. the body was not read to its end).

@@ -27,6 +27,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -66,6 +67,11 @@ constexpr std::chrono::seconds kLingerTime{2};
 constexpr uint64_t kMaxLingerBytes = 4 * 1024 * 1024;
 // Bytes per write of a streamed response.
 constexpr size_t kStreamChunkBytes = 64 * 1024;
+// Longest a StreamProducer is asked to wait for more of its body: the delay before a
+// streamed response notices that the client went away or the server is stopping.
+constexpr std::chrono::milliseconds kProducerWait{200};
+// Retry-After of the 503 answering a stream beyond ServerOptions::max_streams, in seconds.
+constexpr char kStreamRetryAfterSeconds[] = "5";
 // Longest client-supplied X-Request-Id echoed back; a longer or odd one is replaced.
 constexpr size_t kMaxRequestIdBytes = 128;
 constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
@@ -472,6 +478,12 @@ class HttpServer::Impl {
     request.received_at = Steady::now();
     request.method = std::string(View(message.method_string()));
     request.target = std::string(View(message.target()));
+    {
+      // The peer's address, for per-address login throttling.
+      beast::error_code peer_ec;
+      const tcp::endpoint peer = connection.socket.remote_endpoint(peer_ec);
+      if (!peer_ec) request.client_address = peer.address().to_string();
+    }
     for (const auto& field : message) {
       request.headers.emplace_back(AsciiLower(View(field.name_string())),
                                    std::string(View(field.value())));
@@ -483,8 +495,16 @@ class HttpServer::Impl {
     BeastBodyReader body(connection, buffer, parser, options_.io_timeout);
     request.body = &body;
     HttpResponse response;
+    StreamSlot stream_slot(*this);
     try {
       response = handler_.Handle(request);
+      if (response.producer && !stream_slot.Acquire()) {
+        response = handler_.ErrorFor(
+            absl::UnavailableError(fmt::format("too many open streams (at most {}); retry later",
+                                               options_.max_streams)),
+            request.request_id);
+        response.headers.emplace_back("Retry-After", kStreamRetryAfterSeconds);
+      }
     } catch (const std::exception& e) {
       spdlog::error("request {} {} {} failed: {}", request.request_id, request.method,
                     request.target, e.what());
@@ -516,6 +536,31 @@ class HttpServer::Impl {
     return keep_alive;
   }
 
+  // One of the ServerOptions::max_streams slots of open streamed responses, held from
+  // Acquire() to destruction.
+  class StreamSlot {
+   public:
+    explicit StreamSlot(Impl& impl) : impl_(impl) {}
+    ~StreamSlot() {
+      if (held_) impl_.open_streams_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    StreamSlot(const StreamSlot&) = delete;
+    StreamSlot& operator=(const StreamSlot&) = delete;
+    bool Acquire() {
+      size_t open = impl_.open_streams_.load(std::memory_order_relaxed);
+      do {
+        if (open >= impl_.options_.max_streams) return false;
+      } while (
+          !impl_.open_streams_.compare_exchange_weak(open, open + 1, std::memory_order_relaxed));
+      held_ = true;
+      return true;
+    }
+
+   private:
+    Impl& impl_;
+    bool held_ = false;
+  };
+
   // Answers a request whose header could not be parsed, then closes.
   void RefuseMalformed(Connection& connection, const beast::error_code& ec) {
     base::Metrics::Get().http_requests.fetch_add(1, std::memory_order_relaxed);
@@ -546,6 +591,11 @@ class HttpServer::Impl {
       message.keep_alive(keep_alive);
     };
     beast::error_code ec;
+    if (response.producer && !response.stream) {
+      http::response<http::buffer_body> message;
+      fill_header(message);
+      return WriteProduced(connection, message, *response.producer);
+    }
     if (response.stream) {
       http::response<http::buffer_body> message;
       fill_header(message);
@@ -618,6 +668,62 @@ class HttpServer::Impl {
     return !ec;
   }
 
+  // Sends the body `producer` makes, one chunk per piece, until it ends, the client goes
+  // away or the server stops. Returns whether the response was sent whole (so the
+  // connection may carry another request).
+  bool WriteProduced(Connection& connection, http::response<http::buffer_body>& message,
+                     StreamProducer& producer) {
+    // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection.
+    const bool chunked = message.version() >= 11;
+    if (chunked) {
+      message.chunked(true);
+    } else {
+      message.keep_alive(false);
+    }
+    message.body().data = nullptr;
+    message.body().more = true;
+    http::response_serializer<http::buffer_body> serializer(message);
+    beast::error_code ec;
+    connection.SetTimeout(options_.io_timeout);
+    http::write_header(connection.socket, serializer, ec);
+    connection.ClearTimeout();
+    if (ec) return false;
+    std::string piece;
+    bool more = true;
+    while (more) {
+      if (stopping_.load(std::memory_order_relaxed) || PeerClosed(connection)) return false;
+      piece.clear();
+      more = producer.Next(piece, kProducerWait);
+      if (piece.empty()) continue;
+      message.body().data = piece.data();
+      message.body().size = piece.size();
+      message.body().more = true;
+      connection.SetTimeout(options_.io_timeout);
+      http::write(connection.socket, serializer, ec);
+      connection.ClearTimeout();
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return false;
+    }
+    if (!chunked) return false;
+    message.body().data = nullptr;
+    message.body().size = 0;
+    message.body().more = false;
+    connection.SetTimeout(options_.io_timeout);
+    http::write(connection.socket, serializer, ec);
+    connection.ClearTimeout();
+    return !ec;
+  }
+
+  // Whether the client has closed its side (or the connection failed), without blocking.
+  // Bytes it sent (a pipelined request) stay unread.
+  static bool PeerClosed(Connection& connection) {
+    char byte;
+    ssize_t n = ::recv(connection.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return false;
+    if (n == 0) return true;
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  }
+
   void LingeringClose(Connection& connection) {
     beast::error_code ec;
     connection.socket.shutdown(tcp::socket::shutdown_send, ec);
@@ -644,7 +750,8 @@ class HttpServer::Impl {
   std::thread accept_thread_;
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> stopping_{false};
-  bool accept_paused_ = false;  // acceptor thread only
+  std::atomic<size_t> open_streams_{0};  // streamed responses being sent (StreamSlot)
+  bool accept_paused_ = false;           // acceptor thread only
 
   std::mutex state_mu_;
   bool started_ = false;  // guarded by state_mu_

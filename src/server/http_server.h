@@ -14,15 +14,20 @@
 
 #include "absl/status/status.h"
 #include "base/work_signal.h"
+#include "core/auth/login_throttle.h"
+#include "core/auth/password.h"
 #include "core/csv/inventory_csv.h"
 #include "core/delivery/subscriber_links.h"
 #include "core/ports/access_key_store.h"
 #include "core/ports/change_stream.h"
 #include "core/ports/clock.h"
 #include "core/ports/credential_store.h"
+#include "core/ports/identity_provider.h"
 #include "core/ports/inventory_store.h"
 #include "core/ports/notifier.h"
 #include "core/ports/object_store.h"
+#include "core/ports/user_store.h"
+#include "server/oidc_sign_in.h"
 #include "server/request_handler.h"
 
 namespace stockwatch::server {
@@ -37,13 +42,26 @@ struct Services {
   core::Clock& clock;
   base::WorkSignal& loader_wakeup;    // notified after each upload is committed
   core::AccessKeyStore& access_keys;  // S3 access keys, managed under /api/v1/keys
+  // Local accounts and their sessions: login, session cookies, /api/v1/users.
+  core::UserStore& users;
   // Notified when deliveries become due outside the pipeline (a redrive); may be null.
   base::WorkSignal* deliver_wakeup = nullptr;
+  // Checks passwords at login and hashes new ones. Null: every login and password change is
+  // refused (503).
+  const core::PasswordHasher* passwords = nullptr;
+  // Failed logins per account and per address (429 with Retry-After when locked). Null: no
+  // throttling.
+  core::LoginThrottle* login_throttle = nullptr;
+  // The OpenID Connect provider of `/api/v1/oidc/*` sign-ins. Null: OIDC sign-in is off.
+  core::IdentityProvider* identity_provider = nullptr;
 };
 
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port. Default 127.0.0.1:8080.
   std::string listen = "127.0.0.1:8080";
+  // Whether clients reach this listener over TLS: the session cookie is then
+  // `__Host-sw_session` with `Secure`. Default false.
+  bool tls = false;
   // Largest upload body accepted, in bytes. Default 1 GiB.
   uint64_t max_upload_bytes = uint64_t{1} << 30;
   // Largest body of any other request, in bytes. Default 1 MiB.
@@ -52,6 +70,10 @@ struct ServerOptions {
   uint32_t max_header_bytes = 16 * 1024;
   // Connections served at once; more wait in the accept queue. Default 256.
   size_t max_connections = 256;
+  // Streamed responses of unknown length (HttpResponse::producer, e.g. GET /api/v1/events)
+  // open at once; one more is answered 503 with Retry-After, so streams cannot take every
+  // connection. Default 64.
+  size_t max_streams = 64;
   // A connection idle this long between requests is closed; it also bounds the time to
   // receive a request's header. Default 60 s.
   std::chrono::seconds idle_timeout{60};
@@ -72,6 +94,8 @@ struct ServerOptions {
   // and the key of unsubscribe tokens (server/subscriber_tokens.h). An empty key refuses
   // every unsubscribe token. Defaults: no base URL, no key.
   core::SubscriberLinks links;
+  // OpenID Connect sign-in (used when Services::identity_provider is set).
+  OidcSignInOptions oidc;
   std::string link_key;
   // Checks the X-Twilio-Signature of POST /sms/inbound: (full URL, decoded form
   // parameters, header value) -> genuine. Null: every inbound SMS is refused (403).

@@ -30,17 +30,6 @@ absl::Status NoRoute(std::string_view method, std::string_view path) {
       fmt::format("no route for {} {}", method, path.substr(0, kMaxEchoedPathBytes)));
 }
 
-// The token of an `Authorization: Bearer <token>` field; empty if absent or another scheme.
-std::string_view BearerToken(std::string_view authorization) {
-  constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() ||
-      !EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme) ||
-      authorization[kScheme.size()] != ' ') {
-    return {};
-  }
-  return TrimAsciiWhitespace(authorization.substr(kScheme.size()));
-}
-
 }  // namespace
 
 HttpResponse JsonResponse(int status, const nlohmann::json& body) {
@@ -71,10 +60,19 @@ ApiRouter::ApiRouter(const Services& services, const ServerOptions& options)
     : services_(services), options_(options) {}
 
 HttpResponse ApiRouter::ErrorFor(const absl::Status& status, const std::string&) {
-  return ErrorResponse(status);
+  HttpResponse response = ErrorResponse(status);
+  AddSecurityHeaders(response, options_.tls);
+  return response;
 }
 
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
+  // Every response, whichever branch of HandleRequest answers it, carries the security headers.
+  HttpResponse response = HandleRequest(request);
+  AddSecurityHeaders(response, options_.tls);
+  return response;
+}
+
+HttpResponse ApiRouter::HandleRequest(HttpRequest& request) {
   TargetParts target = SplitTarget(request.target);
   // Open routes: liveness, so a load balancer needs no token, and the subscriber links below.
   if (target.path == "/healthz") {
@@ -83,6 +81,14 @@ HttpResponse ApiRouter::Handle(HttpRequest& request) {
   }
   // Links sent to subscribers: the token they carry is the credential.
   if (IsSubscriberRoute(target.path)) return SubscriberRoute(request, target.path, target.query);
+  // Logging in needs no credentials: the password is the credential (auth_handlers.cc).
+  if (target.path == "/api/v1/login") return Login(request);
+  // Signing in with OpenID Connect: the provider is the credential (oidc_handlers.cc).
+  if (target.path.starts_with("/api/v1/oidc/")) {
+    return OidcRoute(request, target.path, target.query);
+  }
+  // The dashboard's static files: the app itself asks for credentials (POST /api/v1/login).
+  if (IsWebRoute(target.path)) return WebRoute(request, target.path);
   absl::StatusOr<core::Principal> principal = Authenticate(request);
   if (!principal.ok()) return ErrorResponse(principal.status());
   absl::StatusOr<HttpResponse> response = Route(request, *principal);
@@ -90,25 +96,8 @@ HttpResponse ApiRouter::Handle(HttpRequest& request) {
   return *std::move(response);
 }
 
-absl::StatusOr<core::Principal> ApiRouter::Authenticate(const HttpRequest& request) {
-  std::optional<std::string_view> authorization = request.Header("authorization");
-  if (!authorization) {
-    return absl::UnauthenticatedError("missing bearer token: send Authorization: Bearer <token>");
-  }
-  std::string_view token = BearerToken(*authorization);
-  if (token.empty()) {
-    return absl::UnauthenticatedError("authorization must use the Bearer scheme");
-  }
-  absl::StatusOr<core::Principal> principal = services_.credentials.Authenticate(token);
-  if (!principal.ok() && principal.status().code() == absl::StatusCode::kUnauthenticated) {
-    // The store's message might describe the token; say only that it was refused.
-    return absl::UnauthenticatedError("invalid bearer token");
-  }
-  return principal;
-}
-
-absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
-                                              const core::Principal& principal) {
+absl::StatusOr<HttpResponse> ApiRouter::RouteApi(HttpRequest& request,
+                                                 const core::Principal& principal) {
   TargetParts target = SplitTarget(request.target);
   SW_ASSIGN_OR_RETURN(QueryParams query, QueryParams::Parse(target.query));
   std::vector<std::string_view> segments = PathSegments(target.path);
@@ -145,11 +134,18 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
   } else if (collection == "inventory") {
     if (rest.size() == 1 || rest.size() == 3) {
       if (!get) return MethodNotAllowed(method, "GET");
-      return rest.size() == 1 ? ListInventory(query) : GetItem(rest[1], rest[2]);
+      return rest.size() == 1 ? ListInventory(query, principal)
+                              : GetItem(rest[1], rest[2], principal);
     }
   } else if (rest.size() == 1 && collection == "stores") {
     if (!get) return MethodNotAllowed(method, "GET");
-    return ListStores();
+    return ListStores(principal);
+  } else if (rest.size() == 2 && collection == "stats" && rest[1] == "out-of-stock") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return OutOfStockStats(query, principal);
+  } else if (rest.size() == 1 && collection == "events") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return StreamEvents(request, principal);
   } else if (rest.size() == 1 && collection == "changes") {
     if (!get) return MethodNotAllowed(method, "GET");
     return ListChanges(query);
@@ -167,7 +163,7 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
   } else if (collection == "subscriptions") {
     if (rest.size() == 1) {
       if (get) return ListSubscriptions();
-      if (method == "POST") return CreateSubscription(request);
+      if (method == "POST") return CreateSubscription(request, principal);
       return MethodNotAllowed(method, "GET, POST");
     }
     if (rest.size() == 2) {
@@ -226,7 +222,7 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
     }
   } else if (rest.size() == 1 && collection == "thresholds") {
     if (get) return ListThresholds();
-    if (method == "PUT") return PutThreshold(request);
+    if (method == "PUT") return PutThreshold(request, principal);
     return MethodNotAllowed(method, "GET, PUT");
   }
   return NoRoute(method, target.path);

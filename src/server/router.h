@@ -13,19 +13,38 @@
 #include "nlohmann/json.hpp"
 #include "server/http_message.h"
 #include "server/http_server.h"
+#include "server/oidc_sign_in.h"
 #include "server/request_handler.h"
 #include "server/url.h"
 
 namespace stockwatch::server {
 
-// OK for an admin; kPermissionDenied "only an admin may <what>" for anyone else (today every
-// token is an admin's; roles grow with the dashboard).
+// OK for an admin; kPermissionDenied "only an admin may <what>" for anyone else.
 absl::Status RequireAdmin(const core::Principal& principal, std::string_view what);
+
+// The session cookie's name: `__Host-sw_session` under TLS, else `sw_session`.
+std::string_view SessionCookieName(bool tls);
+// The value of cookie `name` in a Cookie header, if present.
+std::optional<std::string_view> CookieValue(std::string_view cookie_header, std::string_view name);
+// Whether `origin` (an Origin header) names this server: the request's `host` over http or
+// https, or `public_url` (notify.public_url; compared without a trailing slash).
+bool SameOrigin(std::string_view origin, std::string_view host, std::string_view public_url);
+// The throttling key of a client address: an IPv6 address by its /64, anything else as is.
+std::string ThrottleAddressKey(std::string_view address);
+// Whether a subscription's filter policy limits `store` to stores inside `scope` (a
+// manager's subscriptions must): {"store":["Berlin",...]} with exact names only.
+bool PolicyWithinScope(std::string_view filter_policy, const core::ObjectScope& scope);
 
 // How often `GET /api/v1/uploads/{id}?wait=N` re-reads the report while the upload is
 // pending. Polling keeps the InventoryStore port free of a notification API; a GetReport
 // is a point read, so 200 reads a second per waiting client are cheap.
 inline constexpr std::chrono::milliseconds kReportPollInterval{5};
+// GET /api/v1/events (event_handlers.cc): how often an open stream looks for new uploads,
+// changes and alerts, the `: keepalive` comment sent after this long without an event,
+// and the reconnection delay suggested to the browser (`retry:`).
+inline constexpr std::chrono::milliseconds kEventPollInterval{100};
+inline constexpr std::chrono::seconds kEventKeepAlive{15};
+inline constexpr int64_t kEventRetryMillis = 2000;
 // Longest `wait` accepted, in seconds.
 inline constexpr int64_t kMaxWaitSeconds = 60;
 // Most errors listed in the `details` of a refused upload.
@@ -50,9 +69,68 @@ class ApiRouter final : public RequestHandler {
   // Makes pending and future long polls (`?wait=`) return at once. Called on shutdown.
   void Shutdown() override { shutting_down_.store(true, std::memory_order_relaxed); }
 
+  // GET /api/v1/events for `principal` (event_handlers.cc): a text/event-stream response
+  // whose producer sends the uploads, changes and alerts in `principal.scope` from now, or
+  // from the request's Last-Event-ID. The producer uses this router: it must outlive it.
+  absl::StatusOr<HttpResponse> StreamEvents(const HttpRequest& request,
+                                            const core::Principal& principal);
+
  private:
+  friend class EventStream;  // event_handlers.cc
+
+  // Handle without the security headers, which Handle adds to whatever this answers.
+  HttpResponse HandleRequest(HttpRequest& request);
+  // Authorizes (the role matrix in docs/API.md), then answers the account routes or
+  // RouteApi(), filtering what a store-scoped principal may see (auth_handlers.cc).
   absl::StatusOr<HttpResponse> Route(HttpRequest& request, const core::Principal& principal);
+  absl::StatusOr<HttpResponse> RouteApi(HttpRequest& request, const core::Principal& principal);
+  // A session cookie (with the CSRF token and Origin checks of a state change) or a bearer
+  // token; the principal carries its user's role and stores (auth_handlers.cc).
   absl::StatusOr<core::Principal> Authenticate(const HttpRequest& request);
+  absl::StatusOr<core::Principal> AuthenticateBearer(std::string_view authorization);
+  absl::StatusOr<core::Principal> AuthenticateSession(const HttpRequest& request,
+                                                      std::string_view session_id);
+  // The role checks of the matrix in docs/API.md: kPermissionDenied when `principal` may not
+  // send `method` to the route of `segments`.
+  absl::Status Authorize(std::string_view method, std::span<const std::string_view> segments,
+                         const core::Principal& principal);
+  // For a store-scoped principal: refuses (403, or 404 for what it may not see) requests
+  // about stores outside its scope, before they run.
+  absl::Status CheckStoreScope(std::string_view method, std::span<const std::string_view> segments,
+                               const core::Principal& principal);
+  // For a store-scoped principal: drops from a listing what lies outside its scope.
+  absl::Status FilterForScope(std::span<const std::string_view> segments,
+                              const core::Principal& principal, HttpResponse& response);
+
+  // Accounts (auth_handlers.cc).
+  HttpResponse Login(HttpRequest& request);
+  // Sets `retry_after` (seconds) when the login is throttled.
+  absl::StatusOr<HttpResponse> LoginOrError(HttpRequest& request, int64_t& retry_after);
+  absl::StatusOr<HttpResponse> Logout(const core::Principal& principal);
+  absl::StatusOr<HttpResponse> GetMe(const core::Principal& principal);
+  absl::StatusOr<HttpResponse> ChangePassword(HttpRequest& request,
+                                              const core::Principal& principal);
+  absl::StatusOr<HttpResponse> ListTokens(const core::Principal& principal);
+  absl::StatusOr<HttpResponse> CreateToken(HttpRequest& request, const core::Principal& principal);
+  absl::StatusOr<HttpResponse> DeleteToken(std::string_view raw_id,
+                                           const core::Principal& principal);
+  absl::StatusOr<HttpResponse> ListUsers();
+  absl::StatusOr<HttpResponse> CreateUser(HttpRequest& request);
+  absl::StatusOr<HttpResponse> UpdateUser(std::string_view raw_name, HttpRequest& request);
+  absl::StatusOr<HttpResponse> DeleteUser(std::string_view raw_name);
+  // The Set-Cookie value that ends the session cookie.
+  std::string ClearedSessionCookie() const;
+
+  // Sign-in with OpenID Connect, reachable without credentials (oidc_handlers.cc).
+  // REQUIRES: `path` starts with "/api/v1/oidc/".
+  HttpResponse OidcRoute(HttpRequest& request, std::string_view path, std::string_view query);
+  absl::StatusOr<HttpResponse> OidcLogin();
+  absl::StatusOr<HttpResponse> OidcCallback(HttpRequest& request, std::string_view query);
+  // The local account the verified ID token `claims` describe, made or updated to the role
+  // its groups give.
+  absl::StatusOr<core::User> OidcUser(const nlohmann::json& claims);
+  // oidc.redirect_url, or the public base URL + "/api/v1/oidc/callback".
+  std::string OidcRedirectUrl() const;
 
   // Uploads (upload_handlers.cc).
   absl::StatusOr<HttpResponse> PutUpload(HttpRequest& request, const core::Principal& principal,
@@ -65,9 +143,15 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<nlohmann::json> UploadWithStatus(const core::ObjectCreatedEvent& event);
 
   // Everything else (api_handlers.cc).
-  absl::StatusOr<HttpResponse> ListInventory(const QueryParams& query);
-  absl::StatusOr<HttpResponse> GetItem(std::string_view raw_store, std::string_view raw_item);
-  absl::StatusOr<HttpResponse> ListStores();
+  // Inventory routes: only the stores in `principal.scope`.
+  absl::StatusOr<HttpResponse> ListInventory(const QueryParams& query,
+                                             const core::Principal& principal);
+  absl::StatusOr<HttpResponse> GetItem(std::string_view raw_store, std::string_view raw_item,
+                                       const core::Principal& principal);
+  absl::StatusOr<HttpResponse> ListStores(const core::Principal& principal);
+  // GET /api/v1/stats/out-of-stock (stats_handlers.cc).
+  absl::StatusOr<HttpResponse> OutOfStockStats(const QueryParams& query,
+                                               const core::Principal& principal);
   absl::StatusOr<HttpResponse> ListChanges(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListAlerts(const QueryParams& query);
   absl::StatusOr<HttpResponse> ListTopics();
@@ -78,7 +162,8 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> DeleteTopic(std::string_view raw_name,
                                            const core::Principal& principal);
   absl::StatusOr<HttpResponse> ListSubscriptions();
-  absl::StatusOr<HttpResponse> CreateSubscription(HttpRequest& request);
+  absl::StatusOr<HttpResponse> CreateSubscription(HttpRequest& request,
+                                                  const core::Principal& principal);
   // Changes a subscription's filter policy and schedule: admin only.
   absl::StatusOr<HttpResponse> UpdateSubscription(std::string_view raw_id, HttpRequest& request,
                                                   const core::Principal& principal);
@@ -88,7 +173,7 @@ class ApiRouter final : public RequestHandler {
   // One failed delivery (`raw_id`) or, without it, every failed delivery.
   absl::StatusOr<HttpResponse> RedriveDeliveries(std::optional<std::string_view> raw_id);
   absl::StatusOr<HttpResponse> ListThresholds();
-  absl::StatusOr<HttpResponse> PutThreshold(HttpRequest& request);
+  absl::StatusOr<HttpResponse> PutThreshold(HttpRequest& request, const core::Principal& principal);
 
   // Message templates (template_handlers.cc). Changes need an admin principal.
   absl::StatusOr<HttpResponse> ListTemplates();
@@ -117,6 +202,11 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> ListSmsOptOuts();
   absl::StatusOr<HttpResponse> SetSmsOptOut(std::string_view raw_number, bool opt_out);
 
+  // The dashboard's static files, reachable without credentials (web_handlers.cc): GET and
+  // HEAD of `/` (index.html) and `/assets/<file>`, with ETag/If-None-Match, Cache-Control and
+  // gzip when Accept-Encoding allows. REQUIRES: IsWebRoute(path).
+  HttpResponse WebRoute(const HttpRequest& request, std::string_view path);
+
   // Reads a whole (small) request body, up to options_.max_body_bytes; 413 beyond.
   absl::StatusOr<std::string> ReadSmallBody(HttpRequest& request);
   // Reads the body as a JSON object; kInvalidArgument if it is not one.
@@ -125,11 +215,21 @@ class ApiRouter final : public RequestHandler {
   Services services_;
   const ServerOptions& options_;
   std::atomic<bool> shutting_down_{false};
+  OidcAttemptStore oidc_attempts_;  // sign-ins waiting for the provider (oidc_handlers.cc)
 };
 
 // Whether `path` is a subscriber route (GET /confirm, /api/v1/subscriptions/confirm, GET and
 // POST /unsubscribe, POST /sms/inbound): answered without credentials.
 bool IsSubscriberRoute(std::string_view path);
+
+// Whether `path` is one of the dashboard's static files: `/` or `/assets/...` (web_handlers.cc).
+bool IsWebRoute(std::string_view path);
+
+// Adds the security headers every response of the API listener carries (docs/API.md,
+// "Security headers"): Content-Security-Policy, X-Content-Type-Options, Referrer-Policy,
+// X-Frame-Options, and Strict-Transport-Security when `tls`. A header the handler set
+// already is kept as it is.
+void AddSecurityHeaders(HttpResponse& response, bool tls);
 
 // A JSON response; invalid UTF-8 in strings (names are bytes) is replaced, never thrown on.
 HttpResponse JsonResponse(int status, const nlohmann::json& body);

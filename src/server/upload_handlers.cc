@@ -27,10 +27,30 @@ constexpr size_t kUploadChunkBytes = 64 * 1024;
 constexpr int64_t kDefaultUploadPage = 50;
 constexpr int64_t kMaxUploadPage = 1000;
 
-// The upload path only validates; the loader parses the stored file again to load it.
-class DiscardRows final : public core::RowSink {
+// The upload path only validates (the loader parses the stored file again to load it), and
+// for a store-scoped uploader (a manager) notes the first row of a store outside its scope,
+// as the S3 API does for a scoped access key (s3_api/ingest.cc).
+class ScopeRows final : public core::RowSink {
  public:
-  void OnRow(const core::InventoryRow&) override {}
+  explicit ScopeRows(const core::ObjectScope& scope) : scope_(scope) {}
+  void OnRow(const core::InventoryRow& row) override {
+    if (violation_ || scope_.all_stores) return;
+    if (!std::binary_search(scope_.stores.begin(), scope_.stores.end(), row.store)) {
+      violation_.emplace(row.line, std::string(row.store));
+    }
+  }
+  // kPermissionDenied naming the first row outside the scope, if any.
+  absl::Status Check(std::string_view file_name) const {
+    if (!violation_) return absl::OkStatus();
+    base::Metrics::Get().uploads_refused.fetch_add(1, std::memory_order_relaxed);
+    return absl::PermissionDeniedError(fmt::format("{}:{}: store \"{}\" is outside your stores",
+                                                   file_name, violation_->first,
+                                                   violation_->second));
+  }
+
+ private:
+  const core::ObjectScope& scope_;
+  std::optional<std::pair<int64_t, std::string>> violation_;
 };
 
 absl::StatusOr<std::string> DecodeUploadName(std::string_view raw_name) {
@@ -95,10 +115,14 @@ absl::StatusOr<HttpResponse> ApiRouter::PutUpload(HttpRequest& request,
         fmt::format("upload of {} bytes exceeds the limit of {} bytes", *declared, limit));
   }
 
-  SW_ASSIGN_OR_RETURN(std::unique_ptr<core::ObjectWriter> writer,
-                      services_.objects.BeginPut(options_.bucket, name, principal.name));
+  // The object keeps the uploader's scope, so a manager sees its own uploads and no others.
+  core::PutOptions put_options;
+  put_options.scope = principal.scope;
+  SW_ASSIGN_OR_RETURN(
+      std::unique_ptr<core::ObjectWriter> writer,
+      services_.objects.BeginPut(options_.bucket, name, principal.name, put_options));
   core::InventoryCsvParser parser(name, options_.bad_row_policy);
-  DiscardRows sink;
+  ScopeRows sink(principal.scope);
   // A small declared body gets a buffer of its size (plus one byte to see the end in the
   // same read), so a six-row file does not allocate 64 KiB.
   size_t buffer_size = kUploadChunkBytes;
@@ -128,6 +152,10 @@ absl::StatusOr<HttpResponse> ApiRouter::PutUpload(HttpRequest& request,
   if (absl::Status finished = parser.Finish(sink); !finished.ok()) {
     writer->Abort();
     return RefusedUpload(finished, parser);
+  }
+  if (absl::Status in_scope = sink.Check(name); !in_scope.ok()) {
+    writer->Abort();
+    return in_scope;
   }
   SW_ASSIGN_OR_RETURN(core::ObjectCreatedEvent event, writer->Commit());
   services_.loader_wakeup.Notify();

@@ -419,6 +419,128 @@ TYPED_TEST(InventoryStoreContractTest, QueryRejectsBadLimitAndCursor) {
   }
 }
 
+// The dashboard's queries: every sort and order, the filters, totals and the scope.
+TYPED_TEST(InventoryStoreContractTest, QuerySortsFiltersAndCountsInEveryOrder) {
+  struct Expected {
+    std::string store;
+    std::string item;
+    int64_t count;
+    TimePoint at;
+  };
+  std::map<std::pair<std::string, std::string>, Expected> table;
+  auto upload = [&](int64_t id, TimePoint at, const std::vector<Row>& rows) {
+    this->MustUpload(id, at, rows);
+    for (const Row& r : rows) {
+      auto [it, inserted] =
+          table.try_emplace({r.store, r.item}, Expected{r.store, r.item, r.count, at});
+      if (!inserted && it->second.count != r.count)
+        it->second = Expected{r.store, r.item, r.count, at};
+    }
+  };
+  std::vector<Row> first;
+  for (const std::string s : {"Berlin", "Pusan", "Austin"}) {
+    for (int i = 0; i < 25; ++i) {
+      first.push_back({s,
+                       (i % 3 == 0   ? "ECHO "
+                        : i % 3 == 1 ? "Kindle "
+                                     : "echo dot ") +
+                           std::to_string(i),
+                       (i * 7) % 6});
+    }
+  }
+  upload(1, T0(), first);
+  upload(2, T0() + seconds(10), {{"Pusan", "Kindle 1", 9}, {"Austin", "ECHO 0", 0}});
+  upload(3, T0() + seconds(20), {{"Berlin", "Kindle 4", 2}, {"Berlin", "New", 1}});
+  ASSERT_TRUE(this->store().SetThreshold(core::Threshold{std::nullopt, std::nullopt, 0}, 2).ok());
+  ASSERT_TRUE(this->store().SetThreshold(core::Threshold{"Berlin", "Kindle 4", 0}, 1).ok());
+  ASSERT_TRUE(this->store().SetThreshold(core::Threshold{"Pusan", "Kindle 1", 0}, 10).ok());
+
+  using Key = std::tuple<int64_t, std::string, std::string>;
+  auto expect_order = [&](InventoryQuery query, auto keep) {
+    std::vector<Expected> want;
+    for (const auto& [key, e] : table) {
+      if (keep(e)) want.push_back(e);
+    }
+    auto key_of = [&](const Expected& e) -> Key {
+      switch (query.sort) {
+        case core::InventorySort::kItem:
+          return {0, e.item, e.store};
+        case core::InventorySort::kCount:
+          return {e.count, e.store, e.item};
+        case core::InventorySort::kUpdatedAt:
+          return {e.at.time_since_epoch().count(), e.store, e.item};
+        case core::InventorySort::kStore:
+          break;
+      }
+      return {0, e.store, e.item};
+    };
+    std::sort(want.begin(), want.end(), [&](const Expected& a, const Expected& b) {
+      return query.order == core::SortOrder::kAsc ? key_of(a) < key_of(b) : key_of(b) < key_of(a);
+    });
+    query.limit = 7;
+    auto page = this->store().Query(query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->total, static_cast<int64_t>(want.size()));
+    std::vector<InventoryItem> got = QueryAll(this->store(), query);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].store, want[i].store) << i;
+      EXPECT_EQ(got[i].item, want[i].item) << i;
+      EXPECT_EQ(got[i].count, want[i].count) << i;
+      EXPECT_EQ(got[i].updated_at, want[i].at) << i;
+    }
+  };
+  auto any = [](const Expected&) { return true; };
+  for (core::InventorySort sort : {core::InventorySort::kStore, core::InventorySort::kItem,
+                                   core::InventorySort::kCount, core::InventorySort::kUpdatedAt}) {
+    for (core::SortOrder order : {core::SortOrder::kAsc, core::SortOrder::kDesc}) {
+      SCOPED_TRACE(static_cast<int>(sort) * 10 + static_cast<int>(order));
+      InventoryQuery query;
+      query.sort = sort;
+      query.order = order;
+      expect_order(query, any);
+      InventoryQuery q = query;
+      q.q = "eCHo";
+      expect_order(q, [](const Expected& e) {
+        return e.item.starts_with("ECHO") || e.item.starts_with("echo");
+      });
+      q.q = "stI";  // the store's name
+      expect_order(q, [](const Expected& e) { return e.store == "Austin"; });
+      InventoryQuery out = query;
+      out.status = core::StockStatus::kOut;
+      expect_order(out, [](const Expected& e) { return e.count == 0; });
+      InventoryQuery low = query;
+      low.status = core::StockStatus::kLow;
+      expect_order(low, [](const Expected& e) {
+        if (e.store == "Pusan" && e.item == "Kindle 1") return true;    // 9 <= 10
+        if (e.store == "Berlin" && e.item == "Kindle 4") return false;  // 2 > its own 1
+        return e.count > 0 && e.count <= 2;
+      });
+      InventoryQuery since = query;
+      since.changed_since = T0() + seconds(10);
+      expect_order(since, [](const Expected& e) { return e.at >= T0() + seconds(10); });
+      InventoryQuery scoped = query;
+      scoped.scope.all_stores = false;
+      scoped.scope.stores = {"Austin", "Pusan"};
+      scoped.status = core::StockStatus::kOut;
+      expect_order(scoped, [](const Expected& e) { return e.store != "Berlin" && e.count == 0; });
+    }
+  }
+  // A cursor belongs to its order.
+  InventoryQuery by_count;
+  by_count.sort = core::InventorySort::kCount;
+  by_count.limit = 3;
+  auto page = this->store().Query(by_count);
+  ASSERT_TRUE(page.ok());
+  ASSERT_FALSE(page->next_cursor.empty());
+  InventoryQuery other;
+  other.sort = core::InventorySort::kItem;
+  other.cursor = page->next_cursor;
+  EXPECT_TRUE(absl::IsInvalidArgument(this->store().Query(other).status()));
+  other.sort = core::InventorySort::kStore;
+  EXPECT_TRUE(absl::IsInvalidArgument(this->store().Query(other).status()));
+}
+
 TYPED_TEST(InventoryStoreContractTest, StoresSummarizeItems) {
   this->MustUpload(1, T0(), {{"Pusan", "A", 0}, {"Berlin", "A", 3}, {"Berlin", "B", 0}});
   this->MustUpload(2, T0() + seconds(10), {{"Berlin", "B", 0}, {"Pusan", "A", 4}});

@@ -112,6 +112,12 @@ TYPED_TEST(UserStoreContractTest, AddsAndGetsUsers) {
   // Names are looked up ignoring case, and kept as given.
   EXPECT_EQ(this->store().GetUser("ALICE")->name, "alice");
   EXPECT_TRUE(absl::IsNotFound(this->store().GetUser("carol").status()));
+  // By id too; a deleted user's id finds nobody.
+  auto by_id = this->store().GetUserById(bob->id);
+  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  EXPECT_EQ(by_id->name, "bob");
+  EXPECT_EQ(by_id->scope, Stores({"Berlin", "Paris"}));
+  EXPECT_TRUE(absl::IsNotFound(this->store().GetUserById(bob->id + 100).status()));
 
   auto all = this->store().ListUsers();
   ASSERT_TRUE(all.ok());

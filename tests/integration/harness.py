@@ -40,10 +40,11 @@ def wait_for(predicate, timeout=30.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def _read_listening_line(proc, marker, timeout=30.0):
-    """Reads stdout lines until one contains `marker`; returns that line."""
+def _read_listening_line(proc, marker, timeout=30.0, seen=None):
+    """Reads stdout lines until one contains `marker`; returns that line. Every line read
+    is appended to `seen` when given."""
     deadline = time.monotonic() + timeout
-    lines = []
+    lines = [] if seen is None else seen
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
@@ -136,7 +137,9 @@ class Server:
             [BIN, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0",
              "--s3-listen", "127.0.0.1:0", *self.args],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
-        line = _read_listening_line(self.proc, "stockwatch listening on")
+        # What the server printed before it listened (the first start's admin credentials).
+        self.startup_lines = []
+        line = _read_listening_line(self.proc, "stockwatch listening on", seen=self.startup_lines)
         self.port = int(line.strip().rsplit(":", 1)[-1].rstrip("/"))
         self.url = f"http://127.0.0.1:{self.port}"
         line = _read_listening_line(self.proc, "S3 API listening on")

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/status.h"
+#include "core/checker/inventory_order.h"
 
 namespace stockwatch::adapters {
 namespace {
@@ -146,24 +147,53 @@ absl::StatusOr<core::InventoryPage> InMemoryInventoryStore::Query(
     return absl::InvalidArgumentError("inventory: limit must be within 1..10000, got " +
                                       std::to_string(query.limit));
   }
+  const bool default_order = core::IsDefaultOrder(query);
   std::optional<Key> after;
+  std::string cursor_storage;
+  std::optional<core::InventorySortKey> after_key;
   if (!query.cursor.empty()) {
-    SW_ASSIGN_OR_RETURN(after, DecodeCursor(query.cursor));
+    if (default_order) {
+      SW_ASSIGN_OR_RETURN(after, DecodeCursor(query.cursor));
+    } else {
+      SW_ASSIGN_OR_RETURN(after_key, core::DecodeOrderedCursor(query.sort, query.order,
+                                                               query.cursor, cursor_storage));
+    }
+  }
+  core::ThresholdTable thresholds;
+  if (query.status == core::StockStatus::kLow) {
+    SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> all, Thresholds());
+    thresholds = core::ThresholdTable(all);
   }
   std::lock_guard lock(mu_);
   core::InventoryPage page;
-  auto it = after ? rows_.upper_bound(*after) : rows_.begin();
-  for (; it != rows_.end(); ++it) {
-    const auto& [key, row] = *it;
-    if (query.store && key.first != *query.store) continue;
-    if (query.item_prefix && !key.second.starts_with(*query.item_prefix)) continue;
-    if (query.max_count && row.count > *query.max_count) continue;
-    if (page.items.size() == query.limit) {
-      page.next_cursor = EncodeCursor(page.items.back().store, page.items.back().item);
-      break;
+  // A plain scan: this adapter serves tests and `check`, not a million items.
+  std::vector<core::InventoryItem> matches;
+  for (const auto& [key, row] : rows_) {
+    if (!core::MatchesInventoryQuery(query, thresholds, key.first, key.second, row.count,
+                                     core::ToUnixNanos(row.updated_at))) {
+      continue;
     }
-    page.items.push_back(core::InventoryItem{key.first, key.second, row.count, row.updated_at});
+    ++page.total;
+    if (after && key <= *after) continue;
+    core::InventoryItem item{key.first, key.second, row.count, row.updated_at};
+    if (after_key &&
+        !core::SortsBefore(query.sort, query.order, *after_key, core::SortKeyOf(item))) {
+      continue;
+    }
+    matches.push_back(std::move(item));
   }
+  auto before = [&](const core::InventoryItem& a, const core::InventoryItem& b) {
+    return core::SortsBefore(query.sort, query.order, core::SortKeyOf(a), core::SortKeyOf(b));
+  };
+  if (!default_order) std::sort(matches.begin(), matches.end(), before);
+  if (matches.size() > query.limit) {
+    matches.resize(query.limit);
+    const core::InventoryItem& last = matches.back();
+    page.next_cursor =
+        default_order ? EncodeCursor(last.store, last.item)
+                      : core::EncodeOrderedCursor(query.sort, query.order, core::SortKeyOf(last));
+  }
+  page.items = std::move(matches);
   return page;
 }
 

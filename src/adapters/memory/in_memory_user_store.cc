@@ -69,6 +69,14 @@ absl::StatusOr<core::User> InMemoryUserStore::GetUser(std::string_view name) {
   return *user;
 }
 
+absl::StatusOr<core::User> InMemoryUserStore::GetUserById(int64_t id) {
+  std::lock_guard lock(mu_);
+  for (const core::User& user : users_) {
+    if (user.id == id) return user;
+  }
+  return absl::NotFoundError("users: no user with id " + std::to_string(id));
+}
+
 absl::StatusOr<std::vector<core::User>> InMemoryUserStore::ListUsers() {
   std::lock_guard lock(mu_);
   return users_;

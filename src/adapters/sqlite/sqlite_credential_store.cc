@@ -45,8 +45,10 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddToken(std::string_view
           Durability::kSynced,
           [&](SqliteConnection& conn) -> absl::Status {
             {
-              SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
-                                  conn.Prepare("SELECT 1 FROM tokens WHERE name = ? OR hash = ?"));
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement stmt,
+                  conn.Prepare("SELECT 1 FROM tokens WHERE (name = ? AND user_id IS NULL) "
+                               "OR hash = ?"));
               stmt.BindText(1, name).BindBlob(2, AsBytes(digest));
               SW_ASSIGN_OR_RETURN(bool taken, stmt.Step());
               if (taken) {
@@ -75,6 +77,85 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddToken(std::string_view
   return info;
 }
 
+absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddUserToken(int64_t user_id,
+                                                                    std::string_view name,
+                                                                    std::string_view token,
+                                                                    core::TimePoint at) {
+  if (user_id <= 0 || name.empty() || token.empty()) {
+    return absl::InvalidArgumentError(
+        "credentials: a user token needs an owner, a name and a token");
+  }
+  const auto digest = HashToken(token);
+  core::TokenInfo info;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            {
+              SW_ASSIGN_OR_RETURN(
+                  SqliteStatement stmt,
+                  conn.Prepare(
+                      "SELECT 1 FROM tokens WHERE (user_id = ? AND name = ?) OR hash = ?"));
+              stmt.Bind(1, user_id).BindText(2, name).BindBlob(3, AsBytes(digest));
+              SW_ASSIGN_OR_RETURN(bool taken, stmt.Step());
+              if (taken) {
+                return absl::AlreadyExistsError("credentials: token name \"" + std::string(name) +
+                                                "\" is taken or the token is already registered");
+              }
+            }
+            // The role column stays empty: a user's token acts with its owner's role.
+            SW_ASSIGN_OR_RETURN(SqliteStatement insert,
+                                conn.Prepare("INSERT INTO tokens (name, role, hash, created_at_ns, "
+                                             "user_id) VALUES (?, '', ?, ?, ?)"));
+            insert.BindText(1, name)
+                .BindBlob(2, AsBytes(digest))
+                .Bind(3, ToUnixNanos(at))
+                .Bind(4, user_id);
+            SW_RETURN_IF_ERROR(insert.Run());
+            info.id = conn.LastInsertRowid();
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  info.name = std::string(name);
+  info.created_at = at;
+  info.user_id = user_id;
+  return info;
+}
+
+absl::Status SqliteCredentialStore::DeleteToken(int64_t id) {
+  return db_->WithWriteTransaction(
+      Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("DELETE FROM tokens WHERE id = ?"));
+        stmt.Bind(1, id);
+        SW_RETURN_IF_ERROR(stmt.Run());
+        if (conn.Changes() == 0) {
+          return absl::NotFoundError("credentials: no token " + std::to_string(id));
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<int64_t> SqliteCredentialStore::AssignUnownedTokens(int64_t user_id) {
+  if (user_id <= 0) return absl::InvalidArgumentError("credentials: user id must be positive");
+  int64_t assigned = 0;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("UPDATE tokens SET user_id = ? WHERE user_id IS NULL"));
+            stmt.Bind(1, user_id);
+            SW_RETURN_IF_ERROR(stmt.Run());
+            assigned = conn.Changes();
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return assigned;
+}
+
 absl::StatusOr<core::Principal> SqliteCredentialStore::Authenticate(std::string_view token) {
   const auto digest = HashToken(token);
   std::optional<core::Principal> principal;
@@ -84,15 +165,18 @@ absl::StatusOr<core::Principal> SqliteCredentialStore::Authenticate(std::string_
             // the token; the final comparison is constant-time all the same.
             SW_ASSIGN_OR_RETURN(
                 SqliteStatement stmt,
-                conn.Prepare("SELECT id, name, role, hash FROM tokens WHERE hash = ?"));
+                conn.Prepare("SELECT id, name, role, hash, user_id FROM tokens WHERE hash = ?"));
             stmt.BindBlob(1, AsBytes(digest));
             SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
             if (!row) return absl::OkStatus();
             const std::string_view stored = stmt.Blob(3);
             if (stored.size() == digest.size() &&
                 CRYPTO_memcmp(stored.data(), digest.data(), digest.size()) == 0) {
-              principal = core::Principal{stmt.Int64(0), std::string(stmt.Text(1)),
-                                          std::string(stmt.Text(2))};
+              principal.emplace();
+              principal->token_id = stmt.Int64(0);
+              principal->name = std::string(stmt.Text(1));
+              principal->role = std::string(stmt.Text(2));
+              principal->user_id = stmt.IsNull(4) ? 0 : stmt.Int64(4);
             }
             return absl::OkStatus();
           });
@@ -109,13 +193,14 @@ absl::StatusOr<std::vector<core::TokenInfo>> SqliteCredentialStore::Tokens() {
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
             SW_ASSIGN_OR_RETURN(
                 SqliteStatement stmt,
-                conn.Prepare("SELECT id, name, role, created_at_ns FROM tokens ORDER BY id"));
+                conn.Prepare(
+                    "SELECT id, name, role, created_at_ns, user_id FROM tokens ORDER BY id"));
             while (true) {
               SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
               if (!row) return absl::OkStatus();
               out.push_back(core::TokenInfo{stmt.Int64(0), std::string(stmt.Text(1)),
-                                            std::string(stmt.Text(2)),
-                                            FromUnixNanos(stmt.Int64(3))});
+                                            std::string(stmt.Text(2)), FromUnixNanos(stmt.Int64(3)),
+                                            stmt.IsNull(4) ? 0 : stmt.Int64(4)});
             }
           });
       !txn.ok()) {

@@ -24,8 +24,12 @@ class SqliteCredentialStore final : public core::CredentialStore {
 
   absl::StatusOr<core::TokenInfo> AddToken(std::string_view name, std::string_view role,
                                            std::string_view token, core::TimePoint at) override;
+  absl::StatusOr<core::TokenInfo> AddUserToken(int64_t user_id, std::string_view name,
+                                               std::string_view token, core::TimePoint at) override;
   absl::StatusOr<core::Principal> Authenticate(std::string_view token) override;
   absl::StatusOr<std::vector<core::TokenInfo>> Tokens() override;
+  absl::Status DeleteToken(int64_t id) override;
+  absl::StatusOr<int64_t> AssignUnownedTokens(int64_t user_id) override;
 
  private:
   explicit SqliteCredentialStore(std::shared_ptr<SqliteDatabase> db);

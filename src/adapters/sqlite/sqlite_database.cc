@@ -327,6 +327,25 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_user ON sessions (user_id);
 )sql",
+    // 13: API tokens owned by users. `user_id` is the owner (NULL: none, as every earlier
+    // token until `serve` gives it to the first admin); a user's token acts with its owner's
+    // role and stores and goes with its owner. Names are unique per owner, so the table is
+    // rebuilt without the old UNIQUE(name); AUTOINCREMENT keeps a deleted token's id unused.
+    R"sql(
+CREATE TABLE tokens_v13 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  hash BLOB NOT NULL UNIQUE,
+  created_at_ns INTEGER NOT NULL,
+  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE
+);
+INSERT INTO tokens_v13 (id, name, role, hash, created_at_ns)
+  SELECT id, name, role, hash, created_at_ns FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_v13 RENAME TO tokens;
+CREATE UNIQUE INDEX tokens_by_owner_name ON tokens (user_id, name);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "core/checker/inventory_order.h"
 #include "core/model/json.h"
 
 namespace stockwatch::adapters {
@@ -1004,9 +1005,19 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::Inve
     return absl::InvalidArgumentError("inventory: limit must be within 1..10000, got " +
                                       std::to_string(query.limit));
   }
+  if (!core::IsDefaultOrder(query)) return QueryOrdered(query);
   std::string after_store, after_item;
   const bool has_cursor = !query.cursor.empty();
   if (has_cursor) SW_RETURN_IF_ERROR(DecodeCursor(query.cursor, after_store, after_item));
+  core::ThresholdTable thresholds;
+  if (query.status == core::StockStatus::kLow) {
+    SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> all, Thresholds());
+    thresholds = core::ThresholdTable(all);
+  }
+  // Filters beyond the store and the item prefix are checked item by item, and `total` then
+  // needs a pass over every candidate store.
+  const bool filtered = query.max_count || query.q || query.status || query.changed_since;
+  const bool needs_time = query.changed_since.has_value();
 
   const Impl& impl = *impl_;
   std::shared_lock lock(impl.mu);
@@ -1021,22 +1032,47 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::Inve
   } else {
     order = &impl.SortedStores();
   }
+  auto updated_ns = [&](const IndexSlot& slot) {
+    return needs_time ? core::ToUnixNanos(impl.TimeOfSeq(slot.last_seq)) : int64_t{0};
+  };
+  const std::string_view prefix = query.item_prefix ? *query.item_prefix : std::string_view();
+  auto by_name = [&](uint32_t id, std::string_view name) {
+    return impl.item_names.Name(id) < name;
+  };
+  // total: the items of every store in scope that match.
+  for (uint32_t store : *order) {
+    const std::string_view store_name = impl.store_names.Name(store);
+    if (!core::ScopeCoversStore(query.scope, store_name)) continue;
+    const StoreState& state = impl.stores[store];
+    if (!filtered && prefix.empty()) {
+      page.total += static_cast<int64_t>(state.items.size());
+      continue;
+    }
+    const std::vector<uint32_t>& items = impl.SortedItems(store);
+    for (auto it = std::lower_bound(items.begin(), items.end(), prefix, by_name); it != items.end();
+         ++it) {
+      const std::string_view item_name = impl.item_names.Name(*it);
+      if (!item_name.starts_with(prefix)) break;
+      const IndexSlot* slot = state.items.Find(*it);
+      if (core::MatchesInventoryQuery(query, thresholds, store_name, item_name, slot->count,
+                                      updated_ns(*slot))) {
+        ++page.total;
+      }
+    }
+  }
   auto first_store = order->begin();
   if (has_cursor) {
     first_store = std::lower_bound(
         order->begin(), order->end(), after_store,
         [&](uint32_t id, const std::string& name) { return impl.store_names.Name(id) < name; });
   }
-  const std::string_view prefix = query.item_prefix ? *query.item_prefix : std::string_view();
   bool more = false;
   for (auto s = first_store; s != order->end() && !more; ++s) {
     const uint32_t store = *s;
     const std::string_view store_name = impl.store_names.Name(store);
+    if (!core::ScopeCoversStore(query.scope, store_name)) continue;
     const StoreState& state = impl.stores[store];
     const std::vector<uint32_t>& items = impl.SortedItems(store);
-    auto by_name = [&](uint32_t id, std::string_view name) {
-      return impl.item_names.Name(id) < name;
-    };
     auto it = std::lower_bound(items.begin(), items.end(), prefix, by_name);
     if (has_cursor && store_name == after_store) {
       auto after = std::upper_bound(
@@ -1048,7 +1084,10 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::Inve
       const std::string_view item_name = impl.item_names.Name(*it);
       if (!item_name.starts_with(prefix)) break;
       const IndexSlot* slot = state.items.Find(*it);
-      if (query.max_count && slot->count > *query.max_count) continue;
+      if (filtered && !core::MatchesInventoryQuery(query, thresholds, store_name, item_name,
+                                                   slot->count, updated_ns(*slot))) {
+        continue;
+      }
       if (page.items.size() == query.limit) {
         more = true;
         break;
@@ -1058,6 +1097,83 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::Query(const core::Inve
     }
   }
   if (more) page.next_cursor = EncodeCursor(page.items.back().store, page.items.back().item);
+  return page;
+}
+
+// Another order than (store, item): one pass over the items in scope keeps the `limit` + 1
+// first after the cursor in a bounded heap, so every page, however deep, costs one scan
+// (O(items log limit)) and no sorted copy of the table.
+absl::StatusOr<core::InventoryPage> SqliteInventoryStore::QueryOrdered(
+    const core::InventoryQuery& query) {
+  std::string cursor_storage;
+  std::optional<core::InventorySortKey> after;
+  if (!query.cursor.empty()) {
+    SW_ASSIGN_OR_RETURN(
+        after, core::DecodeOrderedCursor(query.sort, query.order, query.cursor, cursor_storage));
+  }
+  core::ThresholdTable thresholds;
+  if (query.status == core::StockStatus::kLow) {
+    SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> all, Thresholds());
+    thresholds = core::ThresholdTable(all);
+  }
+  const bool needs_time =
+      query.changed_since.has_value() || query.sort == core::InventorySort::kUpdatedAt;
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  struct Candidate {
+    int64_t count;
+    int64_t updated_ns;
+    uint32_t store;
+    uint32_t item;
+  };
+  auto key_of = [&](const Candidate& c) {
+    return core::InventorySortKey{c.count, c.updated_ns, impl.store_names.Name(c.store),
+                                  impl.item_names.Name(c.item)};
+  };
+  auto before = [&](const Candidate& a, const Candidate& b) {
+    return core::SortsBefore(query.sort, query.order, key_of(a), key_of(b));
+  };
+  // A max-heap under `before`: its top is the last of the first limit + 1.
+  std::vector<Candidate> heap;
+  const size_t keep = query.limit + 1;
+  heap.reserve(keep);
+  core::InventoryPage page;
+  for (uint32_t store = 0; store < impl.stores.size(); ++store) {
+    const std::string_view store_name = impl.store_names.Name(store);
+    if (query.store && store_name != *query.store) continue;
+    if (!core::ScopeCoversStore(query.scope, store_name)) continue;
+    impl.stores[store].items.ForEach([&](uint32_t item, const IndexSlot& slot) {
+      Candidate c{slot.count,
+                  needs_time ? core::ToUnixNanos(impl.TimeOfSeq(slot.last_seq)) : int64_t{0}, store,
+                  item};
+      if (!core::MatchesInventoryQuery(query, thresholds, store_name, impl.item_names.Name(item),
+                                       c.count, c.updated_ns)) {
+        return;
+      }
+      ++page.total;
+      if (after && !core::SortsBefore(query.sort, query.order, *after, key_of(c))) return;
+      if (heap.size() < keep) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end(), before);
+      } else if (before(c, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), before);
+        heap.back() = c;
+        std::push_heap(heap.begin(), heap.end(), before);
+      }
+    });
+  }
+  std::sort_heap(heap.begin(), heap.end(), before);
+  const bool more = heap.size() > query.limit;
+  if (more) heap.pop_back();
+  for (const Candidate& c : heap) {
+    const IndexSlot* slot = impl.stores[c.store].items.Find(c.item);
+    page.items.push_back(InventoryItem{std::string(impl.store_names.Name(c.store)),
+                                       std::string(impl.item_names.Name(c.item)), c.count,
+                                       impl.TimeOfSeq(slot->last_seq)});
+  }
+  if (more) {
+    page.next_cursor = core::EncodeOrderedCursor(query.sort, query.order, key_of(heap.back()));
+  }
   return page;
 }
 

@@ -79,6 +79,8 @@ class SqliteInventoryStore final : public core::InventoryStore, public core::Cha
   class Impl;
   class Writer;
   explicit SqliteInventoryStore(std::unique_ptr<Impl> impl);
+  // Query in an order other than (store, item) ascending.
+  absl::StatusOr<core::InventoryPage> QueryOrdered(const core::InventoryQuery& query);
   std::unique_ptr<Impl> impl_;
 };
 

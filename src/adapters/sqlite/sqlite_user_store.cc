@@ -98,6 +98,24 @@ absl::StatusOr<core::User> SqliteUserStore::GetUser(std::string_view name) {
   return *std::move(user);
 }
 
+absl::StatusOr<core::User> SqliteUserStore::GetUserById(int64_t id) {
+  std::optional<core::User> user;
+  if (const absl::Status txn =
+          db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(std::string("SELECT ") +
+                                                                   kUserColumns + " WHERE id = ?"));
+            stmt.Bind(1, id);
+            SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (row) user = UserFromRow(stmt);
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  if (!user) return absl::NotFoundError("users: no user with id " + std::to_string(id));
+  return *std::move(user);
+}
+
 absl::StatusOr<std::vector<core::User>> SqliteUserStore::ListUsers() {
   std::vector<core::User> users;
   if (const absl::Status txn =

@@ -20,6 +20,7 @@ class SqliteUserStore final : public core::UserStore {
 
   absl::StatusOr<core::User> AddUser(const core::User& user) override;
   absl::StatusOr<core::User> GetUser(std::string_view name) override;
+  absl::StatusOr<core::User> GetUserById(int64_t id) override;
   absl::StatusOr<std::vector<core::User>> ListUsers() override;
   absl::Status SetPassword(std::string_view name, std::string_view password_hash) override;
   absl::Status SetRole(std::string_view name, core::Role role,

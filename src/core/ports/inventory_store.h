@@ -32,6 +32,14 @@ class UploadWriter {
   virtual absl::Status Commit(LoadReport& report) = 0;
 };
 
+// The order of a query's items. Ties break on (store, item), so the order is total; kDesc
+// reverses the whole order.
+enum class InventorySort { kStore, kItem, kCount, kUpdatedAt };
+enum class SortOrder { kAsc, kDesc };
+// kOut: count 0. kLow: 0 < count <= the LowStock threshold in force for the item
+// (ThresholdTable in core/checker/stock_rules.h); items without one are never low.
+enum class StockStatus { kOut, kLow };
+
 // Query over the inventory table.
 struct InventoryQuery {
   std::optional<std::string> store;        // exact store name
@@ -39,11 +47,22 @@ struct InventoryQuery {
   std::optional<int64_t> max_count;        // count <= max_count
   size_t limit = 100;                      // 1..10000
   std::string cursor;                      // opaque, from a previous page; empty = first
+  // Default (kStore, kAsc): by (store, item) bytewise. kStore: (store, item); kItem: (item,
+  // store); kCount: (count, store, item); kUpdatedAt: (updated_at, store, item).
+  InventorySort sort = InventorySort::kStore;
+  SortOrder order = SortOrder::kAsc;
+  // Items whose name or store contains this, ignoring ASCII case. Default: any.
+  std::optional<std::string> q;
+  std::optional<StockStatus> status;       // default: any
+  std::optional<TimePoint> changed_since;  // updated_at >= this; default: any
+  // The stores the caller may see; items of other stores are left out. Default: all.
+  ObjectScope scope;
 };
 
 struct InventoryPage {
-  std::vector<InventoryItem> items;  // ordered by (store, item) bytewise
+  std::vector<InventoryItem> items;  // in the query's order
   std::string next_cursor;           // empty when this is the last page
+  int64_t total = 0;                 // items matching the query (every page), exact
 };
 
 struct StoreSummary {

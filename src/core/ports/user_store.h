@@ -23,6 +23,8 @@ class UserStore {
   // (CanonicalScopeForRole()); kAlreadyExists if the name is taken (ignoring case).
   virtual absl::StatusOr<User> AddUser(const User& user) = 0;
   virtual absl::StatusOr<User> GetUser(std::string_view name) = 0;
+  // The user with `id` (ids are never reused, so a deleted user's id finds nobody).
+  virtual absl::StatusOr<User> GetUserById(int64_t id) = 0;
   // Every user, by id.
   virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
   // Replaces the password hash. Sessions are left alone: the caller ends them

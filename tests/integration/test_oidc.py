@@ -1,0 +1,426 @@
+"""Sign-in with OpenID Connect against Amazon Cognito as moto_server emulates it.
+
+moto serves Cognito's API and each pool's JWKS (`/<pool>/.well-known/jwks.json`), and its
+`initiate-auth` mints real RS256 ID tokens (iss = the real AWS URL, aud = the app client,
+token_use = "id", cognito:groups, custom: attributes) signed with the key of that JWKS. It
+has no hosted UI: no /oauth2/authorize, no /oauth2/token, no discovery document. So the
+browser side of the flow runs against a stand-in provider started IN THIS TEST: its
+/authorize redirects back with a code, and its /token checks the PKCE code_verifier against
+the challenge /authorize received (as Cognito's token endpoint does) and answers with an ID
+token minted by moto for the user. The stand-in only carries moto's real tokens; every check
+of them (signature against moto's JWKS, iss, aud, exp, token_use) is stockwatch's.
+
+moto's tokens carry no `nonce` (initiate-auth has none to echo), so the server under test
+runs with oidc.require_nonce = false; a second server with the default shows that a token
+without the nonce is refused.
+"""
+
+import base64
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from harness import Server, wait_for
+
+REGION = "us-east-1"
+PASSWORD = "Passw0rd!long-enough"
+
+
+def free_low_port():
+    """A free loopback port below 32768 (the ephemeral range starts there)."""
+    for _ in range(200):
+        port = 20000 + secrets.randbelow(12000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port below 32768")
+
+
+class Moto:
+    """moto_server on loopback, and calls to its Cognito JSON API."""
+
+    def __init__(self):
+        exe = shutil.which("moto_server")
+        if exe is None:
+            raise unittest.SkipTest("moto_server is not on PATH")
+        self.port = free_low_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                     f"sw-moto-{self.port}.log"), "w")
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_DEFAULT_REGION=REGION)
+        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+        def up():
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=2):
+                    return True
+            except urllib.error.HTTPError:
+                return True
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError("moto_server exited")
+                return False
+
+        wait_for(up, timeout=60, interval=0.1, what="moto_server")
+
+    def cognito(self, action, body):
+        req = urllib.request.Request(
+            self.url + "/", data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/x-amz-json-1.1",
+                     "X-Amz-Target": f"AWSCognitoIdentityProviderService.{action}",
+                     "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261126/"
+                                      f"{REGION}/cognito-idp/aws4_request, "
+                                      "SignedHeaders=host, Signature=0"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class StandInProvider:
+    """The browser-facing half of an OIDC provider, carrying ID tokens minted by moto.
+
+    `id_token_for(user)` returns the token /token hands out for the user who "signs in" at
+    /authorize (`self.user`).
+    """
+
+    def __init__(self, client_id, id_token_for):
+        self.client_id = client_id
+        self.id_token_for = id_token_for
+        self.user = None
+        self.codes = {}
+        self.token_requests = []
+        provider = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path != "/authorize":
+                    return self.reply(404)
+                if (q.get("response_type") != "code" or q.get("client_id") != provider.client_id
+                        or q.get("code_challenge_method") != "S256"
+                        or "openid" not in q.get("scope", "").split()
+                        or not q.get("state") or not q.get("nonce")
+                        or not q.get("code_challenge")):
+                    return self.reply(400, b"bad authorization request")
+                code = secrets.token_urlsafe(16)
+                provider.codes[code] = {"challenge": q["code_challenge"],
+                                        "redirect_uri": q["redirect_uri"],
+                                        "user": provider.user, "nonce": q["nonce"]}
+                location = q["redirect_uri"] + "?" + urllib.parse.urlencode(
+                    {"code": code, "state": q["state"]})
+                self.reply(302, headers=[("Location", location)])
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                provider.token_requests.append(form)
+                if self.path != "/token":
+                    return self.reply(404)
+                grant = provider.codes.pop(form.get("code", ""), None)  # single use
+                error = None
+                if form.get("grant_type") != "authorization_code" or grant is None:
+                    error = "invalid_grant"
+                elif form.get("redirect_uri") != grant["redirect_uri"]:
+                    error = "invalid_grant"
+                elif form.get("client_id") != provider.client_id:
+                    error = "invalid_client"
+                else:
+                    verifier = form.get("code_verifier", "")
+                    challenge = b64url(hashlib.sha256(verifier.encode()).digest())
+                    if not 43 <= len(verifier) <= 128 or challenge != grant["challenge"]:
+                        error = "invalid_grant"
+                if error:
+                    body = json.dumps({"error": error}).encode()
+                    return self.reply(400, body, [("Content-Type", "application/json")])
+                body = json.dumps({"id_token": provider.id_token_for(grant["user"]),
+                                   "token_type": "Bearer", "expires_in": 3600}).encode()
+                self.reply(200, body, [("Content-Type", "application/json")])
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def fetch(url, cookies=None):
+    """GET without following redirects: (status, headers, body)."""
+    headers = {}
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        with OPENER.open(req, timeout=60) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def set_cookies(headers):
+    """name -> (value, attributes) of every Set-Cookie."""
+    out = {}
+    for line in headers.get_all("Set-Cookie") or []:
+        parts = [p.strip() for p in line.split(";")]
+        name, _, value = parts[0].partition("=")
+        out[name] = (value, parts[1:])
+    return out
+
+
+class OidcCognitoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto()
+        try:
+            cls._make_pool()
+        except Exception:
+            cls.moto.stop()
+            raise
+
+    @classmethod
+    def _make_pool(cls):
+        m = cls.moto
+        pool = m.cognito("CreateUserPool", {
+            "PoolName": "stockwatch",
+            "Schema": [{"Name": "stores", "AttributeDataType": "String", "Mutable": True}]})
+        cls.pool_id = pool["UserPool"]["Id"]
+        cls.client_id = cls._client("dashboard")
+        cls.other_client_id = cls._client("another-app")
+        for group in ("stockwatch-admins", "stockwatch-managers"):
+            m.cognito("CreateGroup", {"UserPoolId": cls.pool_id, "GroupName": group})
+        for user, group, attrs in (
+                ("alice", "stockwatch-admins", []),
+                ("carol", "stockwatch-managers", [{"Name": "custom:stores", "Value": "Berlin"}]),
+                ("bob", None, [])):
+            m.cognito("AdminCreateUser", {"UserPoolId": cls.pool_id, "Username": user,
+                                          "UserAttributes": attrs})
+            m.cognito("AdminSetUserPassword", {"UserPoolId": cls.pool_id, "Username": user,
+                                               "Password": PASSWORD, "Permanent": True})
+            if group:
+                m.cognito("AdminAddUserToGroup", {"UserPoolId": cls.pool_id, "Username": user,
+                                                  "GroupName": group})
+        cls.issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{cls.pool_id}"
+        cls.jwks_uri = f"{m.url}/{cls.pool_id}/.well-known/jwks.json"
+
+    @classmethod
+    def _client(cls, name):
+        doc = cls.moto.cognito("CreateUserPoolClient", {
+            "UserPoolId": cls.pool_id, "ClientName": name,
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]})
+        return doc["UserPoolClient"]["ClientId"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+
+    def moto_id_token(self, user, client_id=None):
+        doc = self.moto.cognito("InitiateAuth", {
+            "ClientId": client_id or self.client_id, "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": user, "PASSWORD": PASSWORD}})
+        return doc["AuthenticationResult"]["IdToken"]
+
+    def setUp(self):
+        # What /token hands out; tests replace it to tamper.
+        self.token_source = self.moto_id_token
+        self.provider = StandInProvider(self.client_id, lambda user: self.token_source(user))
+        self.addCleanup(self.provider.stop)
+        self.server = self.start_server(require_nonce=False)
+
+    def start_server(self, require_nonce):
+        server = Server(env={
+            "STOCKWATCH_OIDC_ISSUER": self.issuer,
+            "STOCKWATCH_OIDC_CLIENT_ID": self.client_id,
+            "STOCKWATCH_OIDC_AUTHORIZATION_ENDPOINT": self.provider.url + "/authorize",
+            "STOCKWATCH_OIDC_TOKEN_ENDPOINT": self.provider.url + "/token",
+            "STOCKWATCH_OIDC_JWKS_URI": self.jwks_uri,
+            "STOCKWATCH_OIDC_ADMIN_GROUPS": "stockwatch-admins",
+            "STOCKWATCH_OIDC_MANAGER_GROUPS": "stockwatch-managers",
+            "STOCKWATCH_OIDC_REQUIRE_NONCE": "true" if require_nonce else "false",
+        }).start()
+        self.addCleanup(server.stop)
+        return server
+
+    def sign_in(self, user, server=None, change_state=None):
+        """Drives the browser through the flow by hand; returns the callback's
+        (status, headers, body)."""
+        server = server or self.server
+        self.provider.user = user
+        status, headers, _ = fetch(server.url + "/api/v1/oidc/login")
+        self.assertEqual(status, 302)
+        location = headers["Location"]
+        self.assertTrue(location.startswith(self.provider.url + "/authorize?"), location)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+        self.assertEqual(q["client_id"], self.client_id)
+        self.assertEqual(q["redirect_uri"], server.url + "/api/v1/oidc/callback")
+        self.assertEqual(q["code_challenge_method"], "S256")
+        cookie = set_cookies(headers)["sw_oidc"]
+        self.assertIn("HttpOnly", cookie[1])
+        self.assertIn("SameSite=Lax", cookie[1])
+
+        status, headers, body = fetch(location)
+        self.assertEqual(status, 302, body)
+        callback = headers["Location"]
+        self.assertTrue(callback.startswith(server.url + "/api/v1/oidc/callback?"), callback)
+        if change_state:
+            parts = urllib.parse.urlsplit(callback)
+            q = dict(urllib.parse.parse_qsl(parts.query))
+            q["state"] = change_state(q["state"])
+            callback = parts._replace(query=urllib.parse.urlencode(q)).geturl()
+        return fetch(callback, cookies={"sw_oidc": cookie[0]})
+
+    def me(self, session_id, server=None):
+        status, _, body = fetch((server or self.server).url + "/api/v1/me",
+                                cookies={"sw_session": session_id})
+        return status, json.loads(body)
+
+    def test_config_says_enabled(self):
+        status, _, body = fetch(self.server.url + "/api/v1/oidc/config")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body), {"enabled": True, "login_url": "/api/v1/oidc/login"})
+
+    def test_cognito_group_member_signs_in_as_admin(self):
+        status, headers, body = self.sign_in("alice")
+        self.assertEqual(status, 302, body)
+        self.assertEqual(headers["Location"], "/")
+        cookies = set_cookies(headers)
+        session, attributes = cookies["sw_session"]
+        self.assertIn("HttpOnly", attributes)
+        self.assertIn("SameSite=Strict", attributes)
+        self.assertEqual(cookies["sw_oidc"][0], "")  # the attempt's cookie is cleared
+        # The stand-in got the verifier whose challenge went to /authorize (it checked it).
+        self.assertEqual(len(self.provider.token_requests), 1)
+        self.assertGreaterEqual(len(self.provider.token_requests[0]["code_verifier"]), 43)
+
+        status, doc = self.me(session)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["user"], {"name": "alice", "role": "admin", "stores": None})
+        self.assertTrue(doc["csrf_token"])
+        # A second sign-in is a new session of the same account.
+        status, headers, body = self.sign_in("alice")
+        self.assertEqual(status, 302, body)
+        self.assertNotEqual(set_cookies(headers)["sw_session"][0], session)
+        users = json.loads(self.server.cli("users", "list", "--format", "json", "--data",
+                                           self.server.data_dir).stdout)
+        self.assertEqual([u["role"] for u in users if u["name"] == "alice"], ["admin"])
+
+    def test_groups_map_to_manager_and_viewer(self):
+        status, headers, body = self.sign_in("carol")
+        self.assertEqual(status, 302, body)
+        status, doc = self.me(set_cookies(headers)["sw_session"][0])
+        self.assertEqual(doc["user"], {"name": "carol", "role": "manager", "stores": ["Berlin"]})
+        status, headers, body = self.sign_in("bob")
+        self.assertEqual(status, 302, body)
+        status, doc = self.me(set_cookies(headers)["sw_session"][0])
+        self.assertEqual(doc["user"], {"name": "bob", "role": "viewer", "stores": None})
+
+    def test_tampered_token_is_refused(self):
+        def tampered(user):
+            header, payload, signature = self.moto_id_token(user).split(".")
+            raw = bytearray(b64url_decode(signature))
+            raw[7] ^= 0x01
+            return ".".join([header, payload, b64url(bytes(raw))])
+
+        self.token_source = tampered
+        status, headers, body = self.sign_in("alice")
+        self.assertEqual(status, 401, body)
+        self.assertIn("signature does not verify", json.loads(body)["error"]["message"])
+        self.assertNotIn("sw_session", set_cookies(headers))
+
+    def test_token_for_another_client_is_refused(self):
+        self.token_source = lambda user: self.moto_id_token(user, self.other_client_id)
+        status, _, body = self.sign_in("alice")
+        self.assertEqual(status, 401, body)
+        self.assertIn('"aud" is not this client', json.loads(body)["error"]["message"])
+
+    def test_access_token_is_refused(self):
+        def access_token(user):
+            doc = self.moto.cognito("InitiateAuth", {
+                "ClientId": self.client_id, "AuthFlow": "USER_PASSWORD_AUTH",
+                "AuthParameters": {"USERNAME": user, "PASSWORD": PASSWORD}})
+            return doc["AuthenticationResult"]["AccessToken"]
+
+        self.token_source = access_token
+        status, _, body = self.sign_in("alice")
+        self.assertEqual(status, 401, body)
+        self.assertIn('"aud" is missing', json.loads(body)["error"]["message"])
+
+    def test_wrong_state_is_refused(self):
+        status, headers, body = self.sign_in("alice", change_state=lambda s: s[:-2] + "xx")
+        self.assertEqual(status, 401, body)
+        self.assertIn("state does not match", json.loads(body)["error"]["message"])
+        self.assertNotIn("sw_session", set_cookies(headers))
+        # The code was never redeemed.
+        self.assertEqual(self.provider.token_requests, [])
+
+    def test_callback_without_the_browsers_cookie_is_refused(self):
+        self.provider.user = "alice"
+        _, headers, _ = fetch(self.server.url + "/api/v1/oidc/login")
+        _, headers, _ = fetch(headers["Location"])
+        status, _, body = fetch(headers["Location"])  # no sw_oidc cookie: another browser
+        self.assertEqual(status, 401, body)
+        self.assertEqual(self.provider.token_requests, [])
+
+    def test_token_without_nonce_is_refused_by_default(self):
+        server = self.start_server(require_nonce=True)
+        status, _, body = self.sign_in("alice", server=server)
+        self.assertEqual(status, 401, body)
+        self.assertIn('"nonce" is missing', json.loads(body)["error"]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,134 @@
+// Subscriptions: create (topic, endpoint, store filter, digest, quiet hours), confirmation
+// state, filter by store, delete.
+import {useState} from 'preact/hooks';
+
+import {api, errorText, formatTime, type User} from '../api';
+import {ErrorLine, StoreSelect, useData, useStores} from '../ui';
+
+interface Subscription {
+  id: number;
+  topic: string;
+  protocol: string;
+  endpoint: string;
+  created_at: string;
+  status: 'pending_confirmation' | 'confirmed';
+  filter_policy: Record<string, unknown> | null;
+  digest: string;
+  quiet_hours: string | null;
+  timezone: string;
+}
+
+function policyStores(s: Subscription): string[] {
+  const stores = s.filter_policy?.store;
+  return Array.isArray(stores) ? stores.filter((x): x is string => typeof x === 'string') : [];
+}
+
+export function SubscriptionsPage({user}: {user: User}) {
+  const stores = useStores();
+  const topics = useData(() => api<{topics: string[]}>('GET', '/topics').then((r) => r.topics), []);
+  const list = useData(() => api<{subscriptions: Subscription[]}>('GET', '/subscriptions'), []);
+  const canWrite = user.role !== 'viewer';
+  const [filterStore, setFilterStore] = useState('');
+  const [topic, setTopic] = useState('NoStock');
+  const [endpoint, setEndpoint] = useState('');
+  const [store, setStore] = useState(user.role === 'manager' ? user.stores?.[0] ?? '' : '');
+  const [digest, setDigest] = useState('immediate');
+  const [quietHours, setQuietHours] = useState('');
+  const [timezone, setTimezone] = useState('UTC');
+  const [message, setMessage] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+
+  const create = async (event: Event) => {
+    event.preventDefault();
+    setMessage(null);
+    setFailure(null);
+    try {
+      const body: Record<string, unknown> = {topic, endpoint: endpoint.trim(), digest};
+      if (store) body.filter_policy = {store: [store]};
+      if (quietHours.trim()) {
+        body.quiet_hours = quietHours.trim();
+        body.timezone = timezone.trim() || 'UTC';
+      }
+      const created = await api<Subscription & {signing_secret?: string}>('POST', '/subscriptions', body);
+      setMessage(`Subscription ${created.id} is ${created.status.replace('_', ' ')}.` +
+                 (created.signing_secret ? ` Its signing secret (shown once): ${created.signing_secret}` : ''));
+      setEndpoint('');
+      list.reload();
+    } catch (error) {
+      setFailure(errorText(error));
+    }
+  };
+  const remove = async (id: number) => {
+    setMessage(null);
+    setFailure(null);
+    try {
+      await api('DELETE', `/subscriptions/${id}`);
+      setMessage(`Subscription ${id} deleted.`);
+      list.reload();
+    } catch (error) {
+      setFailure(errorText(error));
+    }
+  };
+  const shown = (list.data?.subscriptions ?? []).filter((s) => !filterStore || policyStores(s).includes(filterStore));
+  return (
+    <section aria-labelledby="subs-title">
+      <h1 id="subs-title">Subscriptions</h1>
+      {canWrite && (
+        <form class="card" onSubmit={create} aria-labelledby="subs-new">
+          <h2 id="subs-new">New subscription</h2>
+          <div class="grid">
+            <label for="sub-topic">Topic</label>
+            <select id="sub-topic" value={topic} onChange={(e) => setTopic((e.target as HTMLSelectElement).value)}>
+              {(topics.data ?? ['NoStock', 'LowStock', 'BackInStock']).map((t) => <option key={t} value={t}>{t}</option>)}
+            </select>
+            <label for="sub-endpoint">Endpoint (mailto:, https://, +E.164)</label>
+            <input id="sub-endpoint" required value={endpoint} placeholder="mailto:ops@example.com"
+                   onInput={(e) => setEndpoint((e.target as HTMLInputElement).value)} />
+            <label for="sub-store">Only alerts of store</label>
+            <StoreSelect id="sub-store" value={store} stores={stores.data} onChange={setStore} allLabel="Any store" />
+            <label for="sub-digest">Digest</label>
+            <input id="sub-digest" value={digest} onInput={(e) => setDigest((e.target as HTMLInputElement).value)} />
+            <label for="sub-quiet">Quiet hours (e.g. 22:00-07:00)</label>
+            <input id="sub-quiet" value={quietHours} onInput={(e) => setQuietHours((e.target as HTMLInputElement).value)} />
+            <label for="sub-tz">Time zone of quiet hours</label>
+            <input id="sub-tz" value={timezone} onInput={(e) => setTimezone((e.target as HTMLInputElement).value)} />
+          </div>
+          <button type="submit">Subscribe</button>
+        </form>
+      )}
+      {message && <p role="status">{message}</p>}
+      {failure && <p class="error" role="alert">{failure}</p>}
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <div>
+          <label for="subs-filter-store">Store</label>
+          <StoreSelect id="subs-filter-store" value={filterStore} stores={stores.data} onChange={setFilterStore} />
+        </div>
+      </form>
+      <ErrorLine error={list.error} />
+      <div class="table-wrap">
+        <table class="data">
+          <thead>
+            <tr><th scope="col" class="num">ID</th><th scope="col">Topic</th><th scope="col">Endpoint</th>
+              <th scope="col">State</th><th scope="col">Stores</th><th scope="col">Digest</th>
+              <th scope="col">Quiet hours</th><th scope="col">Created</th>{canWrite && <th scope="col">Action</th>}</tr>
+          </thead>
+          <tbody>
+            {shown.map((s) => (
+              <tr key={s.id}>
+                <td class="num">{s.id}</td>
+                <td>{s.topic}</td>
+                <td>{s.protocol}: {s.endpoint}</td>
+                <td><span class={`status status-${s.status}`}>{s.status === 'confirmed' ? 'confirmed' : 'pending confirmation'}</span></td>
+                <td>{policyStores(s).join(', ') || 'all'}</td>
+                <td>{s.digest}</td>
+                <td>{s.quiet_hours ? `${s.quiet_hours} ${s.timezone}` : ''}</td>
+                <td>{formatTime(s.created_at)}</td>
+                {canWrite && <td><button type="button" onClick={() => remove(s.id)}>Delete<span class="visually-hidden"> subscription {s.id}</span></button></td>}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
