@@ -17,6 +17,15 @@ if [ -f data/stockwatch.db ] && [ -z "${STOCKWATCH_TOKEN:-}" ] && [ -f data/.dem
   STOCKWATCH_ADMIN_TOKEN="$(cat data/.demo-token)"
 fi
 export STOCKWATCH_TOKEN="${STOCKWATCH_TOKEN:-$STOCKWATCH_ADMIN_TOKEN}"
+# The dashboard's first user, `admin`: its password is made here (and kept, owner-only, in
+# data/.demo-password) so it can be shown below; `serve` uses it only on the first start.
+if [ -f data/.demo-password ]; then
+  STOCKWATCH_ADMIN_PASSWORD="$(cat data/.demo-password)"
+elif [ ! -f data/stockwatch.db ]; then
+  STOCKWATCH_ADMIN_PASSWORD="${STOCKWATCH_ADMIN_PASSWORD:-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+  (umask 077 && echo "$STOCKWATCH_ADMIN_PASSWORD" > data/.demo-password)
+fi
+export STOCKWATCH_ADMIN_PASSWORD="${STOCKWATCH_ADMIN_PASSWORD:-}"
 
 build/release/src/stockwatch serve --data data --listen "127.0.0.1:${PORT:-8080}" "$@" &
 server=$!
@@ -34,7 +43,10 @@ echo
 build/release/src/stockwatch alerts
 cat <<MSG
 
-stockwatch is running at $STOCKWATCH_SERVER (data in ./data). Try:
+stockwatch is running at $STOCKWATCH_SERVER (data in ./data).
+Dashboard: open $STOCKWATCH_SERVER/ and log in as admin${STOCKWATCH_ADMIN_PASSWORD:+ with the password $STOCKWATCH_ADMIN_PASSWORD}
+(kept in data/.demo-password; change it on the dashboard or with POST /api/v1/me/password).
+Try:
   export STOCKWATCH_SERVER=$STOCKWATCH_SERVER STOCKWATCH_TOKEN=$STOCKWATCH_TOKEN
   build/release/src/stockwatch inventory --store Berlin
   build/release/src/stockwatch subscribe --topic NoStock https://hooks.example/x

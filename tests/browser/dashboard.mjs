@@ -223,6 +223,25 @@ try {
     return [threshold.status, users.status];
   });
   assert.deepEqual(refused, [403, 403]);
+
+  step('a viewer makes a personal API token, reads with it, and revokes it');
+  await page.goto(`${url}/#/account`);
+  await page.getByRole('heading', {name: 'API tokens', exact: true}).waitFor();
+  await page.getByLabel('Token name').fill('nightly report');
+  await page.getByRole('button', {name: 'Create token'}).click();
+  const token = (await page.getByTestId('new-token').textContent()).trim();
+  assert.ok(token.length >= 32, `token ${token}`);
+  await page.locator('tr[data-token="nightly report"]').waitFor();
+  await snapshot(page, 'account');
+  // Without the cookie (a script): the token reads as the viewer, and may not write.
+  const asScript = async (method, path, body) => (await fetch(`${url}${path}`, {method,
+      headers: {Authorization: `Bearer ${token}`, 'Content-Type': 'application/json'},
+      body: body && JSON.stringify(body)})).status;
+  assert.equal(await asScript('GET', '/api/v1/stores'), 200);
+  assert.equal(await asScript('PUT', '/api/v1/thresholds', {store: 'Berlin', item: 'Echo Dot', value: 3}), 403);
+  await page.getByRole('button', {name: 'Revoke nightly report'}).click();
+  await page.locator('tr[data-token="nightly report"]').waitFor({state: 'detached'});
+  assert.equal(await asScript('GET', '/api/v1/stores'), 401);
   await logout(page);
 
   step('logged out: the API answers 401 again');

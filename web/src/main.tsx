@@ -9,6 +9,7 @@ import {useEffect, useState} from 'preact/hooks';
 import {api, ApiError, dropPrefetched, errorText, prefetch, setCsrfToken, setUnauthenticatedHandler,
         type User} from './api';
 import {startLive, stopLive} from './live';
+import {AccountPage} from './pages/account';
 import {AdminPage} from './pages/admin';
 import {AlertsPage} from './pages/alerts';
 import {InventoryPage, kFirstInventoryPath} from './pages/inventory';
@@ -28,6 +29,13 @@ function Login({onLogin}: {onLogin: (session: Session) => void}) {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Single sign-on (OpenID Connect), when the server has it configured.
+  const [sso, setSso] = useState<string | null>(null);
+  useEffect(() => {
+    api<{enabled: boolean; login_url: string}>('GET', '/oidc/config')
+        .then((config) => setSso(config.enabled ? config.login_url : null))
+        .catch(() => setSso(null));
+  }, []);
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
@@ -58,6 +66,7 @@ function Login({onLogin}: {onLogin: (session: Session) => void}) {
         <button type="submit" disabled={busy}>Sign in</button>
         {error && <p class="error" role="alert">{error}</p>}
       </form>
+      {sso && <p class="sso"><a class="button" href={sso}>Sign in with SSO</a></p>}
     </main>
   );
 }
@@ -68,6 +77,7 @@ const kPages: {path: string; title: string; admin?: boolean}[] = [
   {path: 'uploads', title: 'Uploads'},
   {path: 'alerts', title: 'Alerts'},
   {path: 'subscriptions', title: 'Subscriptions'},
+  {path: 'account', title: 'Account'},
   {path: 'admin', title: 'Admin', admin: true},
 ];
 
@@ -90,6 +100,7 @@ function Shell({user, onLogout}: {user: User; onLogout: () => void}) {
     case 'uploads': content = <UploadsPage user={user} />; break;
     case 'alerts': content = <AlertsPage user={user} />; break;
     case 'subscriptions': content = <SubscriptionsPage user={user} />; break;
+    case 'account': content = <AccountPage user={user} />; break;
     case 'admin':
       content = isAdmin ? <AdminPage user={user} /> :
                           <section><h1>Admin</h1><p class="error" role="alert">Only an admin may see this page.</p></section>;
