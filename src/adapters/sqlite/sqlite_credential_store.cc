@@ -39,42 +39,7 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddToken(std::string_view
   if (name.empty() || role.empty() || token.empty()) {
     return absl::InvalidArgumentError("credentials: name, role and token must not be empty");
   }
-  const auto digest = HashToken(token);
-  core::TokenInfo info;
-  if (const absl::Status txn = db_->WithWriteTransaction(
-          Durability::kSynced,
-          [&](SqliteConnection& conn) -> absl::Status {
-            {
-              SW_ASSIGN_OR_RETURN(
-                  SqliteStatement stmt,
-                  conn.Prepare("SELECT 1 FROM tokens WHERE (name = ? AND user_id IS NULL) "
-                               "OR hash = ?"));
-              stmt.BindText(1, name).BindBlob(2, AsBytes(digest));
-              SW_ASSIGN_OR_RETURN(bool taken, stmt.Step());
-              if (taken) {
-                return absl::AlreadyExistsError("credentials: token name \"" + std::string(name) +
-                                                "\" is taken or the token is already registered");
-              }
-            }
-            SW_ASSIGN_OR_RETURN(
-                SqliteStatement insert,
-                conn.Prepare(
-                    "INSERT INTO tokens (name, role, hash, created_at_ns) VALUES (?, ?, ?, ?)"));
-            insert.BindText(1, name)
-                .BindText(2, role)
-                .BindBlob(3, AsBytes(digest))
-                .Bind(4, ToUnixNanos(at));
-            SW_RETURN_IF_ERROR(insert.Run());
-            info.id = conn.LastInsertRowid();
-            return absl::OkStatus();
-          });
-      !txn.ok()) {
-    return txn;
-  }
-  info.name = std::string(name);
-  info.role = std::string(role);
-  info.created_at = at;
-  return info;
+  return InsertToken(std::nullopt, name, role, token, at);
 }
 
 absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddUserToken(int64_t user_id,
@@ -85,16 +50,26 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddUserToken(int64_t user
     return absl::InvalidArgumentError(
         "credentials: a user token needs an owner, a name and a token");
   }
+  // The role stays empty: a user's token acts with its owner's role.
+  return InsertToken(user_id, name, "", token, at);
+}
+
+absl::StatusOr<core::TokenInfo> SqliteCredentialStore::InsertToken(std::optional<int64_t> user_id,
+                                                                   std::string_view name,
+                                                                   std::string_view role,
+                                                                   std::string_view token,
+                                                                   core::TimePoint at) {
   const auto digest = HashToken(token);
   core::TokenInfo info;
   if (const absl::Status txn = db_->WithWriteTransaction(
           Durability::kSynced,
           [&](SqliteConnection& conn) -> absl::Status {
             {
+              // Names are unique per owner (`IS` compares NULL owners equal); hashes overall.
               SW_ASSIGN_OR_RETURN(
                   SqliteStatement stmt,
-                  conn.Prepare(
-                      "SELECT 1 FROM tokens WHERE (user_id = ? AND name = ?) OR hash = ?"));
+                  conn.Prepare("SELECT 1 FROM tokens WHERE (user_id IS ? AND name = ?) "
+                               "OR hash = ?"));
               stmt.Bind(1, user_id).BindText(2, name).BindBlob(3, AsBytes(digest));
               SW_ASSIGN_OR_RETURN(bool taken, stmt.Step());
               if (taken) {
@@ -102,14 +77,14 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddUserToken(int64_t user
                                                 "\" is taken or the token is already registered");
               }
             }
-            // The role column stays empty: a user's token acts with its owner's role.
             SW_ASSIGN_OR_RETURN(SqliteStatement insert,
                                 conn.Prepare("INSERT INTO tokens (name, role, hash, created_at_ns, "
-                                             "user_id) VALUES (?, '', ?, ?, ?)"));
+                                             "user_id) VALUES (?, ?, ?, ?, ?)"));
             insert.BindText(1, name)
-                .BindBlob(2, AsBytes(digest))
-                .Bind(3, ToUnixNanos(at))
-                .Bind(4, user_id);
+                .BindText(2, role)
+                .BindBlob(3, AsBytes(digest))
+                .Bind(4, ToUnixNanos(at))
+                .Bind(5, user_id);
             SW_RETURN_IF_ERROR(insert.Run());
             info.id = conn.LastInsertRowid();
             return absl::OkStatus();
@@ -118,8 +93,9 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::AddUserToken(int64_t user
     return txn;
   }
   info.name = std::string(name);
+  info.role = std::string(role);
   info.created_at = at;
-  info.user_id = user_id;
+  info.user_id = user_id.value_or(0);
   return info;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "adapters/sqlite/sqlite_database.h"
@@ -33,6 +34,10 @@ class SqliteCredentialStore final : public core::CredentialStore {
 
  private:
   explicit SqliteCredentialStore(std::shared_ptr<SqliteDatabase> db);
+  // Stores a token under `name`, owned by `user_id` (none: an unowned token with `role`).
+  absl::StatusOr<core::TokenInfo> InsertToken(std::optional<int64_t> user_id, std::string_view name,
+                                              std::string_view role, std::string_view token,
+                                              core::TimePoint at);
   std::shared_ptr<SqliteDatabase> db_;
 };
 
