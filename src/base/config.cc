@@ -15,12 +15,15 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 62> kSettings = {{
+constexpr std::array<SettingSpec, 65> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
     {"server.max_connections", SettingType::kInt, "256", false},
     {"server.idle_timeout_seconds", SettingType::kInt, "60", false},
+    {"server.tls_cert", SettingType::kString, "", false},
+    {"server.tls_key", SettingType::kString, "", false},
+    {"server.trust_proxy", SettingType::kBool, "false", false},
     {"server.admin_token", SettingType::kString, "", true},
     {"auth.session_idle_seconds", SettingType::kInt, "1800", false},
     {"auth.session_absolute_seconds", SettingType::kInt, "43200", false},

@@ -229,6 +229,18 @@ absl::Status Serve(const ServeFlags& flags) {
       base::Config::Load(flags.config_file, base::Config::ProcessEnvironment(), flags.overrides));
   spdlog::set_level(spdlog::level::from_str(config.GetString("log.level")));
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  // HTTPS: refused before anything else is done, e.g. before the first admin password is
+  // printed for a server that would not start.
+  const std::string tls_cert = config.GetString("server.tls_cert");
+  const std::string tls_key = config.GetString("server.tls_key");
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert (server.tls_cert) and --tls-key (server.tls_key) go together: give both or "
+        "neither");
+  }
+  const bool tls = !tls_cert.empty();
+  if (tls) SW_RETURN_IF_ERROR(server::CheckTlsFiles(tls_cert, tls_key));
+  const std::string scheme = tls ? "https://" : "http://";
 
   const std::string data_dir = config.GetString("server.data_dir");
   std::error_code ec;
@@ -278,9 +290,9 @@ absl::Status Serve(const ServeFlags& flags) {
   auto api_port = std::make_shared<std::atomic<int>>(std::atoi(
       listen.rfind(':') == std::string::npos ? "0" : listen.c_str() + listen.rfind(':') + 1));
   core::SubscriberLinks links;
-  links.base_url = [public_url, listen_host, api_port] {
+  links.base_url = [public_url, scheme, listen_host, api_port] {
     if (!public_url.empty()) return public_url;
-    return "http://" + listen_host + ":" + std::to_string(api_port->load());
+    return scheme + listen_host + ":" + std::to_string(api_port->load());
   };
   links.unsubscribe_token = [link_key](int64_t subscription_id) {
     return server::UnsubscribeToken(link_key, subscription_id);
@@ -395,6 +407,11 @@ absl::Status Serve(const ServeFlags& flags) {
 
   server::ServerOptions server_options;
   server_options.listen = config.GetString("server.listen");
+  // The S3 listener copies these options, so it speaks HTTPS with the same files.
+  server_options.tls_cert_file = tls_cert;
+  server_options.tls_key_file = tls_key;
+  server_options.tls = tls;
+  server_options.trust_proxy = config.GetBool("server.trust_proxy");
   server_options.max_upload_bytes = static_cast<uint64_t>(config.GetInt("server.max_upload_bytes"));
   server_options.max_connections = static_cast<size_t>(config.GetInt("server.max_connections"));
   server_options.idle_timeout = std::chrono::seconds(config.GetInt("server.idle_timeout_seconds"));
@@ -509,11 +526,11 @@ absl::Status Serve(const ServeFlags& flags) {
   });
   const StopAndJoin join_housekeeping{housekeeping_signal, housekeeping_thread};
   const std::string host = server_options.listen.substr(0, server_options.listen.rfind(':'));
-  std::cout << "stockwatch listening on http://" << host << ":" << http.port() << std::endl;
+  std::cout << "stockwatch listening on " << scheme << host << ":" << http.port() << std::endl;
   if (s3_server) {
     SW_RETURN_IF_ERROR(s3_server->Start());
     const std::string s3_host = s3_listen.substr(0, s3_listen.rfind(':'));
-    std::cout << "stockwatch S3 API listening on http://" << s3_host << ":" << s3_server->port()
+    std::cout << "stockwatch S3 API listening on " << scheme << s3_host << ":" << s3_server->port()
               << std::endl;
   }
   spdlog::info("data directory {}", data_dir);
@@ -547,6 +564,10 @@ void AddServeCommand(CLI::App& app) {
   setting("--smtp-url", "smtp.url", "SMTP server for email, e.g. smtp://127.0.0.1:2525");
   setting("--smtp-from", "smtp.from", "Sender address of alert emails");
   setting("--on-bad-row", "loader.on_bad_row", "skip (default) or reject");
+  setting("--tls-cert", "server.tls_cert",
+          "PEM certificate (chain) to serve HTTPS with; needs --tls-key (server.tls_cert)");
+  setting("--tls-key", "server.tls_key",
+          "PEM private key of --tls-cert, not readable by every user (server.tls_key)");
   cmd->callback([flags] {
     absl::Status st = Serve(*flags);
     if (!st.ok()) {

@@ -218,9 +218,9 @@ bool PolicyWithinScope(std::string_view filter_policy, const core::ObjectScope& 
   return true;
 }
 
-std::string ApiRouter::ClearedSessionCookie() const {
+std::string ApiRouter::ClearedSessionCookie(bool secure) const {
   return fmt::format("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}",
-                     SessionCookieName(options_.tls), options_.tls ? "; Secure" : "");
+                     SessionCookieName(secure), secure ? "; Secure" : "");
 }
 
 // Authentication.
@@ -231,7 +231,8 @@ absl::StatusOr<core::Principal> ApiRouter::Authenticate(const HttpRequest& reque
     return AuthenticateBearer(*authorization);
   }
   if (std::optional<std::string_view> cookies = request.Header("cookie")) {
-    if (std::optional<std::string_view> id = CookieValue(*cookies, SessionCookieName(options_.tls));
+    if (std::optional<std::string_view> id =
+            CookieValue(*cookies, SessionCookieName(Secure(request)));
         id && !id->empty()) {
       return AuthenticateSession(request, *id);
     }
@@ -485,7 +486,7 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
     };
     if (collection == "logout" && rest.size() == 1) {
       if (method != "POST") return not_allowed("POST");
-      return Logout(principal);
+      return Logout(principal, Secure(request));
     }
     if (collection == "me" && rest.size() == 1) {
       if (!IsReadMethod(method)) return not_allowed("GET");
@@ -599,7 +600,7 @@ absl::StatusOr<HttpResponse> ApiRouter::LoginOrError(HttpRequest& request, int64
   // A new session id at every login (no fixation); the session the browser had ends.
   if (std::optional<std::string_view> cookies = request.Header("cookie")) {
     if (std::optional<std::string_view> old_id =
-            CookieValue(*cookies, SessionCookieName(options_.tls));
+            CookieValue(*cookies, SessionCookieName(Secure(request)));
         old_id && !old_id->empty()) {
       services_.users.DeleteSession(core::HashSessionId(*old_id)).IgnoreError();
     }
@@ -612,18 +613,18 @@ absl::StatusOr<HttpResponse> ApiRouter::LoginOrError(HttpRequest& request, int64
       200, {{"user", PrincipalUserJson(PrincipalFor(*user))}, {"csrf_token", session.csrf_token}});
   response.headers.emplace_back(
       "Set-Cookie",
-      fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}", SessionCookieName(options_.tls),
-                  secrets.id, options_.tls ? "; Secure" : ""));
+      fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}", SessionCookieName(Secure(request)),
+                  secrets.id, Secure(request) ? "; Secure" : ""));
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::Logout(const core::Principal& principal) {
+absl::StatusOr<HttpResponse> ApiRouter::Logout(const core::Principal& principal, bool secure) {
   if (!principal.session_id_hash.empty()) {
     SW_RETURN_IF_ERROR(services_.users.DeleteSession(principal.session_id_hash));
   }
   HttpResponse response = NoContent();
-  response.headers.emplace_back("Set-Cookie", ClearedSessionCookie());
+  response.headers.emplace_back("Set-Cookie", ClearedSessionCookie(secure));
   return response;
 }
 

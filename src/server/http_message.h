@@ -50,12 +50,23 @@ struct HttpRequest {
   // When the server finished reading the header; the start of server time.
   std::chrono::steady_clock::time_point received_at;
   std::string request_id;  // echoed in X-Request-Id
-  // The peer's IP address as text ("127.0.0.1", "::1"); empty when unknown (tests).
+  // The peer's IP address as text ("127.0.0.1", "::1"); empty when unknown (tests). Behind
+  // a trusted proxy, the last hop of X-Forwarded-For (ApplyForwardedHeaders).
   std::string client_address;
+  // Whether the client reached the server over HTTPS: the listener serves TLS, or a trusted
+  // proxy said so with X-Forwarded-Proto: https (ApplyForwardedHeaders). The session cookie
+  // is then `__Host-sw_session` with `Secure`, and responses carry HSTS.
+  bool secure = false;
 
   // The value of the first field named `lower_case_name`, if any.
   std::optional<std::string_view> Header(std::string_view lower_case_name) const;
 };
+
+// Believes the reverse proxy in front of the server (ServerOptions::trust_proxy): sets
+// `secure` when the last X-Forwarded-Proto value is "https", and `client_address` to the
+// last hop of X-Forwarded-For (the address the proxy saw) when it is an IP address. Other
+// values change nothing. Call it only for a trusted proxy: any client can send these headers.
+void ApplyForwardedHeaders(HttpRequest& request);
 
 // Produces a response body of unknown length piece by piece, e.g. Server-Sent Events. The
 // listener sends each piece as one chunk (Transfer-Encoding: chunked) as soon as Next()

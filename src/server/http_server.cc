@@ -16,8 +16,11 @@
 
 #include "server/http_server.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,13 +30,17 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -103,13 +110,129 @@ bool IsDisconnect(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
          ec == net::error::eof || ec == net::error::connection_reset ||
          ec == net::error::broken_pipe || ec == net::error::shut_down ||
-         ec == net::error::operation_aborted || ec == net::error::bad_descriptor;
+         ec == net::error::operation_aborted || ec == net::error::bad_descriptor ||
+         ec == net::ssl::error::stream_truncated;
+}
+
+// The bytes of one connection: the TCP socket itself, or TLS over it once `tls` is set.
+// Beast's synchronous reads and writes take it as a SyncReadStream and SyncWriteStream.
+class ConnectionStream {
+ public:
+  explicit ConnectionStream(tcp::socket& socket) : socket_(socket) {}
+
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, beast::error_code& ec) {
+    return tls ? tls->read_some(buffers, ec) : socket_.read_some(buffers, ec);
+  }
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    beast::error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+  template <class ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, beast::error_code& ec) {
+    return tls ? tls->write_some(buffers, ec) : socket_.write_some(buffers, ec);
+  }
+  template <class ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    beast::error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+
+  // Set for a TLS listener before the handshake; reset to answer a plain HTTP request.
+  std::optional<beast::ssl_stream<tcp::socket&>> tls;
+
+ private:
+  tcp::socket& socket_;
+};
+
+// Whether a failed TLS handshake was a plain HTTP request sent to the TLS port.
+bool IsPlainHttpRequest(const beast::error_code& ec) {
+  return &ec.category() == &net::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+}
+
+// The OpenSSL error that made the last call fail, as text, and the error queue cleared.
+std::string OpenSslError() {
+  const unsigned long code = ERR_peek_last_error();
+  const char* reason = code == 0 ? nullptr : ERR_reason_error_string(code);
+  std::string text = reason != nullptr ? reason : fmt::format("OpenSSL error {:#x}", code);
+  ERR_clear_error();
+  return text;
+}
+
+// Refuses every passphrase request, so that an encrypted key fails to load instead of
+// OpenSSL prompting on the terminal.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+// The TLS context of a listener serving `cert_file` with `key_file` (ServerOptions).
+absl::StatusOr<std::unique_ptr<net::ssl::context>> LoadTlsContext(const std::string& cert_file,
+                                                                  const std::string& key_file) {
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key: only the " +
+                                      std::string(cert_file.empty() ? "key" : "certificate") +
+                                      " is given");
+  }
+  if (std::FILE* file = std::fopen(cert_file.c_str(), "r")) {
+    std::fclose(file);
+  } else {
+    return absl::InvalidArgumentError(
+        fmt::format("TLS certificate {}: cannot read it: {}", cert_file, std::strerror(errno)));
+  }
+  struct stat key_stat {};
+  if (::stat(key_file.c_str(), &key_stat) != 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("TLS key {}: cannot read it: {}", key_file, std::strerror(errno)));
+  }
+  // A key every user can read is no longer a secret: refuse it rather than serve with it.
+  if ((key_stat.st_mode & S_IROTH) != 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("TLS key {} is readable by every user (mode {:04o}); make it private, "
+                    "e.g. chmod 600 {}",
+                    key_file, key_stat.st_mode & 07777, key_file));
+  }
+  auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  SSL_CTX* native = context->native_handle();
+  ERR_clear_error();
+  // TLS 1.2 at least; for 1.2 only forward-secret AEAD suites (TLS 1.3's are all such).
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return absl::InternalError("TLS: cannot set the cipher list: " + OpenSslError());
+  }
+  SSL_CTX_set_default_passwd_cb(native, &NoPassphrase);
+  // The key first: a certificate loaded after it drops a key that does not match, which the
+  // check below then names as such (the other order fails inside the key's loading).
+  if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("TLS key {}: not a usable PEM private key (an encrypted key is not "
+                    "supported): {}",
+                    key_file, OpenSslError()));
+  }
+  if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
+    return absl::InvalidArgumentError(fmt::format(
+        "TLS certificate {}: not a usable PEM certificate: {}", cert_file, OpenSslError()));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        fmt::format("TLS key {} does not match the certificate {}", key_file, cert_file));
+  }
+  return context;
 }
 
 // One accepted connection. `socket` is used only by the connection's thread; `fd`,
 // `deadline_ns` and `timed_out` are shared with the watchdog.
 struct Connection {
-  explicit Connection(tcp::socket s) : socket(std::move(s)), fd(socket.native_handle()) {}
+  explicit Connection(tcp::socket s)
+      : socket(std::move(s)), fd(socket.native_handle()), stream(socket) {}
 
   void SetTimeout(std::chrono::nanoseconds timeout) {
     deadline_ns.store(ToNanos(Steady::now() + timeout), std::memory_order_relaxed);
@@ -118,6 +241,7 @@ struct Connection {
 
   tcp::socket socket;
   const int fd;
+  ConnectionStream stream;  // every request and response goes through it
   std::atomic<int64_t> deadline_ns{kNoDeadline};
   std::atomic<bool> timed_out{false};
   bool finished = false;  // the socket is closed; guarded by HttpServer::Impl::mu_
@@ -149,7 +273,7 @@ class BeastBodyReader final : public BodyReader {
       http::response<http::empty_body> interim{http::status::continue_, 11};
       beast::error_code ec;
       connection_.SetTimeout(timeout_);
-      http::write(connection_.socket, interim, ec);
+      http::write(connection_.stream, interim, ec);
       connection_.ClearTimeout();
       if (ec) return Fail(IoError(ec, "sending 100 Continue"));
     }
@@ -159,7 +283,7 @@ class BeastBodyReader final : public BodyReader {
       body.size = out.size();
       beast::error_code ec;
       connection_.SetTimeout(timeout_);
-      http::read_some(connection_.socket, buffer_, parser_, ec);
+      http::read_some(connection_.stream, buffer_, parser_, ec);
       connection_.ClearTimeout();
       if (ec == http::error::need_buffer) ec = {};
       size_t n = out.size() - body.size;
@@ -246,6 +370,8 @@ class HttpServer::Impl {
 
   void Init() {
     options_.max_connections = std::max<size_t>(options_.max_connections, 1);
+    // The router decides the cookie's name and HSTS on `tls`.
+    if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) options_.tls = true;
     SW_CHECK(sodium_init() >= 0);
   }
 
@@ -256,6 +382,12 @@ class HttpServer::Impl {
       std::lock_guard lock(state_mu_);
       if (started_) return absl::FailedPreconditionError("server already started");
       started_ = true;
+    }
+    if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+      absl::StatusOr<std::unique_ptr<net::ssl::context>> context =
+          LoadTlsContext(options_.tls_cert_file, options_.tls_key_file);
+      if (!context.ok()) return context.status();
+      tls_context_ = *std::move(context);
     }
     absl::StatusOr<tcp::endpoint> endpoint = ResolveListen();
     if (!endpoint.ok()) return endpoint.status();
@@ -273,7 +405,8 @@ class HttpServer::Impl {
     DoAccept();
     ArmWatchdog();
     accept_thread_ = std::thread([this] { RunAcceptor(); });
-    spdlog::info("http server listening on {}:{}", endpoint->address().to_string(), port());
+    spdlog::info("{} server listening on {}:{}", tls_context_ ? "https" : "http",
+                 endpoint->address().to_string(), port());
     return absl::OkStatus();
   }
 
@@ -448,6 +581,7 @@ class HttpServer::Impl {
   }
 
   void ServeRequests(Connection& connection) {
+    if (tls_context_ && !Handshake(connection)) return;
     beast::flat_buffer buffer;
     while (!stopping_.load(std::memory_order_relaxed)) {
       http::request_parser<http::buffer_body> parser;
@@ -458,7 +592,7 @@ class HttpServer::Impl {
       parser.body_limit(std::numeric_limits<uint64_t>::max());
       beast::error_code ec;
       connection.SetTimeout(options_.idle_timeout);
-      http::read_header(connection.socket, buffer, parser, ec);
+      http::read_header(connection.stream, buffer, parser, ec);
       connection.ClearTimeout();
       if (ec) {
         if (!parser.got_some() || IsDisconnect(ec) || connection.timed_out.load()) return;
@@ -467,6 +601,34 @@ class HttpServer::Impl {
       }
       if (!ServeOne(connection, buffer, parser)) return;
     }
+  }
+
+  // Starts TLS on a new connection of a TLS listener. Returns whether it may carry requests.
+  // A plain HTTP request gets a plain 400 naming the fix, as a browser shows it.
+  bool Handshake(Connection& connection) {
+    connection.stream.tls.emplace(connection.socket, *tls_context_);
+    beast::error_code ec;
+    // Bounded like any other read: a client that connects and sends nothing is cut off.
+    connection.SetTimeout(options_.io_timeout);
+    connection.stream.tls->handshake(net::ssl::stream_base::server, ec);
+    connection.ClearTimeout();
+    if (!ec) return true;
+    if (IsPlainHttpRequest(ec)) {
+      connection.stream.tls.reset();
+      base::Metrics::Get().http_requests.fetch_add(1, std::memory_order_relaxed);
+      const std::string request_id = NewRequestId();
+      HttpResponse response = handler_.ErrorFor(
+          absl::InvalidArgumentError(
+              "this port speaks HTTPS only: send the request to https:// instead of http://"),
+          request_id);
+      if (WriteResponse(connection, 11, request_id, response, /*keep_alive=*/false)) {
+        LingeringClose(connection);
+      }
+    } else if (!IsDisconnect(ec) && !connection.timed_out.load(std::memory_order_relaxed)) {
+      // Scanners and clients that distrust the certificate end here: not worth a warning.
+      spdlog::debug("tls handshake failed: {}", ec.message());
+    }
+    return false;
   }
 
   // Handles one request whose header is parsed. Returns whether the connection stays open.
@@ -488,6 +650,8 @@ class HttpServer::Impl {
       request.headers.emplace_back(AsciiLower(View(field.name_string())),
                                    std::string(View(field.value())));
     }
+    request.secure = tls_context_ != nullptr;
+    if (options_.trust_proxy) ApplyForwardedHeaders(request);
     std::optional<std::string_view> client_id = request.Header("x-request-id");
     request.request_id =
         client_id && IsAcceptableRequestId(*client_id) ? std::string(*client_id) : NewRequestId();
@@ -607,7 +771,7 @@ class HttpServer::Impl {
       message.content_length(*response.head_content_length);
       http::response_serializer<http::empty_body> serializer(message);
       connection.SetTimeout(options_.io_timeout);
-      http::write_header(connection.socket, serializer, ec);
+      http::write_header(connection.stream, serializer, ec);
       connection.ClearTimeout();
       return !ec;
     }
@@ -618,7 +782,7 @@ class HttpServer::Impl {
       message.prepare_payload();
     }
     connection.SetTimeout(options_.io_timeout);
-    http::write(connection.socket, message, ec);
+    http::write(connection.stream, message, ec);
     connection.ClearTimeout();
     return !ec;
   }
@@ -631,7 +795,7 @@ class HttpServer::Impl {
     http::response_serializer<http::buffer_body> serializer(message);
     beast::error_code ec;
     connection.SetTimeout(options_.io_timeout);
-    http::write_header(connection.socket, serializer, ec);
+    http::write_header(connection.stream, serializer, ec);
     connection.ClearTimeout();
     if (ec) return false;
     auto chunk = std::make_unique<char[]>(kStreamChunkBytes);
@@ -649,7 +813,7 @@ class HttpServer::Impl {
       message.body().size = *n;
       message.body().more = true;
       connection.SetTimeout(options_.io_timeout);
-      http::write(connection.socket, serializer, ec);
+      http::write(connection.stream, serializer, ec);
       connection.ClearTimeout();
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return false;
@@ -663,7 +827,7 @@ class HttpServer::Impl {
     message.body().size = 0;
     message.body().more = false;
     connection.SetTimeout(options_.io_timeout);
-    http::write(connection.socket, serializer, ec);
+    http::write(connection.stream, serializer, ec);
     connection.ClearTimeout();
     return !ec;
   }
@@ -685,7 +849,7 @@ class HttpServer::Impl {
     http::response_serializer<http::buffer_body> serializer(message);
     beast::error_code ec;
     connection.SetTimeout(options_.io_timeout);
-    http::write_header(connection.socket, serializer, ec);
+    http::write_header(connection.stream, serializer, ec);
     connection.ClearTimeout();
     if (ec) return false;
     std::string piece;
@@ -699,7 +863,7 @@ class HttpServer::Impl {
       message.body().size = piece.size();
       message.body().more = true;
       connection.SetTimeout(options_.io_timeout);
-      http::write(connection.socket, serializer, ec);
+      http::write(connection.stream, serializer, ec);
       connection.ClearTimeout();
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return false;
@@ -709,17 +873,19 @@ class HttpServer::Impl {
     message.body().size = 0;
     message.body().more = false;
     connection.SetTimeout(options_.io_timeout);
-    http::write(connection.socket, serializer, ec);
+    http::write(connection.stream, serializer, ec);
     connection.ClearTimeout();
     return !ec;
   }
 
   // Whether the client has closed its side (or the connection failed), without blocking.
-  // Bytes it sent (a pipelined request) stay unread.
+  // Bytes it sent (a pipelined request) stay unread. Under TLS a closing client first sends
+  // an alert record (close_notify; record type 21), which is taken as closed too.
   static bool PeerClosed(Connection& connection) {
-    char byte;
+    constexpr unsigned char kTlsAlertRecord = 21;
+    unsigned char byte = 0;
     ssize_t n = ::recv(connection.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return false;
+    if (n > 0) return connection.stream.tls && byte == kTlsAlertRecord;
     if (n == 0) return true;
     return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
   }
@@ -742,6 +908,9 @@ class HttpServer::Impl {
   ServerOptions options_;
   std::unique_ptr<ApiRouter> owned_router_;  // when serving the JSON API
   RequestHandler& handler_;
+  // The certificate and key of a TLS listener (ServerOptions::tls_cert_file); null for plain
+  // HTTP. Set by Start(), read-only afterwards.
+  std::unique_ptr<net::ssl::context> tls_context_;
   net::io_context accept_ioc_{1};
   // Owns the connection sockets and is never run: they only see blocking calls.
   net::io_context socket_ioc_;
@@ -760,6 +929,10 @@ class HttpServer::Impl {
   std::mutex mu_;
   std::list<std::unique_ptr<Connection>> connections_;  // guarded by mu_
 };
+
+absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file) {
+  return LoadTlsContext(cert_file, key_file).status();
+}
 
 HttpServer::HttpServer(Services services, ServerOptions options)
     : impl_(std::make_unique<Impl>(services, std::move(options))) {}

@@ -60,8 +60,20 @@ struct ServerOptions {
   // host:port to listen on; port 0 picks a free port. Default 127.0.0.1:8080.
   std::string listen = "127.0.0.1:8080";
   // Whether clients reach this listener over TLS: the session cookie is then
-  // `__Host-sw_session` with `Secure`. Default false.
+  // `__Host-sw_session` with `Secure`, and responses carry Strict-Transport-Security. Set
+  // by the server itself when it serves TLS (tls_cert_file). Default false.
   bool tls = false;
+  // TLS: the PEM certificate (chain, the server's first) and its PEM private key, which must
+  // not be readable by every user (Start() refuses it otherwise) nor encrypted. With both
+  // set, the listener speaks HTTPS only (TLS 1.2 or later); a plain HTTP request is answered
+  // 400 and the connection closed. Both or neither. Default: neither (plain HTTP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Whether a reverse proxy in front of the listener is trusted: its X-Forwarded-Proto:
+  // https marks a request as secure (cookie and HSTS as under TLS) and the last hop of its
+  // X-Forwarded-For is the client's address (login throttling); see ApplyForwardedHeaders.
+  // Without it both headers are ignored. Default false.
+  bool trust_proxy = false;
   // Largest upload body accepted, in bytes. Default 1 GiB.
   uint64_t max_upload_bytes = uint64_t{1} << 30;
   // Largest body of any other request, in bytes. Default 1 MiB.
@@ -107,8 +119,14 @@ struct ServerOptions {
   std::function<std::optional<bool>(std::string_view)> parse_sms_keyword;
 };
 
-// Serves HTTP/1.1 on a listening socket: keep-alive, pipelining, chunked or
-// Content-Length bodies, `Expect: 100-continue`. One acceptor thread; each connection is
+// Checks a TLS certificate and key as HttpServer::Start() does (ServerOptions::tls_cert_file
+// and tls_key_file), so that a command can refuse them before doing anything else.
+// kInvalidArgument naming the file and the problem.
+absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file);
+
+// Serves HTTP/1.1 on a listening socket, or HTTPS with ServerOptions::tls_cert_file:
+// keep-alive, pipelining, chunked or Content-Length bodies, `Expect: 100-continue`. The TLS
+// handshake is bounded by `io_timeout`. One acceptor thread; each connection is
 // served by its own thread with blocking I/O, at most `max_connections` at once (more wait
 // in the listen queue). A watchdog closes connections idle past `idle_timeout` or making no
 // progress for `io_timeout`. Uploads are streamed through the CSV validator into the
@@ -118,14 +136,17 @@ class HttpServer {
   // Serves the JSON API (an ApiRouter over `services`).
   HttpServer(Services services, ServerOptions options);
   // Serves `handler`, which must outlive the server. Of `options`, the listener uses
-  // listen, max_header_bytes, max_connections, idle_timeout and io_timeout.
+  // listen, tls_cert_file, tls_key_file, trust_proxy, max_header_bytes, max_connections,
+  // max_streams, idle_timeout and io_timeout.
   HttpServer(RequestHandler& handler, ServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and starts serving on background threads. kInvalidArgument for a bad listen
-  // address, kUnavailable if the address cannot be bound.
+  // address, or for a TLS certificate or key that cannot be used (only one of the two given,
+  // unreadable, not PEM, an encrypted or world-readable key, a key not matching the
+  // certificate; the message names the file); kUnavailable if the address cannot be bound.
   absl::Status Start();
   // The bound port (after Start()).
   uint16_t port() const;

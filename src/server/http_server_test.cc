@@ -6,11 +6,19 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -88,10 +96,12 @@ struct Request {
   size_t chunk_bytes = 7;
 };
 
-// A libcurl easy handle; reused across requests so that connections are kept alive.
+// A libcurl easy handle; reused across requests so that connections are kept alive. With a
+// `ca_file` it speaks HTTPS, trusting only that certificate.
 class Client {
  public:
-  explicit Client(uint16_t port) : port_(port), curl_(curl_easy_init()) {}
+  explicit Client(uint16_t port, std::string ca_file = "")
+      : port_(port), ca_file_(std::move(ca_file)), curl_(curl_easy_init()) {}
   ~Client() { curl_easy_cleanup(curl_); }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -99,8 +109,10 @@ class Client {
   Reply Send(const Request& request) {
     curl_easy_reset(curl_);
     Reply reply;
-    std::string url = "http://127.0.0.1:" + std::to_string(port_) + request.path;
+    std::string url = std::string(ca_file_.empty() ? "http" : "https") +
+                      "://127.0.0.1:" + std::to_string(port_) + request.path;
     curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    if (!ca_file_.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_file_.c_str());
     curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 70L);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &Client::OnBody);
@@ -171,6 +183,7 @@ class Client {
   }
 
   uint16_t port_;
+  std::string ca_file_;
   CURL* curl_;
 };
 
@@ -971,6 +984,277 @@ TEST_F(HttpStreamTest, StopEndsOpenStreams) {
   ASSERT_TRUE(raw.ReadUntil("\r\n\r\n").starts_with("HTTP/1.1 200 OK"));
   server_->Stop();  // returns although the producer never ends
   EXPECT_TRUE(raw.ClosedByPeer());
+}
+
+// A self-signed certificate for 127.0.0.1 with its private key, as PEM files in a fresh
+// temporary directory (removed by the destructor); the key file is private (0600).
+class TestCertificate {
+ public:
+  TestCertificate() {
+    char pattern[] = "/tmp/sw-tls-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    cert_file = dir_ + "/cert.pem";
+    key_file = dir_ + "/key.pem";
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, cert, cert, nullptr, nullptr, 0);
+    for (auto [nid, value] : {std::pair{NID_subject_alt_name, "IP:127.0.0.1"},
+                              std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+      X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
+      X509_add_ext(cert, extension, -1);
+      X509_EXTENSION_free(extension);
+    }
+    X509_sign(cert, key, EVP_sha256());
+    std::FILE* out = std::fopen(cert_file.c_str(), "w");
+    PEM_write_X509(out, cert);
+    std::fclose(out);
+    out = std::fopen(key_file.c_str(), "w");
+    PEM_write_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(out);
+    ::chmod(key_file.c_str(), 0600);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+  ~TestCertificate() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  TestCertificate(const TestCertificate&) = delete;
+  TestCertificate& operator=(const TestCertificate&) = delete;
+
+  // A file in the directory holding `content`.
+  std::string Write(const std::string& file, const std::string& content) const {
+    const std::string path = dir_ + "/" + file;
+    std::FILE* out = std::fopen(path.c_str(), "w");
+    std::fputs(content.c_str(), out);
+    std::fclose(out);
+    ::chmod(path.c_str(), 0600);
+    return path;
+  }
+
+  std::string cert_file;
+  std::string key_file;
+
+ private:
+  std::string dir_;
+};
+
+class HttpsServerTest : public HttpServerTest {
+ protected:
+  void StartTls(ServerOptions options = {}) {
+    options.tls_cert_file = certificate_.cert_file;
+    options.tls_key_file = certificate_.key_file;
+    StartServer(options);
+    client_ = std::make_unique<Client>(server_->port(), certificate_.cert_file);
+  }
+
+  absl::Status StartWith(const std::string& cert_file, const std::string& key_file) {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.tls_cert_file = cert_file;
+    options.tls_key_file = key_file;
+    HttpServer server(Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_,
+                               wakeup_, access_keys_, users_},
+                      options);
+    return server.Start();
+  }
+
+  TestCertificate certificate_;
+};
+
+TEST_F(HttpsServerTest, ServesTheApiOverTlsWithHsts) {
+  StartTls();
+  Reply health = client_->Get("/healthz");
+  ASSERT_EQ(health.error, "");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.Header("strict-transport-security"), "max-age=31536000");
+  // Bodies are read through TLS too (chunked, in small pieces), and the connection is kept.
+  Reply upload = Upload("berlin.csv", kBerlin, /*chunked=*/true);
+  EXPECT_EQ(upload.status, 201) << upload.error << upload.body;
+  EXPECT_EQ(upload.new_connections, 0);
+  EXPECT_EQ(StoredEvents(), 1u);
+  Reply uploads = client_->Get("/api/v1/uploads");
+  EXPECT_EQ(uploads.status, 200) << uploads.body;
+  EXPECT_EQ(uploads.Json()["uploads"].size(), 1u) << uploads.body;
+}
+
+TEST_F(HttpsServerTest, PlainHttpToTheTlsPortGets400AndTheServerGoesOn) {
+  StartTls();
+  {
+    RawConnection raw(server_->port());
+    ASSERT_TRUE(raw.connected());
+    raw.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string reply = raw.ReadAll();
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply;
+    EXPECT_NE(reply.find("https://"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  }
+  {
+    // Not TLS and not HTTP: the connection is closed.
+    RawConnection raw(server_->port());
+    raw.Send(std::string(64, '\x01'));
+    EXPECT_EQ(raw.ReadAll(), "");
+  }
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+}
+
+TEST_F(HttpsServerTest, ClientThatNeverStartsTheHandshakeIsCutOffAfterTheIoTimeout) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(600);
+  options.io_timeout = std::chrono::seconds(1);
+  StartTls(options);
+  RawConnection raw(server_->port(), std::chrono::seconds(30));
+  ASSERT_TRUE(raw.connected());
+  EXPECT_TRUE(raw.ClosedByPeer());
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+}
+
+TEST_F(HttpsServerTest, StartRefusesUnusableCertificatesAndKeysNamingTheFile) {
+  auto refused = [](const absl::Status& status, const std::string& file) {
+    return status.code() == absl::StatusCode::kInvalidArgument &&
+           status.message().find(file) != std::string_view::npos;
+  };
+  const std::string missing = certificate_.cert_file + ".missing";
+  absl::Status status = StartWith(missing, certificate_.key_file);
+  EXPECT_TRUE(refused(status, missing)) << status;
+  status = StartWith(certificate_.cert_file, missing);
+  EXPECT_TRUE(refused(status, missing)) << status;
+  status = StartWith(certificate_.cert_file, "");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(CheckTlsFiles("", certificate_.key_file).code(), absl::StatusCode::kInvalidArgument);
+  const std::string garbage = certificate_.Write("garbage.pem", "not a certificate\n");
+  status = StartWith(garbage, certificate_.key_file);
+  EXPECT_TRUE(refused(status, garbage)) << status;
+  status = StartWith(certificate_.cert_file, garbage);
+  EXPECT_TRUE(refused(status, garbage)) << status;
+  // Another certificate's key.
+  TestCertificate other;
+  status = StartWith(certificate_.cert_file, other.key_file);
+  EXPECT_TRUE(refused(status, other.key_file)) << status;
+  EXPECT_NE(status.message().find("does not match"), std::string_view::npos) << status;
+  // A key every user may read.
+  ::chmod(certificate_.key_file.c_str(), 0644);
+  status = StartWith(certificate_.cert_file, certificate_.key_file);
+  EXPECT_TRUE(refused(status, certificate_.key_file)) << status;
+  EXPECT_NE(status.message().find("readable by every user"), std::string_view::npos) << status;
+  ::chmod(certificate_.key_file.c_str(), 0640);  // group-readable (ssl-cert) is fine
+  EXPECT_TRUE(CheckTlsFiles(certificate_.cert_file, certificate_.key_file).ok());
+}
+
+TEST_F(HttpServerTest, ForwardedHeadersCountOnlyWithTrustProxy) {
+  StartServer();
+  Reply ignored = client_->Send(Request("GET", "/healthz").Header("X-Forwarded-Proto: https"));
+  EXPECT_EQ(ignored.status, 200);
+  EXPECT_EQ(ignored.Header("strict-transport-security"), "");
+  server_->Stop();
+  ServerOptions options;
+  options.trust_proxy = true;
+  StartServer(options);
+  Reply forwarded = client_->Send(Request("GET", "/healthz").Header("X-Forwarded-Proto: https"));
+  EXPECT_EQ(forwarded.Header("strict-transport-security"), "max-age=31536000");
+  Reply plain = client_->Send(Request("GET", "/healthz").Header("X-Forwarded-Proto: http"));
+  EXPECT_EQ(plain.Header("strict-transport-security"), "");
+}
+
+// Answers every request with what the listener made of the client: its address and whether
+// the request counts as HTTPS; /finite streams three pieces.
+class ClientEchoHandler final : public RequestHandler {
+ public:
+  HttpResponse Handle(HttpRequest& request) override {
+    HttpResponse response;
+    response.content_type = "text/plain";
+    if (request.target == "/finite") {
+      response.producer = std::make_unique<CountingProducer>(3);
+    } else {
+      response.body = request.client_address + (request.secure ? " secure" : " plain");
+    }
+    return response;
+  }
+  HttpResponse ErrorFor(const absl::Status& status, const std::string&) override {
+    HttpResponse response;
+    response.status = 500;
+    response.body = std::string(status.message());
+    return response;
+  }
+};
+
+class ClientEchoTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  void Start(ServerOptions options) {
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<HttpServer>(handler_, options);
+    absl::Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+  std::string Echo(Client& client, std::vector<std::string> headers) {
+    Request request("GET", "/");
+    request.Token(std::nullopt);
+    for (std::string& header : headers) request.Header(std::move(header));
+    Reply reply = client.Send(request);
+    EXPECT_EQ(reply.error, "");
+    return reply.body;
+  }
+
+  ClientEchoHandler handler_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(ClientEchoTest, TrustedProxyNamesTheClientAndTheScheme) {
+  ServerOptions options;
+  options.trust_proxy = true;
+  Start(options);
+  Client client(server_->port());
+  EXPECT_EQ(Echo(client, {}), "127.0.0.1 plain");
+  EXPECT_EQ(
+      Echo(client, {"X-Forwarded-For: 203.0.113.9, 198.51.100.4", "X-Forwarded-Proto: https"}),
+      "198.51.100.4 secure");
+  // Repeated fields are one list: the last element counts.
+  EXPECT_EQ(Echo(client, {"X-Forwarded-For: 203.0.113.9", "X-Forwarded-For: 2001:db8::7 ",
+                          "X-Forwarded-Proto: HTTPS"}),
+            "2001:db8::7 secure");
+  // Not an address: the peer's address stays.
+  EXPECT_EQ(Echo(client, {"X-Forwarded-For: 198.51.100.4, unknown"}), "127.0.0.1 plain");
+  EXPECT_EQ(Echo(client, {"X-Forwarded-Proto: https, http"}), "127.0.0.1 plain");
+}
+
+TEST_F(ClientEchoTest, UntrustedForwardedHeadersAreIgnored) {
+  Start(ServerOptions{});
+  Client client(server_->port());
+  EXPECT_EQ(Echo(client, {"X-Forwarded-For: 198.51.100.4", "X-Forwarded-Proto: https"}),
+            "127.0.0.1 plain");
+}
+
+TEST_F(ClientEchoTest, TlsRequestsAreSecureAndStreamsWork) {
+  TestCertificate certificate;
+  ServerOptions options;
+  options.tls_cert_file = certificate.cert_file;
+  options.tls_key_file = certificate.key_file;
+  Start(options);
+  Client client(server_->port(), certificate.cert_file);
+  EXPECT_EQ(Echo(client, {"X-Forwarded-Proto: http"}), "127.0.0.1 secure");
+  Reply streamed = client.Get("/finite");
+  EXPECT_EQ(streamed.error, "");
+  EXPECT_EQ(streamed.body, "piece 0\npiece 1\npiece 2\n");
+  EXPECT_EQ(streamed.Header("transfer-encoding"), "chunked");
+  // An untrusting client fails the handshake; the server goes on.
+  Client untrusting(server_->port(), "/dev/null");
+  EXPECT_NE(untrusting.Get("/").error, "");
+  EXPECT_EQ(Echo(client, {}), "127.0.0.1 secure");
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ HttpResponse ApiRouter::OidcRoute(HttpRequest& request, std::string_view path,
   } else if (services_.identity_provider == nullptr) {
     response = absl::NotFoundError("sign-in with OpenID Connect is not configured (oidc.issuer)");
   } else if (name == "login") {
-    response = OidcLogin();
+    response = OidcLogin(Secure(request));
   } else {
     response = OidcCallback(request, query);
   }
@@ -105,7 +105,7 @@ HttpResponse ApiRouter::OidcRoute(HttpRequest& request, std::string_view path,
   return *std::move(response);
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::OidcLogin() {
+absl::StatusOr<HttpResponse> ApiRouter::OidcLogin(bool secure) {
   SW_ASSIGN_OR_RETURN(std::string endpoint, services_.identity_provider->AuthorizationEndpoint());
   const core::OidcAttempt attempt = core::NewOidcAttempt();
   // The browser's key to its attempt, separate from the state that travels through the
@@ -127,7 +127,7 @@ absl::StatusOr<HttpResponse> ApiRouter::OidcLogin() {
   response.headers.emplace_back(
       "Set-Cookie",
       fmt::format("{}={}; Path=/api/v1/oidc; Max-Age={}; HttpOnly; SameSite=Lax{}", kOidcCookie,
-                  key, kOidcAttemptTtl.count(), options_.tls ? "; Secure" : ""));
+                  key, kOidcAttemptTtl.count(), secure ? "; Secure" : ""));
   return response;
 }
 
@@ -173,7 +173,7 @@ absl::StatusOr<HttpResponse> ApiRouter::OidcCallback(HttpRequest& request, std::
   // browser's old session ends and a new id is made.
   if (std::optional<std::string_view> cookies = request.Header("cookie")) {
     if (std::optional<std::string_view> old_id =
-            CookieValue(*cookies, SessionCookieName(options_.tls));
+            CookieValue(*cookies, SessionCookieName(Secure(request)));
         old_id && !old_id->empty()) {
       services_.users.DeleteSession(core::HashSessionId(*old_id)).IgnoreError();
     }
@@ -188,11 +188,11 @@ absl::StatusOr<HttpResponse> ApiRouter::OidcCallback(HttpRequest& request, std::
   HttpResponse response = Redirect("/");
   response.headers.emplace_back(
       "Set-Cookie",
-      fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}", SessionCookieName(options_.tls),
-                  secrets.id, options_.tls ? "; Secure" : ""));
+      fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}", SessionCookieName(Secure(request)),
+                  secrets.id, Secure(request) ? "; Secure" : ""));
   response.headers.emplace_back(
       "Set-Cookie", fmt::format("{}=; Path=/api/v1/oidc; Max-Age=0; HttpOnly; SameSite=Lax{}",
-                                kOidcCookie, options_.tls ? "; Secure" : ""));
+                                kOidcCookie, Secure(request) ? "; Secure" : ""));
   return response;
 }
 

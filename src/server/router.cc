@@ -68,7 +68,7 @@ HttpResponse ApiRouter::ErrorFor(const absl::Status& status, const std::string&)
 HttpResponse ApiRouter::Handle(HttpRequest& request) {
   // Every response, whichever branch of HandleRequest answers it, carries the security headers.
   HttpResponse response = HandleRequest(request);
-  AddSecurityHeaders(response, options_.tls);
+  AddSecurityHeaders(response, Secure(request));
   return response;
 }
 

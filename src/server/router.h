@@ -78,6 +78,10 @@ class ApiRouter final : public RequestHandler {
  private:
   friend class EventStream;  // event_handlers.cc
 
+  // Whether `request` came over HTTPS (this listener's TLS, or a trusted proxy's
+  // X-Forwarded-Proto): its cookies are then `Secure` (the session's `__Host-`) and its
+  // response carries HSTS.
+  bool Secure(const HttpRequest& request) const { return options_.tls || request.secure; }
   // Handle without the security headers, which Handle adds to whatever this answers.
   HttpResponse HandleRequest(HttpRequest& request);
   // Authorizes (the role matrix in docs/API.md), then answers the account routes or
@@ -106,7 +110,7 @@ class ApiRouter final : public RequestHandler {
   HttpResponse Login(HttpRequest& request);
   // Sets `retry_after` (seconds) when the login is throttled.
   absl::StatusOr<HttpResponse> LoginOrError(HttpRequest& request, int64_t& retry_after);
-  absl::StatusOr<HttpResponse> Logout(const core::Principal& principal);
+  absl::StatusOr<HttpResponse> Logout(const core::Principal& principal, bool secure);
   absl::StatusOr<HttpResponse> GetMe(const core::Principal& principal);
   absl::StatusOr<HttpResponse> ChangePassword(HttpRequest& request,
                                               const core::Principal& principal);
@@ -118,13 +122,13 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> CreateUser(HttpRequest& request);
   absl::StatusOr<HttpResponse> UpdateUser(std::string_view raw_name, HttpRequest& request);
   absl::StatusOr<HttpResponse> DeleteUser(std::string_view raw_name);
-  // The Set-Cookie value that ends the session cookie.
-  std::string ClearedSessionCookie() const;
+  // The Set-Cookie value that ends the session cookie (of a `secure` request: Secure()).
+  std::string ClearedSessionCookie(bool secure) const;
 
   // Sign-in with OpenID Connect, reachable without credentials (oidc_handlers.cc).
   // REQUIRES: `path` starts with "/api/v1/oidc/".
   HttpResponse OidcRoute(HttpRequest& request, std::string_view path, std::string_view query);
-  absl::StatusOr<HttpResponse> OidcLogin();
+  absl::StatusOr<HttpResponse> OidcLogin(bool secure);
   absl::StatusOr<HttpResponse> OidcCallback(HttpRequest& request, std::string_view query);
   // The local account the verified ID token `claims` describe, made or updated to the role
   // its groups give.

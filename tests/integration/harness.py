@@ -117,8 +117,12 @@ class Server:
     False (`env` may still override it).
     """
 
-    def __init__(self, data_dir=None, env=None, args=(), allow_private_targets=True):
+    def __init__(self, data_dir=None, env=None, args=(), allow_private_targets=True,
+                 ssl_context=None):
+        """`ssl_context`: how request() verifies the server's certificate when it serves
+        HTTPS (--tls-cert); the URLs take their scheme from the "listening on" lines."""
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sw-data-")
+        self.ssl_context = ssl_context
         self.allow_private_targets = allow_private_targets
         self.extra_env = env or {}
         self.args = list(args)
@@ -141,10 +145,12 @@ class Server:
         self.startup_lines = []
         line = _read_listening_line(self.proc, "stockwatch listening on", seen=self.startup_lines)
         self.port = int(line.strip().rsplit(":", 1)[-1].rstrip("/"))
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "https://" in line else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         line = _read_listening_line(self.proc, "S3 API listening on")
         self.s3_port = int(line.strip().rsplit(":", 1)[-1].rstrip("/"))
-        self.s3_url = f"http://127.0.0.1:{self.s3_port}"
+        scheme = "https" if "https://" in line else "http"
+        self.s3_url = f"{scheme}://127.0.0.1:{self.s3_port}"
         # The server logs to stdout too: keep draining it into the log, so that a chatty
         # server never blocks on a full pipe and a failing test can show what it said.
         proc, log = self.proc, self.log
@@ -203,7 +209,7 @@ class Server:
                 data = body if isinstance(body, bytes) else body.encode()
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
+            with urllib.request.urlopen(req, timeout=120, context=self.ssl_context) as resp:
                 status, raw, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
             status, raw, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
