@@ -125,6 +125,8 @@ run() {
 wrk -t2 -c64 -d2s -s "$work/auth.lua" "$page" >/dev/null
 run "stockwatch: GET /api/v1/inventory?limit=100 (first page)" -s "$work/auth.lua" "$page"
 run "stockwatch: a page 90% into the table (cursor)" -s "$work/auth.lua" "$page&cursor=$deep_cursor"
-run "stockwatch: sort=count&order=desc (one scan of the table per request)" -s "$work/auth.lua" \
+run "stockwatch: sort=count&order=desc (per-store sorted orders, merged)" -s "$work/auth.lua" \
   "$page&sort=count&order=desc"
+run "stockwatch: sort=updated_at&order=desc&store=Chicago" -s "$work/auth.lua" \
+  "$page&sort=updated_at&order=desc&store=Chicago"
 run "nginx: static file of $size bytes" "http://127.0.0.1:$nginx_port/page.json"

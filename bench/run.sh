@@ -19,3 +19,6 @@ echo "## end to end"
 echo "## S3 API"
 /usr/bin/python3 bench/s3.py --bin build/release/src/stockwatch \
   --gen build/release/bench/stockwatch_gen_inventory
+echo "## AWS mode: load-inventory vs one put_item per row, into moto_server"
+/usr/bin/python3 bench/aws_load.py --bin build/release/src/stockwatch --rows 100000 \
+  --python-rows 10000

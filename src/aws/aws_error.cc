@@ -10,6 +10,7 @@ namespace {
 // The payload key under which the AWS error code travels on an absl::Status. A type URL
 // by abseil's convention; nothing resolves it.
 constexpr std::string_view kAwsErrorCodeKey = "type.stockwatch/aws.ErrorCode";
+constexpr std::string_view kAwsRequestIdKey = "type.stockwatch/aws.RequestId";
 
 // Debian's abseil has its own string_view type, not an alias of std::string_view.
 absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -30,6 +31,17 @@ absl::Status AwsError(absl::StatusCode canonical, std::string_view aws_code,
 
 std::optional<std::string> AwsErrorCode(const absl::Status& status) {
   const absl::optional<absl::Cord> payload = status.GetPayload(ToAbsl(kAwsErrorCodeKey));
+  if (!payload.has_value()) return std::nullopt;
+  return std::string(*payload);
+}
+
+absl::Status WithAwsRequestId(absl::Status status, std::string_view request_id) {
+  status.SetPayload(ToAbsl(kAwsRequestIdKey), absl::Cord(ToAbsl(request_id)));
+  return status;
+}
+
+std::optional<std::string> AwsRequestId(const absl::Status& status) {
+  const absl::optional<absl::Cord> payload = status.GetPayload(ToAbsl(kAwsRequestIdKey));
   if (!payload.has_value()) return std::nullopt;
   return std::string(*payload);
 }

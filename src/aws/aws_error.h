@@ -20,4 +20,10 @@ absl::Status AwsError(absl::StatusCode canonical, std::string_view aws_code,
 // The AWS error code attached to `status`, if any.
 std::optional<std::string> AwsErrorCode(const absl::Status& status);
 
+// Returns `status` with the AWS request id of the failed call attached (x-amzn-RequestId
+// or x-amz-request-id), to quote in logs and support cases. status must not be OK.
+absl::Status WithAwsRequestId(absl::Status status, std::string_view request_id);
+// The AWS request id attached to `status`, if any.
+std::optional<std::string> AwsRequestId(const absl::Status& status);
+
 }  // namespace stockwatch::aws

@@ -44,6 +44,9 @@ class Config {
   std::string GetString(std::string_view name) const;
   int64_t GetInt(std::string_view name) const;
   bool GetBool(std::string_view name) const;
+  // The value of `name` as text, whatever its type (for listing every setting).
+  // REQUIRES: `name` is declared in Settings().
+  std::string Text(std::string_view name) const { return GetString(name); }
   // Where the value came from: "default", "file", "env" or "flag".
   std::string Source(std::string_view name) const;
   // All settings as "name = value  # source", secrets masked.

@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace stockwatch::base {
 namespace {
@@ -69,6 +73,35 @@ TEST(ConfigTest, DescribeMasksSecrets) {
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->Describe().find("hunter2"), std::string::npos);
   EXPECT_NE(config->Describe().find("smtp.password = \"<secret>\""), std::string::npos);
+}
+
+// The `secret` column of Settings() is the one list of secrets (Describe and GET
+// /api/v1/settings redact them): every password, secret, token and key is on it. The only
+// names that look like one but are not: a path to a key file, an account's public id and a
+// URL.
+TEST(ConfigTest, EverySecretLookingSettingIsMarkedSecret) {
+  const std::vector<std::string_view> not_secret = {"server.tls_key", "sms.account_sid",
+                                                    "oidc.token_endpoint"};
+  for (const SettingSpec& spec : Settings()) {
+    const std::string_view key = spec.name.substr(spec.name.find('.') + 1);
+    const bool looks_secret = key.find("password") != std::string_view::npos ||
+                              key.find("secret") != std::string_view::npos ||
+                              key.find("token") != std::string_view::npos ||
+                              key.find("key") != std::string_view::npos ||
+                              key.find("sid") != std::string_view::npos;
+    const bool exempt =
+        std::find(not_secret.begin(), not_secret.end(), spec.name) != not_secret.end();
+    if (looks_secret && !exempt) {
+      EXPECT_TRUE(spec.secret) << spec.name << " must be secret";
+    }
+  }
+  const std::vector<std::string_view> expected = {"server.admin_token", "smtp.password",
+                                                  "sms.auth_token", "oidc.client_secret"};
+  for (std::string_view name : expected) {
+    bool found = false;
+    for (const SettingSpec& spec : Settings()) found |= spec.name == name && spec.secret;
+    EXPECT_TRUE(found) << name;
+  }
 }
 
 // The example file documents every setting with its default: loading it changes nothing.

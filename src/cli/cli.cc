@@ -1,10 +1,24 @@
 #include "cli/cli.h"
 
+#include <string_view>
+
 #include "cli/commands.h"
+#include "lambda/runtime_loop.h"
 
 namespace stockwatch::cli {
+namespace {
+
+bool IsLambdaBootstrap(std::string_view argv0) {
+  const size_t slash = argv0.rfind('/');
+  return argv0.substr(slash == std::string_view::npos ? 0 : slash + 1) == "bootstrap";
+}
+
+}  // namespace
 
 int Main(int argc, char** argv) {
+  // Lambda starts a custom runtime as /var/task/bootstrap without arguments: that name runs
+  // `stockwatch lambda` directly, before any command-line set-up (cold start).
+  if (argc == 1 && IsLambdaBootstrap(argv[0])) return lambda::RunBootstrap();
   CLI::App app{
       "stockwatch: inventory tracking and out-of-stock alerts.\n"
       "Inventory files (store,item,count) are loaded into a table whose change stream a\n"
@@ -16,6 +30,7 @@ int Main(int argc, char** argv) {
   AddCheckCommand(app);
   AddClientCommands(app);
   AddUsersCommand(app);
+  AddLambdaCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,6 +15,8 @@ void AddCheckCommand(CLI::App& app);
 void AddClientCommands(CLI::App& app);
 // users add, users list: local accounts, on the data directory's database directly.
 void AddUsersCommand(CLI::App& app);
+// lambda [--invoke HANDLER --event FILE]: the AWS Lambda custom runtime (src/lambda/).
+void AddLambdaCommand(CLI::App& app);
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;

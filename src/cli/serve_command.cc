@@ -418,6 +418,7 @@ absl::Status Serve(const ServeFlags& flags) {
   server_options.bad_row_policy = loader_options.bad_row_policy;
   server_options.links = links;
   server_options.link_key = link_key;
+  server_options.settings = &config;
   // POST /sms/inbound: STOP and START from Twilio, verified with the account's auth token.
   if (const std::string auth_token = config.GetString("sms.auth_token"); !auth_token.empty()) {
     server_options.verify_sms_signature =

@@ -16,6 +16,7 @@
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "server/ascii.h"
+#include "server/inventory_json.h"
 #include "server/router.h"
 #include "server/status_http.h"
 #include "server/subscription_endpoint.h"
@@ -140,6 +141,30 @@ absl::StatusOr<std::optional<core::StockStatus>> ParseStockStatus(
   return absl::InvalidArgumentError("status must be out or low");
 }
 
+// Most entries one listing reads to fill a page for a store-scoped caller: past it, a page
+// may come back short (its cursor still leads on).
+constexpr size_t kMaxScopedScan = 100000;
+
+// For newest-first listings without a cursor (alerts, deliveries): reads through `read(n)`
+// (at most n entries, newest first), widening n until `limit` entries pass `keep`, the source
+// has no more, or kMaxScopedScan entries were read, so a store-scoped caller gets full pages.
+template <typename T, typename Read, typename Keep>
+absl::StatusOr<std::vector<T>> NewestInScope(size_t limit, Read read, Keep keep) {
+  size_t window = limit;
+  while (true) {
+    absl::StatusOr<std::vector<T>> all = read(window);
+    if (!all.ok()) return all.status();
+    std::vector<T> kept;
+    for (T& entry : *all) {
+      if (!keep(entry)) continue;
+      kept.push_back(std::move(entry));
+      if (kept.size() == limit) break;
+    }
+    if (kept.size() == limit || all->size() < window || window >= kMaxScopedScan) return kept;
+    window = std::min(window * 4, kMaxScopedScan);
+  }
+}
+
 nlohmann::json OptionalCountJson(std::optional<int64_t> value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
@@ -176,18 +201,10 @@ absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query,
   inventory_query.scope = principal.scope;
   SW_ASSIGN_OR_RETURN(core::InventoryPage page, services_.inventory.Query(inventory_query));
   SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> thresholds, services_.inventory.Thresholds());
-  const core::ThresholdTable threshold_table(thresholds);
-  nlohmann::json items = nlohmann::json::array();
-  for (const core::InventoryItem& item : page.items) {
-    nlohmann::json json = core::ToJson(item);
-    json["threshold"] = OptionalCountJson(threshold_table.For(item.store, item.item));
-    items.push_back(std::move(json));
-  }
-  nlohmann::json next_cursor = nullptr;
-  if (!page.next_cursor.empty()) next_cursor = page.next_cursor;
-  return JsonResponse(200, {{"items", std::move(items)},
-                            {"next_cursor", std::move(next_cursor)},
-                            {"total", page.total}});
+  HttpResponse response;
+  response.status = 200;
+  response.body = InventoryPageJson(page, core::ThresholdTable(thresholds));
+  return response;
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::GetItem(std::string_view raw_store,
@@ -235,28 +252,59 @@ absl::StatusOr<HttpResponse> ApiRouter::ListStores(const core::Principal& princi
                       {"items", summary.items},
                       {"out_of_stock", summary.out_of_stock},
                       {"low", page.total},
-                      {"last_updated", core::FormatTime(summary.last_updated)}});
+                      {"last_updated", core::FormatTime(summary.last_updated)},
+                      {"last_upload", summary.last_upload
+                                          ? nlohmann::json(core::FormatTime(*summary.last_upload))
+                                          : nlohmann::json(nullptr)}});
   }
   return JsonResponse(200, {{"stores", std::move(stores)}});
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::ListChanges(const QueryParams& query) {
+absl::StatusOr<HttpResponse> ApiRouter::ListChanges(const QueryParams& query,
+                                                    const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(int64_t after,
                       query.GetInt("after", 0, std::numeric_limits<int64_t>::max(), 0));
   SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
-  SW_ASSIGN_OR_RETURN(
-      std::vector<core::ChangeRecord> records,
-      services_.changes.Read(static_cast<uint64_t>(after), static_cast<size_t>(limit)));
+  const size_t page = static_cast<size_t>(limit);
+  // The scope is applied while reading, batch after batch, so a manager's page is full when
+  // its stores have that many changes; `next_after` is where reading stopped (in scope or
+  // not), so a page that is short because kMaxScopedScan was reached still leads on.
   nlohmann::json changes = nlohmann::json::array();
-  for (const core::ChangeRecord& record : records) changes.push_back(core::ToJson(record));
-  return JsonResponse(200, {{"changes", std::move(changes)}});
+  uint64_t cursor = static_cast<uint64_t>(after);
+  size_t scanned = 0;
+  bool exhausted = false;  // every change after `after` was read
+  while (changes.size() < page && !exhausted && scanned < kMaxScopedScan) {
+    SW_ASSIGN_OR_RETURN(std::vector<core::ChangeRecord> records,
+                        services_.changes.Read(cursor, page));
+    size_t consumed = 0;
+    for (const core::ChangeRecord& record : records) {
+      cursor = record.sequence;
+      ++consumed;
+      if (core::ScopeCoversStore(principal.scope, record.store)) {
+        changes.push_back(core::ToJson(record));
+        if (changes.size() == page) break;
+      }
+    }
+    scanned += consumed;
+    exhausted = records.size() < page && consumed == records.size();
+  }
+  return JsonResponse(
+      200, {{"changes", std::move(changes)},
+            {"next_after", exhausted ? nlohmann::json(nullptr) : nlohmann::json(cursor)}});
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::ListAlerts(const QueryParams& query) {
+absl::StatusOr<HttpResponse> ApiRouter::ListAlerts(const QueryParams& query,
+                                                   const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
+  const std::optional<std::string> topic = query.Get("topic");
   SW_ASSIGN_OR_RETURN(
       std::vector<core::Message> messages,
-      services_.notifier.RecentMessages(query.Get("topic"), static_cast<size_t>(limit)));
+      NewestInScope<core::Message>(
+          static_cast<size_t>(limit),
+          [&](size_t window) { return services_.notifier.RecentMessages(topic, window); },
+          [&](const core::Message& message) {
+            return core::ScopeCoversStore(principal.scope, message.store);
+          }));
   nlohmann::json alerts = nlohmann::json::array();
   for (const core::Message& message : messages) alerts.push_back(core::ToJson(message));
   return JsonResponse(200, {{"alerts", std::move(alerts)}});
@@ -464,12 +512,34 @@ absl::StatusOr<HttpResponse> ApiRouter::DeleteSubscription(std::string_view raw_
   return response;
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::ListDeliveries(const QueryParams& query) {
+absl::StatusOr<HttpResponse> ApiRouter::SendTestMessage(std::string_view raw_id) {
+  SW_ASSIGN_OR_RETURN(
+      int64_t id, ParseInteger("subscription id", raw_id, 1, std::numeric_limits<int64_t>::max()));
+  // 412 (kFailedPrecondition) for a subscription still pending confirmation.
+  SW_ASSIGN_OR_RETURN(core::Delivery delivery,
+                      services_.notifier.SendTestMessage(id, services_.clock.Now()));
+  if (services_.deliver_wakeup != nullptr) services_.deliver_wakeup->Notify();
+  HttpResponse response = JsonResponse(202, core::ToJson(delivery));
+  response.headers.emplace_back("Location", fmt::format("/api/v1/deliveries/{}", delivery.id));
+  return response;
+}
+
+absl::StatusOr<HttpResponse> ApiRouter::ListDeliveries(const QueryParams& query,
+                                                       const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(std::optional<core::DeliveryState> state,
                       ParseDeliveryState(query.Get("state")));
   SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
-  SW_ASSIGN_OR_RETURN(std::vector<core::Delivery> deliveries,
-                      services_.notifier.Deliveries(state, static_cast<size_t>(limit)));
+  // A test message has no store: it is in scope when its subscription is.
+  SW_ASSIGN_OR_RETURN(
+      std::vector<core::Delivery> deliveries,
+      NewestInScope<core::Delivery>(
+          static_cast<size_t>(limit),
+          [&](size_t window) { return services_.notifier.Deliveries(state, window); },
+          [&](const core::Delivery& delivery) {
+            return core::ScopeCoversStore(principal.scope, delivery.message.store) ||
+                   (delivery.message.kind == core::MessageKind::kTest &&
+                    PolicyWithinScope(delivery.subscription.filter_policy, principal.scope));
+          }));
   nlohmann::json list = nlohmann::json::array();
   for (const core::Delivery& delivery : deliveries) list.push_back(core::ToJson(delivery));
   return JsonResponse(200, {{"deliveries", std::move(list)}});

@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -331,6 +332,7 @@ absl::Status ApiRouter::Authorize(std::string_view method,
   if (collection == "users") return RequireAdmin(principal, "manage users");
   if (collection == "keys") return RequireAdmin(principal, "manage S3 access keys");
   if (collection == "sms") return RequireAdmin(principal, "manage SMS opt-outs");
+  if (collection == "settings") return RequireAdmin(principal, "read the settings");
   if (IsReadMethod(method)) return absl::OkStatus();
   // Previewing a template renders it and changes nothing: any role.
   if (collection == "templates" && method == "POST" && segments.size() == 4 &&
@@ -377,7 +379,9 @@ absl::Status ApiRouter::CheckStoreScope(std::string_view method,
       return absl::PermissionDeniedError(
           fmt::format("upload {} is not one of your stores' uploads", *id));
     }
-  } else if (collection == "subscriptions" && rest.size() == 2 && method == "DELETE") {
+  } else if (collection == "subscriptions" &&
+             ((rest.size() == 2 && method == "DELETE") ||
+              (rest.size() == 3 && rest[2] == "test" && method == "POST"))) {
     absl::StatusOr<int64_t> id =
         ParseInteger("subscription id", rest[1], 1, std::numeric_limits<int64_t>::max());
     if (!id.ok()) return absl::OkStatus();
@@ -395,7 +399,10 @@ absl::Status ApiRouter::CheckStoreScope(std::string_view method,
         ParseInteger("delivery id", rest[1], 1, std::numeric_limits<int64_t>::max());
     if (!id.ok()) return absl::OkStatus();
     absl::StatusOr<core::Delivery> delivery = services_.notifier.GetDelivery(*id);
-    if (delivery.ok() && !InScope(principal.scope, delivery->message.store)) {
+    // A test message has no store: it is about its subscription, which may be the manager's.
+    if (delivery.ok() && !InScope(principal.scope, delivery->message.store) &&
+        !(delivery->message.kind == core::MessageKind::kTest &&
+          PolicyWithinScope(delivery->subscription.filter_policy, principal.scope))) {
       return absl::PermissionDeniedError(fmt::format("delivery {} is not about your stores", *id));
     }
   }
@@ -420,10 +427,29 @@ absl::Status ApiRouter::FilterForScope(std::span<const std::string_view> segment
   if (collection == "inventory") {
     member = "items";
     keep = store_in_scope;
-  } else if (collection == "stores" || collection == "changes" || collection == "alerts" ||
-             collection == "deliveries") {
+  } else if (collection == "stores" || collection == "changes" || collection == "alerts") {
     member = std::string(collection);
     keep = store_in_scope;
+  } else if (collection == "deliveries") {
+    member = "deliveries";
+    // A test message has no store: shown when its subscription is within the scope.
+    std::optional<std::set<int64_t>> own;
+    keep = [&, own](const nlohmann::json& entry) mutable -> absl::StatusOr<bool> {
+      SW_ASSIGN_OR_RETURN(bool in_scope, store_in_scope(entry));
+      if (in_scope || entry.value("kind", "") != "test") return in_scope;
+      if (!own) {
+        SW_ASSIGN_OR_RETURN(std::vector<core::Subscription> subscriptions,
+                            services_.notifier.Subscriptions());
+        own.emplace();
+        for (const core::Subscription& subscription : subscriptions) {
+          if (PolicyWithinScope(subscription.filter_policy, principal.scope)) {
+            own->insert(subscription.id);
+          }
+        }
+      }
+      auto id = entry.find("subscription_id");
+      return id != entry.end() && id->is_number_integer() && own->contains(id->get<int64_t>());
+    };
   } else if (collection == "thresholds") {
     // The global thresholds apply to its stores too: shown, not changeable.
     member = "thresholds";
@@ -494,7 +520,15 @@ absl::StatusOr<HttpResponse> ApiRouter::Route(HttpRequest& request,
     }
     if (collection == "me" && rest.size() == 2 && rest[1] == "password") {
       if (method != "POST") return not_allowed("POST");
-      return ChangePassword(request, principal);
+      // Throttled as a login is, and answered as one: 429 with Retry-After.
+      int64_t retry_after = 0;
+      absl::StatusOr<HttpResponse> changed = ChangePassword(request, principal, retry_after);
+      if (!changed.ok() && retry_after > 0) {
+        HttpResponse error = ErrorResponse(changed.status());
+        error.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        return error;
+      }
+      return changed;
     }
     if (collection == "tokens" && rest.size() == 1) {
       if (IsReadMethod(method)) return ListTokens(principal);
@@ -638,7 +672,8 @@ absl::StatusOr<HttpResponse> ApiRouter::GetMe(const core::Principal& principal) 
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::ChangePassword(HttpRequest& request,
-                                                       const core::Principal& principal) {
+                                                       const core::Principal& principal,
+                                                       int64_t& retry_after) {
   if (principal.user_id == 0) {
     return absl::FailedPreconditionError("this token belongs to no user, so it has no password");
   }
@@ -652,9 +687,13 @@ absl::StatusOr<HttpResponse> ApiRouter::ChangePassword(HttpRequest& request,
   // Guessing the current password through this route is throttled as logins are.
   const std::string account = AsciiLower(user.name);
   const std::string address = ThrottleAddressKey(request.client_address);
-  if (services_.login_throttle != nullptr &&
-      !services_.login_throttle->Check(account, address).allowed) {
-    return absl::ResourceExhaustedError("too many wrong passwords: try again later");
+  if (services_.login_throttle != nullptr) {
+    core::LoginThrottle::Decision decision = services_.login_throttle->Check(account, address);
+    if (!decision.allowed) {
+      retry_after = std::max<int64_t>(1, decision.retry_after.count());
+      return absl::ResourceExhaustedError(
+          fmt::format("too many wrong passwords: try again in {} seconds", retry_after));
+    }
   }
   if (!services_.passwords->Verify(current, user.password_hash)) {
     if (services_.login_throttle != nullptr) {

@@ -2,6 +2,7 @@
 // session cookie, CSRF and Origin checks, personal tokens, the users routes, and the role
 // matrix of docs/API.md run against every route.
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,7 @@ TEST_F(AuthRoutesTest, EveryRouteAnswersEachRoleAsTheMatrixSays) {
       {"POST", "/api/v1/subscriptions",
        R"({"topic":"NoStock","endpoint":"+4930123458","filter_policy":{"store":["Berlin"]}})", 401,
        403, 403, 201},
+      {"POST", "/api/v1/subscriptions/1/test", "", 401, 403, 403, 202},
       {"PATCH", "/api/v1/subscriptions/1", R"({"digest":"5m"})", 401, 403, 403, 200},
       {"DELETE", "/api/v1/subscriptions/2", "", 401, 403, 403, 204},
       {"GET", "/api/v1/deliveries", "", 401, 200, 200, 200},
@@ -133,6 +135,7 @@ TEST_F(AuthRoutesTest, EveryRouteAnswersEachRoleAsTheMatrixSays) {
       {"POST", "/api/v1/templates/preview", R"({"topic":"NoStock"})", 401, 200, 200, 200},
       {"GET", "/api/v1/thresholds", "", 401, 200, 200, 200},
       {"PUT", "/api/v1/thresholds", R"({"store":"Berlin","value":5})", 401, 403, 403, 200},
+      {"GET", "/api/v1/settings", "", 401, 403, 403, 200},
       {"GET", "/api/v1/keys", "", 401, 403, 403, 200},
       {"POST", "/api/v1/keys", R"({"stores":["Berlin"]})", 401, 403, 403, 201},
       {"DELETE", "/api/v1/keys/" + key_id, "", 401, 403, 403, 200},
@@ -316,6 +319,109 @@ TEST_F(AuthRoutesTest, PasswordChangeEndsTheOtherSessions) {
           .status,
       401);
   Login("viewer", "a brand new passphrase");
+}
+
+TEST_F(AuthRoutesTest, ThrottledPasswordChangesGetRetryAfter) {
+  const TestSession session = Login("viewer");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(CookieCall("POST", "/api/v1/me/password", session,
+                         R"({"current_password":"wrong wrong wrong","new_password":"x"})")
+                  .status,
+              403);
+  }
+  HttpResponse locked = CookieCall("POST", "/api/v1/me/password", session,
+                                   R"({"current_password":"correct horse battery",)"
+                                   R"("new_password":"a brand new passphrase"})");
+  EXPECT_EQ(locked.status, 429) << locked.body;
+  const std::optional<std::string> retry_after = HeaderOf(locked, "Retry-After");
+  ASSERT_TRUE(retry_after.has_value());
+  EXPECT_GT(std::stoi(*retry_after), 0);
+  EXPECT_EQ(Body(locked)["error"]["code"], "resource_exhausted");
+}
+
+// A manager of Paris, with 150 Berlin entries interleaved among its 150 Paris ones in every
+// listing, gets full pages of Paris and cursors that lead through all of them.
+TEST_F(AuthRoutesTest, AManagersListingsGiveFullPagesOfItsStores) {
+  AddUser("paris", core::Role::kManager, {"Paris"});
+  const TestSession manager = Login("paris");
+  std::vector<core::Message> alerts;
+  for (int i = 0; i < 150; ++i) {
+    const std::string n = std::to_string(i);
+    const int64_t berlin = Upload("store,item,count\nBerlin,B" + n + ",0\n");
+    Load(berlin, {{"Berlin", "B" + n, 0}});
+    HttpResponse put = CookieCall("PUT", "/api/v1/uploads/p.csv", manager,
+                                  "store,item,count\nParis,P" + n + ",0\n");
+    ASSERT_EQ(put.status, 201) << put.body;
+    Load(Body(put)["id"].get<int64_t>(), {{"Paris", "P" + n, 0}});
+    for (const char* store : {"Berlin", "Paris"}) {
+      core::Message alert;
+      alert.id = std::string(store) + n + "-NoStock";
+      alert.topic = alert.rule = "NoStock";
+      alert.subject = "Inventory Alert!";
+      alert.body = "out";
+      alert.store = store;
+      alert.item = (store[0] == 'B' ? "B" : "P") + n;
+      alert.change_sequence = alerts.size() + 1;
+      alert.at = clock_.Now();
+      alerts.push_back(alert);
+    }
+  }
+  ASSERT_TRUE(notifier_.Publish(alerts, 0, alerts.size()).ok());
+
+  // Uploads: newest first, by next_before.
+  std::set<int64_t> uploads;
+  std::string target = "/api/v1/uploads?limit=40";
+  for (int page = 0; page < 10; ++page) {
+    const json body = Body(CookieCall("GET", target, manager));
+    const size_t expected = uploads.size() + 40 <= 150 ? 40 : 150 - uploads.size();
+    ASSERT_EQ(body["uploads"].size(), expected) << target;
+    for (const json& upload : body["uploads"]) {
+      EXPECT_EQ(upload["uploader"], "paris");
+      EXPECT_TRUE(uploads.insert(upload["id"].get<int64_t>()).second);
+    }
+    if (body["next_before"].is_null()) break;
+    target =
+        "/api/v1/uploads?limit=40&before=" + std::to_string(body["next_before"].get<int64_t>());
+  }
+  EXPECT_EQ(uploads.size(), 150u);
+
+  // Changes: oldest first, by next_after.
+  std::set<std::string> changed;
+  target = "/api/v1/changes?limit=40";
+  for (int page = 0; page < 10; ++page) {
+    const json body = Body(CookieCall("GET", target, manager));
+    const size_t expected = changed.size() + 40 <= 150 ? 40 : 150 - changed.size();
+    ASSERT_EQ(body["changes"].size(), expected) << target;
+    for (const json& change : body["changes"]) {
+      EXPECT_EQ(change["store"], "Paris");
+      EXPECT_TRUE(changed.insert(change["item"].get<std::string>()).second);
+    }
+    if (body["next_after"].is_null()) break;
+    target = "/api/v1/changes?limit=40&after=" + std::to_string(body["next_after"].get<int64_t>());
+  }
+  EXPECT_EQ(changed.size(), 150u);
+
+  // Inventory: by next_cursor.
+  std::set<std::string> items;
+  target = "/api/v1/inventory?limit=40";
+  for (int page = 0; page < 10; ++page) {
+    const json body = Body(CookieCall("GET", target, manager));
+    ASSERT_EQ(body["total"], 150);
+    for (const json& item : body["items"]) {
+      EXPECT_EQ(item["store"], "Paris");
+      EXPECT_TRUE(items.insert(item["item"].get<std::string>()).second);
+    }
+    if (body["next_cursor"].is_null()) break;
+    ASSERT_EQ(body["items"].size(), 40u);
+    target = "/api/v1/inventory?limit=40&cursor=" + body["next_cursor"].get<std::string>();
+  }
+  EXPECT_EQ(items.size(), 150u);
+
+  // Alerts: the newest 40 of Paris.
+  const json listed = Body(CookieCall("GET", "/api/v1/alerts?limit=40", manager))["alerts"];
+  ASSERT_EQ(listed.size(), 40u);
+  for (const json& alert : listed) EXPECT_EQ(alert["store"], "Paris");
+  EXPECT_EQ(listed[0]["item"], "P149");
 }
 
 TEST_F(AuthRoutesTest, AManagerSeesAndChangesOnlyItsStores) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/config.h"
 #include "base/work_signal.h"
 #include "core/auth/login_throttle.h"
 #include "core/auth/password.h"
@@ -108,6 +109,9 @@ struct ServerOptions {
   core::SubscriberLinks links;
   // OpenID Connect sign-in (used when Services::identity_provider is set).
   OidcSignInOptions oidc;
+  // The settings in force, listed (secrets redacted) by GET /api/v1/settings; not owned, must
+  // outlive the server. Null: the route lists every setting at its default.
+  const base::Config* settings = nullptr;
   std::string link_key;
   // Checks the X-Twilio-Signature of POST /sms/inbound: (full URL, decoded form
   // parameters, header value) -> genuine. Null: every inbound SMS is refused (403).

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "base/status.h"
@@ -15,6 +16,7 @@
 #include "fmt/format.h"
 #include "server/router.h"
 #include "server/status_http.h"
+#include "spdlog/spdlog.h"
 
 namespace stockwatch::server {
 namespace {
@@ -32,6 +34,17 @@ HttpResponse Redirect(std::string location) {
 
 bool SameSecret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Whether the request is a browser's navigation (its Accept names text/html), which gets a
+// page rather than a JSON error.
+bool AcceptsHtml(const HttpRequest& request) {
+  std::optional<std::string_view> accept = request.Header("accept");
+  if (!accept) return false;
+  std::string lower(*accept);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("text/html") != std::string::npos;
 }
 
 // The printable-ASCII start of a value the provider sent, for messages.
@@ -98,6 +111,17 @@ HttpResponse ApiRouter::OidcRoute(HttpRequest& request, std::string_view path,
     response = OidcCallback(request, query);
   }
   if (!response.ok()) {
+    if (name == "callback" && AcceptsHtml(request)) {
+      // A browser the provider sent back lands on the login page, which explains the code;
+      // the detail (which check failed) goes to the log, not into a URL.
+      spdlog::warn("oidc: sign-in failed: {}", response.status().ToString());
+      HttpResponse redirect =
+          Redirect(fmt::format("/#/login?error={}", StatusToHttp(response.status()).code));
+      redirect.headers.emplace_back(
+          "Set-Cookie", fmt::format("{}=; Path=/api/v1/oidc; Max-Age=0; HttpOnly; SameSite=Lax{}",
+                                    kOidcCookie, Secure(request) ? "; Secure" : ""));
+      return redirect;
+    }
     HttpResponse error = ErrorResponse(response.status());
     error.headers.emplace_back("Cache-Control", "no-store");
     return error;

@@ -18,6 +18,7 @@ namespace stockwatch::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using json = nlohmann::json;
 
 // Answers Redeem() with `claims` (or `refusal`), recording what it was asked.
@@ -76,7 +77,8 @@ class OidcRoutesTest : public ApiRouterTest {
   }
 
   // One router for the whole test, as `serve` has: sign-in attempts live in it.
-  HttpResponse Get(const std::string& target, const std::string& cookie = "") {
+  HttpResponse Get(const std::string& target, const std::string& cookie = "",
+                   const std::string& accept = "") {
     if (!router_) {
       router_.emplace(Services{objects_, inventory_, inventory_, notifier_, credentials_, clock_,
                                wakeup_, access_keys_, users_, nullptr, &hasher_, &throttle_,
@@ -89,6 +91,7 @@ class OidcRoutesTest : public ApiRouterTest {
     request.target = target;
     request.headers = {{"host", "stock.test"}};
     if (!cookie.empty()) request.headers.emplace_back("cookie", cookie);
+    if (!accept.empty()) request.headers.emplace_back("accept", accept);
     request.body = &reader;
     return router_->Handle(request);
   }
@@ -211,6 +214,47 @@ TEST_F(OidcRoutesTest, ProviderErrorsAndRefusedTokensAreUnauthenticated) {
   EXPECT_EQ(callback.status, 401);
   EXPECT_THAT(callback.body, HasSubstr("signature does not verify"));
   EXPECT_TRUE(SetCookies(callback).count("sw_session") == 0);
+}
+
+// What a browser sends when the provider redirects it back (a navigation).
+constexpr char kBrowserAccept[] =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
+
+TEST_F(OidcRoutesTest, ABrowserLandsOnTheLoginPageWithTheErrorCode) {
+  auto [key, params] = StartSignIn();
+  HttpResponse callback = Get("/api/v1/oidc/callback?error=access_denied&state=" + params["state"],
+                              "sw_oidc=" + key, kBrowserAccept);
+  EXPECT_EQ(callback.status, 302) << callback.body;
+  EXPECT_EQ(HeaderOf(callback, "Location"), "/#/login?error=unauthenticated");
+  EXPECT_EQ(HeaderOf(callback, "Cache-Control"), "no-store");
+  // No provider text travels into the page's URL, and the attempt's cookie is cleared.
+  EXPECT_THAT(HeaderOf(callback, "Location").value_or(""), Not(HasSubstr("access_denied")));
+  std::map<std::string, std::string> cookies = SetCookies(callback);
+  EXPECT_THAT(cookies["sw_oidc"], HasSubstr("Max-Age=0"));
+  EXPECT_EQ(cookies.count("sw_session"), 0u);
+
+  provider_.refusal = absl::UnauthenticatedError("id token: signature does not verify");
+  auto [key2, params2] = StartSignIn();
+  callback = Get("/api/v1/oidc/callback?code=c&state=" + params2["state"], "sw_oidc=" + key2,
+                 kBrowserAccept);
+  EXPECT_EQ(HeaderOf(callback, "Location"), "/#/login?error=unauthenticated");
+  EXPECT_EQ(SetCookies(callback).count("sw_session"), 0u);
+
+  provider_.refusal = absl::UnavailableError("the provider cannot be reached");
+  auto [key3, params3] = StartSignIn();
+  callback = Get("/api/v1/oidc/callback?code=c&state=" + params3["state"], "sw_oidc=" + key3,
+                 kBrowserAccept);
+  EXPECT_EQ(HeaderOf(callback, "Location"), "/#/login?error=unavailable");
+
+  provider_.refusal = absl::OkStatus();
+  provider_.claims = {{"sub", "s-2"}, {"cognito:username", "viewer"}};  // a local account
+  auto [key4, params4] = StartSignIn();
+  callback = Get("/api/v1/oidc/callback?code=c&state=" + params4["state"], "sw_oidc=" + key4,
+                 kBrowserAccept);
+  EXPECT_EQ(HeaderOf(callback, "Location"), "/#/login?error=permission_denied");
+
+  // A client that asks for JSON (or says nothing) still gets the JSON error.
+  EXPECT_EQ(Get("/api/v1/oidc/callback?code=c&state=s", "", "application/json").status, 401);
 }
 
 TEST_F(OidcRoutesTest, NeverSignsInToALocalAccountWithAPassword) {

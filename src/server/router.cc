@@ -120,7 +120,7 @@ absl::StatusOr<HttpResponse> ApiRouter::RouteApi(HttpRequest& request,
   if (collection == "uploads") {
     if (rest.size() == 1) {
       if (!get) return MethodNotAllowed(method, "GET");
-      return ListUploads(query);
+      return ListUploads(query, principal);
     }
     if (rest.size() == 2) {
       if (method == "PUT") return PutUpload(request, principal, rest[1]);
@@ -148,10 +148,10 @@ absl::StatusOr<HttpResponse> ApiRouter::RouteApi(HttpRequest& request,
     return StreamEvents(request, principal);
   } else if (rest.size() == 1 && collection == "changes") {
     if (!get) return MethodNotAllowed(method, "GET");
-    return ListChanges(query);
+    return ListChanges(query, principal);
   } else if (rest.size() == 1 && collection == "alerts") {
     if (!get) return MethodNotAllowed(method, "GET");
-    return ListAlerts(query);
+    return ListAlerts(query, principal);
   } else if (rest.size() == 1 && collection == "topics") {
     if (get) return ListTopics();
     if (method == "POST") return CreateTopic(request, principal);
@@ -171,10 +171,14 @@ absl::StatusOr<HttpResponse> ApiRouter::RouteApi(HttpRequest& request,
       if (method != "DELETE") return MethodNotAllowed(method, "PATCH, DELETE");
       return DeleteSubscription(rest[1]);
     }
+    if (rest.size() == 3 && rest[2] == "test") {
+      if (method != "POST") return MethodNotAllowed(method, "POST");
+      return SendTestMessage(rest[1]);
+    }
   } else if (collection == "deliveries") {
     if (rest.size() == 1) {
       if (!get) return MethodNotAllowed(method, "GET");
-      return ListDeliveries(query);
+      return ListDeliveries(query, principal);
     }
     if (rest.size() == 2 && rest[1] == "redrive") {
       if (method != "POST") return MethodNotAllowed(method, "POST");
@@ -220,6 +224,9 @@ absl::StatusOr<HttpResponse> ApiRouter::RouteApi(HttpRequest& request,
       if (method == "DELETE") return DeleteTemplate(rest[1], query, principal);
       return MethodNotAllowed(method, rest[1] == "preview" ? "POST, PUT, DELETE" : "PUT, DELETE");
     }
+  } else if (rest.size() == 1 && collection == "settings") {
+    if (!get) return MethodNotAllowed(method, "GET");
+    return ListSettings();
   } else if (rest.size() == 1 && collection == "thresholds") {
     if (get) return ListThresholds();
     if (method == "PUT") return PutThreshold(request, principal);

@@ -112,8 +112,10 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> LoginOrError(HttpRequest& request, int64_t& retry_after);
   absl::StatusOr<HttpResponse> Logout(const core::Principal& principal, bool secure);
   absl::StatusOr<HttpResponse> GetMe(const core::Principal& principal);
+  // Sets `retry_after` (seconds) when the change is throttled.
   absl::StatusOr<HttpResponse> ChangePassword(HttpRequest& request,
-                                              const core::Principal& principal);
+                                              const core::Principal& principal,
+                                              int64_t& retry_after);
   absl::StatusOr<HttpResponse> ListTokens(const core::Principal& principal);
   absl::StatusOr<HttpResponse> CreateToken(HttpRequest& request, const core::Principal& principal);
   absl::StatusOr<HttpResponse> DeleteToken(std::string_view raw_id,
@@ -139,7 +141,8 @@ class ApiRouter final : public RequestHandler {
   // Uploads (upload_handlers.cc).
   absl::StatusOr<HttpResponse> PutUpload(HttpRequest& request, const core::Principal& principal,
                                          std::string_view raw_name);
-  absl::StatusOr<HttpResponse> ListUploads(const QueryParams& query);
+  absl::StatusOr<HttpResponse> ListUploads(const QueryParams& query,
+                                           const core::Principal& principal);
   absl::StatusOr<HttpResponse> GetUpload(std::string_view raw_id, const QueryParams& query);
   absl::StatusOr<HttpResponse> GetUploadContent(std::string_view raw_id);
   absl::StatusOr<HttpResponse> GetUploadEvent(std::string_view raw_id);
@@ -156,8 +159,12 @@ class ApiRouter final : public RequestHandler {
   // GET /api/v1/stats/out-of-stock (stats_handlers.cc).
   absl::StatusOr<HttpResponse> OutOfStockStats(const QueryParams& query,
                                                const core::Principal& principal);
-  absl::StatusOr<HttpResponse> ListChanges(const QueryParams& query);
-  absl::StatusOr<HttpResponse> ListAlerts(const QueryParams& query);
+  // Listings of a store-scoped principal are scoped while they are read, so their pages are
+  // full and their cursors right (FilterForScope then keeps every entry).
+  absl::StatusOr<HttpResponse> ListChanges(const QueryParams& query,
+                                           const core::Principal& principal);
+  absl::StatusOr<HttpResponse> ListAlerts(const QueryParams& query,
+                                          const core::Principal& principal);
   absl::StatusOr<HttpResponse> ListTopics();
   absl::StatusOr<HttpResponse> UpdateTopic(std::string_view raw_name, HttpRequest& request,
                                            const core::Principal& principal);
@@ -172,7 +179,10 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> UpdateSubscription(std::string_view raw_id, HttpRequest& request,
                                                   const core::Principal& principal);
   absl::StatusOr<HttpResponse> DeleteSubscription(std::string_view raw_id);
-  absl::StatusOr<HttpResponse> ListDeliveries(const QueryParams& query);
+  // POST /api/v1/subscriptions/{id}/test: one test message to that subscription only.
+  absl::StatusOr<HttpResponse> SendTestMessage(std::string_view raw_id);
+  absl::StatusOr<HttpResponse> ListDeliveries(const QueryParams& query,
+                                              const core::Principal& principal);
   absl::StatusOr<HttpResponse> GetDelivery(std::string_view raw_id);
   // One failed delivery (`raw_id`) or, without it, every failed delivery.
   absl::StatusOr<HttpResponse> RedriveDeliveries(std::optional<std::string_view> raw_id);
@@ -186,6 +196,9 @@ class ApiRouter final : public RequestHandler {
   absl::StatusOr<HttpResponse> DeleteTemplate(std::string_view raw_topic, const QueryParams& query,
                                               const core::Principal& principal);
   absl::StatusOr<HttpResponse> PreviewTemplate(HttpRequest& request);
+
+  // GET /api/v1/settings (settings_handlers.cc): every setting in force, secrets redacted.
+  absl::StatusOr<HttpResponse> ListSettings();
 
   // S3 access keys (key_handlers.cc).
   absl::StatusOr<HttpResponse> ListKeys();

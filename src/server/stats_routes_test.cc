@@ -33,6 +33,20 @@ class StatsRoutesTest : public ApiRouterTest {
   }
 };
 
+TEST_F(StatsRoutesTest, StoresListTheirLastUploadEvenWhenItChangedNothing) {
+  UploadAndProcess("a.csv", "store,item,count\nBerlin,A,0\nParis,C,4\n");
+  UploadAndProcess("b.csv", "store,item,count\nBerlin,A,0\n");  // changes nothing
+  json stores = GetJson("/api/v1/stores")["stores"];
+  ASSERT_EQ(stores.size(), 2u) << stores;
+  EXPECT_EQ(stores[0]["store"], "Berlin");
+  ASSERT_TRUE(stores[0]["last_upload"].is_string()) << stores;
+  EXPECT_GE(stores[0]["last_upload"].get<std::string>(),
+            stores[0]["last_updated"].get<std::string>());
+  EXPECT_EQ(inventory_.Stores()->front().last_upload_id, 2);  // b.csv, not a.csv
+  EXPECT_EQ(stores[1]["store"], "Paris");
+  EXPECT_EQ(stores[1]["last_upload"], stores[1]["last_updated"]);
+}
+
 TEST_F(StatsRoutesTest, OutOfStockSeriesFollowsTheChangeStream) {
   const std::string since =
       core::FormatTime(std::chrono::system_clock::now() - std::chrono::hours(3));

@@ -17,10 +17,11 @@ using json = nlohmann::json;
 class SubscriptionRoutesTest : public ApiRouterTest {
  protected:
   // A confirmed webhook subscription to NoStock; its id.
-  int64_t Create(const std::string& extra = "") {
+  int64_t Create(const std::string& extra = "",
+                 const std::string& endpoint = "https://h.example.com/") {
     HttpResponse created = Call(
         "POST", "/api/v1/subscriptions",
-        R"({"topic":"NoStock","endpoint":"https://h.example.com/","confirmed":true)" + extra + "}");
+        R"({"topic":"NoStock","endpoint":")" + endpoint + R"(","confirmed":true)" + extra + "}");
     EXPECT_EQ(created.status, 201) << created.body;
     return json::parse(created.body)["id"].get<int64_t>();
   }
@@ -107,6 +108,72 @@ TEST_F(SubscriptionRoutesTest, PatchNeedsAnAdminAndALiveSubscription) {
   EXPECT_EQ(put.status, 405);
   EXPECT_THAT(put.headers,
               ::testing::Contains(std::pair<std::string, std::string>("Allow", "PATCH, DELETE")));
+}
+
+TEST_F(SubscriptionRoutesTest, TestMessageGoesToThatSubscriptionOnly) {
+  const int64_t id = Create();
+  const int64_t other = Create("", "https://other.example.com/");
+  ASSERT_NE(id, other);
+  HttpResponse sent = Call("POST", Path(id) + "/test");
+  ASSERT_EQ(sent.status, 202) << sent.body;
+  const json delivery = json::parse(sent.body);
+  EXPECT_EQ(delivery["subscription_id"], id);
+  EXPECT_EQ(delivery["kind"], "test");
+  EXPECT_EQ(delivery["state"], "pending");
+  EXPECT_EQ(delivery["topic"], "NoStock");
+  EXPECT_EQ(delivery["store"], "");
+  const int64_t delivery_id = delivery["id"].get<int64_t>();
+  bool located = false;
+  for (const auto& [name, value] : sent.headers) {
+    located |= name == "Location" && value == "/api/v1/deliveries/" + std::to_string(delivery_id);
+  }
+  EXPECT_TRUE(located);
+  // Its delivery status is a delivery's; the topic's other subscriber gets nothing, and it is
+  // no alert.
+  HttpResponse got = Call("GET", "/api/v1/deliveries/" + std::to_string(delivery_id));
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(json::parse(got.body)["kind"], "test");
+  const json all = json::parse(Call("GET", "/api/v1/deliveries").body)["deliveries"];
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["subscription_id"], id);
+  EXPECT_TRUE(json::parse(Call("GET", "/api/v1/alerts").body)["alerts"].empty());
+
+  EXPECT_EQ(Call("POST", Path(9999) + "/test").status, 404);
+  EXPECT_EQ(Call("GET", Path(id) + "/test").status, 405);
+  EXPECT_EQ(Call("POST", Path(id) + "/test", "", kTestViewerToken).status, 403);
+}
+
+TEST_F(SubscriptionRoutesTest, TestMessageToAPendingSubscriptionIs412) {
+  HttpResponse created = Call("POST", "/api/v1/subscriptions",
+                              R"({"topic":"NoStock","endpoint":"https://h.example.com/"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const int64_t id = json::parse(created.body)["id"].get<int64_t>();
+  HttpResponse refused = Call("POST", Path(id) + "/test");
+  EXPECT_EQ(refused.status, 412) << refused.body;
+  EXPECT_THAT(ErrorMessage(refused), HasSubstr("not confirmed"));
+}
+
+TEST_F(SubscriptionRoutesTest, AManagerTestsOnlyItsStoresSubscriptionsAndSeesTheirDeliveries) {
+  AddUser("paris", core::Role::kManager, {"Paris"});
+  const TestSession manager = Login("paris");
+  const int64_t paris = Create(R"(,"filter_policy":{"store":["Paris"]})");
+  const int64_t berlin =
+      Create(R"(,"filter_policy":{"store":["Berlin"]})", "https://b.example.com/");
+  EXPECT_EQ(CookieCall("POST", Path(berlin) + "/test", manager).status, 403);
+  HttpResponse sent = CookieCall("POST", Path(paris) + "/test", manager);
+  ASSERT_EQ(sent.status, 202) << sent.body;
+  const int64_t delivery_id = json::parse(sent.body)["id"].get<int64_t>();
+  // The admin's test of Berlin's subscription stays out of its sight.
+  ASSERT_EQ(Call("POST", Path(berlin) + "/test").status, 202);
+  const json seen =
+      json::parse(CookieCall("GET", "/api/v1/deliveries", manager).body)["deliveries"];
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0]["id"], delivery_id);
+  EXPECT_EQ(CookieCall("GET", "/api/v1/deliveries/" + std::to_string(delivery_id), manager).status,
+            200);
+  EXPECT_EQ(
+      CookieCall("GET", "/api/v1/deliveries/" + std::to_string(delivery_id + 1), manager).status,
+      403);
 }
 
 }  // namespace

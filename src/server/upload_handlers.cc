@@ -26,6 +26,9 @@ constexpr size_t kUploadChunkBytes = 64 * 1024;
 // Uploads listed per page: default and maximum.
 constexpr int64_t kDefaultUploadPage = 50;
 constexpr int64_t kMaxUploadPage = 1000;
+// Most uploads one listing reads to fill a store-scoped caller's page; past it, the page may
+// come back short, and its `next_before` goes on from where reading stopped.
+constexpr size_t kMaxScopedUploadScan = 100000;
 
 // The upload path only validates (the loader parses the stored file again to load it), and
 // for a store-scoped uploader (a manager) notes the first row of a store outside its scope,
@@ -176,17 +179,38 @@ absl::StatusOr<nlohmann::json> ApiRouter::UploadWithStatus(const core::ObjectCre
   return UploadWithReport(event, services_.inventory.GetReport(event.sequence));
 }
 
-absl::StatusOr<HttpResponse> ApiRouter::ListUploads(const QueryParams& query) {
+absl::StatusOr<HttpResponse> ApiRouter::ListUploads(const QueryParams& query,
+                                                    const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxUploadPage, kDefaultUploadPage));
   SW_ASSIGN_OR_RETURN(int64_t before,
                       query.GetInt("before", 0, std::numeric_limits<int64_t>::max(), 0));
-  // One more than asked tells whether another page follows.
-  SW_ASSIGN_OR_RETURN(std::vector<core::ObjectCreatedEvent> events,
-                      services_.objects.RecentEvents(before, static_cast<size_t>(limit) + 1));
+  // One more than asked tells whether another page follows. A store-scoped caller's uploads
+  // are picked while reading, batch after batch, so its page is full and `next_before` right.
+  const size_t wanted = static_cast<size_t>(limit) + 1;
+  std::vector<core::ObjectCreatedEvent> events;
+  int64_t cursor = before;
+  size_t scanned = 0;
+  bool exhausted = false;  // every upload before `before` was read
+  while (events.size() < wanted && !exhausted && scanned < kMaxScopedUploadScan) {
+    SW_ASSIGN_OR_RETURN(std::vector<core::ObjectCreatedEvent> batch,
+                        services_.objects.RecentEvents(cursor, wanted));
+    size_t consumed = 0;
+    for (core::ObjectCreatedEvent& event : batch) {
+      cursor = event.sequence;
+      ++consumed;
+      if (principal.scope.Covers(event.object.scope)) events.push_back(std::move(event));
+      if (events.size() == wanted) break;
+    }
+    scanned += consumed;
+    exhausted = batch.size() < wanted && consumed == batch.size();
+  }
   nlohmann::json next_before = nullptr;
   if (events.size() > static_cast<size_t>(limit)) {
     events.resize(static_cast<size_t>(limit));
     next_before = events.back().sequence;
+  } else if (!exhausted && events.size() < wanted) {
+    // The scan stopped at kMaxScopedUploadScan: the next page goes on from there.
+    next_before = cursor;
   }
   nlohmann::json uploads = nlohmann::json::array();
   for (const core::ObjectCreatedEvent& event : events) {

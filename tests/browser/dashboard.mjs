@@ -7,6 +7,7 @@
 // 5), SW_ARTIFACTS (screenshots are written there), CHROMIUM (default /usr/bin/chromium).
 import {strict as assert} from 'node:assert';
 import {mkdirSync, readFileSync} from 'node:fs';
+import {createServer} from 'node:http';
 import {createRequire} from 'node:module';
 import {join} from 'node:path';
 
@@ -163,6 +164,40 @@ try {
   assert.match(await subscription.textContent(), /Berlin/);
   await snapshot(page, 'subscriptions');
 
+  step('send a test message to a confirmed webhook subscription');
+  // A webhook receiver in this process (the server allows loopback targets in this test).
+  const received = [];
+  const sink = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => { body += chunk; });
+    request.on('end', () => {
+      received.push({type: request.headers['x-stockwatch-message-type'], body: JSON.parse(body)});
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const hook = `http://127.0.0.1:${sink.address().port}/hook`;
+  const hookId = await page.evaluate(async (endpoint) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const created = await fetch('/api/v1/subscriptions', {method: 'POST',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token},
+        body: JSON.stringify({topic: 'LowStock', endpoint, confirmed: true})});
+    return (await created.json()).id;
+  }, hook);
+  await page.reload();
+  await page.locator('tbody tr').filter({hasText: hook}).waitFor();
+  // A pending subscription offers no test.
+  assert.equal(await subscription.getByRole('button', {name: /^Send test/}).count(), 0);
+  await page.getByRole('button', {name: `Send test message to subscription ${hookId}`}).click();
+  await page.getByText(new RegExp(`^Test message to subscription ${hookId} \\(delivery \\d+\\): delivered\\.$`)).waitFor();
+  assert.equal(received.length, 1);
+  assert.equal(received[0].type, 'TestMessage');
+  assert.equal(received[0].body.kind, 'test');
+  assert.equal(received[0].body.Subject, 'stockwatch test message');
+  assert.equal(received[0].body.topic, 'LowStock');
+  await snapshot(page, 'subscriptions-test');
+  sink.close();
+
   step('the other pages');
   await page.getByRole('link', {name: 'Alerts', exact: true}).click();
   await page.getByRole('list', {name: 'Alert timeline'}).getByText('Berlin is out of stock of Echo Plus').waitFor();
@@ -176,6 +211,16 @@ try {
   await page.getByRole('link', {name: 'Admin', exact: true}).click();
   await page.getByRole('heading', {name: 'Users and roles', exact: true}).waitFor();
   await page.getByRole('cell', {name: env('SW_VIEWER_USER'), exact: true}).waitFor();
+  step('the settings in force, secrets hidden');
+  await page.getByRole('heading', {name: 'Settings', exact: true}).waitFor();
+  const listen = page.locator('tr[data-setting="server.listen"]');
+  await listen.waitFor();
+  assert.match(await listen.textContent(), /127\.0\.0\.1:\d+.*127\.0\.0\.1:8080.*flag.*STOCKWATCH_SERVER_LISTEN/);
+  // Secrets say only whether they are set (the admin token comes from STOCKWATCH_ADMIN_TOKEN,
+  // not from the setting).
+  assert.match(await page.locator('tr[data-setting="server.admin_token"]').textContent(), /not set/);
+  assert.match(await page.locator('tr[data-setting="smtp.password"]').textContent(), /not set/);
+  assert.ok(await page.locator('tr[data-setting]').count() > 50);
   await snapshot(page, 'admin');
 
   step('CSV export cannot run formulas from uploaded names');

@@ -557,6 +557,26 @@ TYPED_TEST(InventoryStoreContractTest, StoresSummarizeItems) {
   EXPECT_EQ((*stores)[1].last_updated, T0() + seconds(10));
 }
 
+TYPED_TEST(InventoryStoreContractTest, StoresKnowTheirLastUploadChangedOrNot) {
+  this->MustUpload(1, T0(), {{"Pusan", "A", 0}, {"Berlin", "A", 3}});
+  // Berlin's row changes nothing, Pusan has no row: only Berlin's last upload moves.
+  this->MustUpload(2, T0() + seconds(10), {{"Berlin", "A", 3}});
+  this->MustUpload(3, T0() + seconds(20), {{"Paris", "A", 1}});
+  if constexpr (TypeParam::kDurable) this->env_.Reopen();
+  auto stores = this->store().Stores();
+  ASSERT_TRUE(stores.ok());
+  ASSERT_EQ(stores->size(), 3u);
+  EXPECT_EQ((*stores)[0].store, "Berlin");
+  EXPECT_EQ((*stores)[0].last_upload_id, 2);
+  EXPECT_EQ((*stores)[0].last_upload, T0() + seconds(10));
+  EXPECT_EQ((*stores)[0].last_updated, T0());  // the upload changed nothing
+  EXPECT_EQ((*stores)[1].store, "Paris");
+  EXPECT_EQ((*stores)[1].last_upload_id, 3);
+  EXPECT_EQ((*stores)[2].store, "Pusan");
+  EXPECT_EQ((*stores)[2].last_upload_id, 1);
+  EXPECT_EQ((*stores)[2].last_upload, T0());
+}
+
 TYPED_TEST(InventoryStoreContractTest, ReadAndItemHistory) {
   for (int u = 1; u <= 4; ++u) {
     this->MustUpload(u, T0() + seconds(u), {{"Berlin", "A", u * 10}, {"Berlin", "B", 1}});

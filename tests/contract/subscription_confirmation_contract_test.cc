@@ -169,6 +169,47 @@ TYPED_TEST(SubscriptionConfirmationContractTest, ConfirmingWithTheTokenStartsDel
   EXPECT_EQ(this->Of(s.id, MessageKind::kSubscriptionConfirmation).size(), 1u);
 }
 
+TYPED_TEST(SubscriptionConfirmationContractTest, TestMessageGoesToOneConfirmedSubscriptionOnly) {
+  const core::Subscription target = this->MustSubscribe(
+      "https://hooks.example.com/a", Protocol::kWebhook, Confirmation::kNotRequired);
+  const core::Subscription other = this->MustSubscribe(
+      "https://hooks.example.com/b", Protocol::kWebhook, Confirmation::kNotRequired);
+  const core::Subscription pending =
+      this->MustSubscribe("mailto:ops@example.com", Protocol::kEmail, Confirmation::kRequired);
+
+  auto sent = this->notifier().SendTestMessage(target.id, T0() + seconds(5));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_GT(sent->id, 0);
+  EXPECT_EQ(sent->subscription.id, target.id);
+  EXPECT_EQ(sent->state, DeliveryState::kPending);
+  EXPECT_EQ(sent->next_attempt_at, T0() + seconds(5));
+  EXPECT_EQ(sent->message.kind, MessageKind::kTest);
+  EXPECT_EQ(sent->message.subject, core::kTestMessageSubject);
+  EXPECT_EQ(sent->message.topic, "NoStock");
+  EXPECT_TRUE(sent->message.store.empty());
+  EXPECT_TRUE(sent->message.item.empty());
+  // Two in the same instant are two messages.
+  auto again = this->notifier().SendTestMessage(target.id, T0() + seconds(5));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(again->message.id, sent->message.id);
+  if constexpr (TypeParam::kDurable) this->env_.Reopen();
+
+  EXPECT_EQ(this->Of(target.id, MessageKind::kTest).size(), 2u);
+  EXPECT_TRUE(this->Of(other.id, MessageKind::kTest).empty());
+  EXPECT_EQ(this->notifier().GetDelivery(sent->id)->message.kind, MessageKind::kTest);
+  // Due as any delivery, and never an alert.
+  EXPECT_EQ(this->notifier().DueDeliveries(T0() + seconds(5), 10)->size(), 3u);  // + confirmation
+  EXPECT_TRUE(this->notifier().RecentMessages(std::nullopt, 10)->empty());
+  EXPECT_EQ(*this->notifier().Checkpoint(), 0u);
+
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      this->notifier().SendTestMessage(pending.id, T0() + seconds(5)).status()));
+  EXPECT_TRUE(absl::IsNotFound(this->notifier().SendTestMessage(9999, T0() + seconds(5)).status()));
+  ASSERT_TRUE(this->notifier().Unsubscribe(other.id).ok());
+  EXPECT_TRUE(
+      absl::IsNotFound(this->notifier().SendTestMessage(other.id, T0() + seconds(5)).status()));
+}
+
 TYPED_TEST(SubscriptionConfirmationContractTest, ExpiredTokenChangesNothing) {
   const core::Subscription s = this->MustSubscribe("https://hooks.example.com/a",
                                                    Protocol::kWebhook, Confirmation::kRequired);

@@ -78,8 +78,8 @@ class DashboardBrowserTest(unittest.TestCase):
             self.fail(f"dashboard.mjs exited {proc.returncode}\n--- stdout\n{proc.stdout}\n"
                       f"--- stderr\n{proc.stderr}\n--- server log (tail)\n{s.logs()[-4000:]}")
         self.assertIn("browser: 1 passed, 0 failed", proc.stdout)
-        for page in ["login", "inventory", "uploads", "item", "subscriptions", "alerts",
-                     "overview", "admin", "viewer-admin"]:
+        for page in ["login", "inventory", "uploads", "item", "subscriptions",
+                     "subscriptions-test", "alerts", "overview", "admin", "viewer-admin"]:
             self.assertTrue(os.path.getsize(os.path.join(artifacts, page + ".png")) > 0, page)
         if os.environ.get("SW_UPDATE_SCREENSHOT") == "1":
             os.makedirs(os.path.join(ROOT, "docs/screenshots"), exist_ok=True)

@@ -93,6 +93,42 @@ class NotifyChannelsTest(unittest.TestCase):
                          ("Berlin", "Echo Plus", None, 0))
         self.assertEqual(request.headers["x-stockwatch-delivery"], str(body["delivery_id"]))
 
+    def test_test_message_reaches_only_its_subscription(self):
+        target = self.receiver()
+        other = self.receiver()
+        s = self.start()
+        created = json.loads(s.cli("subscribe", "--topic", "NoStock", "--confirmed", target.url,
+                                   "--format", "json").stdout)
+        target.secret = created["signing_secret"]
+        s.cli("subscribe", "--topic", "NoStock", "--confirmed", other.url)
+        status, sent = s.request("POST", f"/api/v1/subscriptions/{created['id']}/test")
+        self.assertEqual(status, 202, sent)
+        self.assertEqual((sent["kind"], sent["subscription_id"]), ("test", created["id"]))
+        wait_for(lambda: s.get(f"/api/v1/deliveries/{sent['id']}")[1]["state"] == "delivered",
+                 what="the test message delivered")
+        requests = target.requests()
+        self.assertEqual(len(requests), 1)
+        self.assertIsNone(requests[0].signature_problem)
+        self.assertEqual(requests[0].headers["x-stockwatch-message-type"], "TestMessage")
+        body = requests[0].json()
+        self.assertEqual(body["Type"], "Notification")
+        self.assertEqual(body["kind"], "test")
+        self.assertEqual(body["Subject"], "stockwatch test message")
+        self.assertIn("test message", body["Message"])
+        self.assertEqual(body["delivery_id"], sent["id"])
+        # Not published to the topic's other subscriber, and not an alert.
+        self.assertEqual(other.requests(), [])
+        self.assertEqual(s.get("/api/v1/alerts")[1]["alerts"], [])
+        status, metrics = s.request("GET", "/metrics")
+        self.assertNotRegex(str(metrics), r"stockwatch_alerts_published_total [1-9]")
+        # A subscription not yet confirmed gets no test message: 412.
+        pending = json.loads(s.cli("subscribe", "--topic", "NoStock", "--format", "json",
+                                   target.url + "/pending", confirmed=False).stdout)
+        self.assertEqual(pending["status"], "pending_confirmation")
+        status, doc = s.request("POST", f"/api/v1/subscriptions/{pending['id']}/test")
+        self.assertEqual(status, 412, doc)
+        self.assertEqual(doc["error"]["code"], "failed_precondition")
+
     def test_loopback_target_refused_unless_allowed(self):
         receiver = self.receiver()
         s = self.start(allow_private_targets=False)

@@ -17,7 +17,7 @@ import {ItemPage} from './pages/item';
 import {OverviewPage} from './pages/overview';
 import {SubscriptionsPage} from './pages/subscriptions';
 import {UploadsPage} from './pages/uploads';
-import {href, useRoute} from './route';
+import {href, ssoErrorText, useRoute} from './route';
 
 interface Session {
   user: User;
@@ -27,7 +27,8 @@ interface Session {
 function Login({onLogin}: {onLogin: (session: Session) => void}) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  // A failed sign-in with SSO comes back as #/login?error=<code>.
+  const [error, setError] = useState<string | null>(ssoErrorText(location.hash));
   const [busy, setBusy] = useState(false);
   // Single sign-on (OpenID Connect), when the server has it configured.
   const [sso, setSso] = useState<string | null>(null);
@@ -163,7 +164,7 @@ function App() {
       dropPrefetched();
       setCsrfToken(session.csrf_token);
       setUser(session.user);
-      if (!location.hash) location.hash = '#/inventory';
+      if (!location.hash || location.hash.startsWith('#/login')) location.hash = '#/inventory';
     }} />;
   }
   const logout = async () => {

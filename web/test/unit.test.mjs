@@ -76,3 +76,14 @@ test('the out-of-stock series is read from points with a time and a number', asy
                    {times: [60], values: [2]});
   assert.deepEqual(overview.readSeries({}), {times: [], values: []});
 });
+
+test('a failed sign-in with SSO is explained on the login page', async () => {
+  const route = await load('src/route.ts');
+  assert.match(route.ssoErrorText('#/login?error=unauthenticated'), /^Sign-in with SSO failed: /);
+  assert.match(route.ssoErrorText('#/login?error=permission_denied'), /local account/);
+  assert.match(route.ssoErrorText('#/login?error=unavailable'), /could not be reached/);
+  // An unknown code is named, stripped to its letters; nothing else in the URL is shown.
+  assert.equal(route.ssoErrorText('#/login?error=%3Cb%3Ex_y'), 'Sign-in with SSO failed (bx_y).');
+  assert.equal(route.ssoErrorText('#/login'), null);
+  assert.equal(route.ssoErrorText('#/inventory'), null);
+});

@@ -122,6 +122,8 @@ absl::Status InMemoryInventoryStore::Apply(int64_t upload_id, core::TimePoint at
     changes_.push_back(std::move(change));
     rows_[key] = Row{count, at};
   }
+  // Every store with a row in the file, changed or not: its last upload is this one.
+  for (const auto& [key, staged_row] : staged) last_uploads_[key.first] = {upload_id, at};
   reports_[upload_id] = report;
   return absl::OkStatus();
 }
@@ -214,12 +216,21 @@ absl::StatusOr<std::vector<core::StoreSummary>> InMemoryInventoryStore::Stores()
   std::vector<core::StoreSummary> out;
   for (const auto& [key, row] : rows_) {
     if (out.empty() || out.back().store != key.first) {
-      out.push_back(core::StoreSummary{key.first, 0, 0, row.updated_at});
+      core::StoreSummary summary;
+      summary.store = key.first;
+      summary.last_updated = row.updated_at;
+      out.push_back(std::move(summary));
     }
     core::StoreSummary& summary = out.back();
     ++summary.items;
     if (row.count == 0) ++summary.out_of_stock;
     summary.last_updated = std::max(summary.last_updated, row.updated_at);
+  }
+  for (core::StoreSummary& summary : out) {
+    if (auto it = last_uploads_.find(summary.store); it != last_uploads_.end()) {
+      summary.last_upload_id = it->second.first;
+      summary.last_upload = it->second.second;
+    }
   }
   return out;
 }

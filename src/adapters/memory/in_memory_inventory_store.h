@@ -54,7 +54,9 @@ class InMemoryInventoryStore final : public core::InventoryStore, public core::C
 
   std::atomic<bool> writer_active_{false};
   std::mutex mu_;
-  std::map<Key, Row> rows_;                  // ordered by (store, item) bytewise
+  std::map<Key, Row> rows_;  // ordered by (store, item) bytewise
+  // Per store: its latest applied upload with a row of it (upload id, at).
+  std::map<std::string, std::pair<int64_t, core::TimePoint>, std::less<>> last_uploads_;
   std::vector<core::ChangeRecord> changes_;  // sequence = index + 1
   std::map<int64_t, core::LoadReport> reports_;
   std::map<Key, int64_t> thresholds_;  // "" = any

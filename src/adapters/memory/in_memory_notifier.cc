@@ -273,6 +273,37 @@ absl::Status InMemoryNotifier::Unsubscribe(int64_t subscription_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<core::Delivery> InMemoryNotifier::SendTestMessage(int64_t subscription_id,
+                                                                 core::TimePoint at) {
+  std::lock_guard lock(mu_);
+  if (subscription_id < 1 || subscription_id > static_cast<int64_t>(subscriptions_.size()) ||
+      !subscriptions_[static_cast<size_t>(subscription_id - 1)].active) {
+    return absl::NotFoundError("notifier: no subscription " + std::to_string(subscription_id));
+  }
+  const core::Subscription& subscription =
+      subscriptions_[static_cast<size_t>(subscription_id - 1)].subscription;
+  if (subscription.status != core::SubscriptionStatus::kConfirmed) {
+    return absl::FailedPreconditionError(
+        "subscription " + std::to_string(subscription_id) +
+        " is not confirmed yet: its endpoint must confirm it before it gets messages");
+  }
+  core::Message m;
+  // The message's index keeps ids unique within one clock tick.
+  m.id = fmt::format(
+      "test-{}-{}-{}", subscription_id,
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count(),
+      messages_.size());
+  m.topic = subscription.topic;
+  m.subject = std::string(core::kTestMessageSubject);
+  m.body = core::TestMessageBody(subscription_id, subscription.topic);
+  m.at = at;
+  m.kind = core::MessageKind::kTest;
+  messages_.push_back(std::move(m));
+  deliveries_.push_back(StoredDelivery{
+      messages_.size() - 1, subscription_id, DeliveryState::kPending, 0, at, "", at, at, 0, {}});
+  return Expand(deliveries_.size() - 1);
+}
+
 absl::StatusOr<std::vector<core::Subscription>> InMemoryNotifier::Subscriptions() {
   std::lock_guard lock(mu_);
   std::vector<core::Subscription> out;

@@ -43,6 +43,8 @@ class InMemoryNotifier final : public core::Notifier {
   absl::Status Unsubscribe(int64_t subscription_id) override;
   absl::StatusOr<int64_t> PurgeExpiredSubscriptions(core::TimePoint now) override;
   absl::StatusOr<std::vector<core::Subscription>> Subscriptions() override;
+  absl::StatusOr<core::Delivery> SendTestMessage(int64_t subscription_id,
+                                                 core::TimePoint at) override;
   absl::StatusOr<std::vector<std::string>> Topics() override;
   absl::StatusOr<core::TopicInfo> CreateTopic(std::string_view name,
                                               const std::vector<std::string>& rules,

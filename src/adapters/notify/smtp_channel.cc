@@ -216,6 +216,9 @@ absl::StatusOr<ComposedEmail> Compose(const core::Delivery& delivery, std::strin
   if (message.kind == core::MessageKind::kSubscriptionConfirmation) {
     text = NormalizeLineEnds(SubscriptionConfirmationText(
         delivery, links != nullptr ? *links : core::SubscriberLinks{}));
+  } else if (message.kind == core::MessageKind::kTest) {
+    text = NormalizeLineEnds(message.body);
+    if (!text.empty() && !text.ends_with("\r\n")) text += "\r\n";
   } else {
     text = NormalizeLineEnds(message.body);
     if (!text.empty() && !text.ends_with("\r\n")) text += "\r\n";

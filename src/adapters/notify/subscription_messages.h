@@ -12,6 +12,8 @@ namespace stockwatch::adapters {
 
 // The header value that tells a confirmation request from a notification.
 inline constexpr char kConfirmationMessageType[] = "SubscriptionConfirmation";
+// The header value of a test message (core::MessageKind::kTest), sent as a notification.
+inline constexpr char kTestMessageType[] = "TestMessage";
 
 // The webhook body of a confirmation, shaped like SNS's:
 //   {"Type": "SubscriptionConfirmation", "MessageId": "<message id>", "Token": "<token>",

@@ -55,6 +55,9 @@ SendResult DoSend(const core::Delivery& delivery, const WebhookChannelOptions& o
     post.headers.push_back(std::string("X-Stockwatch-Message-Type: ") + kConfirmationMessageType);
     post.body = SubscriptionConfirmationPayload(delivery, options.links);
   } else {
+    if (message.kind == core::MessageKind::kTest) {
+      post.headers.push_back(std::string("X-Stockwatch-Message-Type: ") + kTestMessageType);
+    }
     post.body = WebhookPayload(delivery);
   }
   // The attempt's time, signed with the body, lets receivers refuse replayed requests.
@@ -100,6 +103,8 @@ std::string WebhookPayload(const core::Delivery& delivery) {
   doc["message_id"] = message.id;
   doc["timestamp"] = core::FormatTime(message.at);
   doc["delivery_id"] = delivery.id;
+  // A test message says so, so receivers can tell it from an alert.
+  if (message.kind == core::MessageKind::kTest) doc["kind"] = "test";
   return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

@@ -100,6 +100,25 @@ TEST(WebhookChannelTest, ReminderCarriesSince) {
   EXPECT_EQ(doc.size(), 17u);
 }
 
+TEST(WebhookChannelTest, TestMessageSaysSoInBodyAndHeader) {
+  EXPECT_FALSE(nlohmann::json::parse(WebhookPayload(MakeDelivery("http://unused.invalid/")))
+                   .contains("kind"));
+  ScriptedHttpServer server({Reply(200)});
+  WebhookChannel channel(Loopback());
+  core::Delivery delivery = MakeDelivery(server.Url("/hook"));
+  delivery.message.kind = core::MessageKind::kTest;
+  delivery.message.subject = std::string(core::kTestMessageSubject);
+  EXPECT_EQ(channel.Send(delivery).kind, SendResult::Kind::kDelivered);
+  server.Join();
+  ASSERT_EQ(server.Requests().size(), 1u);
+  const HttpRequest& request = server.Requests()[0];
+  EXPECT_EQ(request.headers.at("x-stockwatch-message-type"), "TestMessage");
+  const nlohmann::json doc = nlohmann::json::parse(request.body);
+  EXPECT_EQ(doc["Type"], "Notification");
+  EXPECT_EQ(doc["kind"], "test");
+  EXPECT_EQ(doc["Subject"], "stockwatch test message");
+}
+
 TEST(WebhookChannelTest, PayloadReplacesInvalidUtf8) {
   core::Delivery delivery = MakeDelivery("http://unused.invalid/");
   delivery.message.store = "K\xf6ln";  // Latin-1, not UTF-8

@@ -22,10 +22,13 @@ std::string_view AsBytes(const std::array<unsigned char, SHA256_DIGEST_LENGTH>& 
   return std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
+// How long Authenticate() trusts a cached token row (see the header).
+constexpr std::chrono::seconds kCacheTtl{1};
+
 }  // namespace
 
 SqliteCredentialStore::SqliteCredentialStore(std::shared_ptr<SqliteDatabase> db)
-    : db_(std::move(db)) {}
+    : db_(std::move(db)), cache_(db_->accounts_generation(), kCacheTtl) {}
 
 absl::StatusOr<std::unique_ptr<SqliteCredentialStore>> SqliteCredentialStore::Open(
     std::shared_ptr<SqliteDatabase> db) {
@@ -100,8 +103,8 @@ absl::StatusOr<core::TokenInfo> SqliteCredentialStore::InsertToken(std::optional
 }
 
 absl::Status SqliteCredentialStore::DeleteToken(int64_t id) {
-  return db_->WithWriteTransaction(
-      Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+  const absl::Status status =
+      db_->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
         SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("DELETE FROM tokens WHERE id = ?"));
         stmt.Bind(1, id);
         SW_RETURN_IF_ERROR(stmt.Run());
@@ -110,6 +113,8 @@ absl::Status SqliteCredentialStore::DeleteToken(int64_t id) {
         }
         return absl::OkStatus();
       });
+  cache_.Invalidate();
+  return status;
 }
 
 absl::StatusOr<int64_t> SqliteCredentialStore::AssignUnownedTokens(int64_t user_id) {
@@ -127,13 +132,18 @@ absl::StatusOr<int64_t> SqliteCredentialStore::AssignUnownedTokens(int64_t user_
             return absl::OkStatus();
           });
       !txn.ok()) {
+    cache_.Invalidate();
     return txn;
   }
+  cache_.Invalidate();
   return assigned;
 }
 
 absl::StatusOr<core::Principal> SqliteCredentialStore::Authenticate(std::string_view token) {
   const auto digest = HashToken(token);
+  const std::string key(AsBytes(digest));
+  if (std::optional<core::Principal> cached = cache_.Get(key)) return *std::move(cached);
+  const uint64_t generation = cache_.generation();
   std::optional<core::Principal> principal;
   if (const absl::Status txn =
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
@@ -160,6 +170,7 @@ absl::StatusOr<core::Principal> SqliteCredentialStore::Authenticate(std::string_
     return txn;
   }
   if (!principal) return absl::UnauthenticatedError("invalid token");
+  cache_.Put(key, *principal, generation);
   return *std::move(principal);
 }
 

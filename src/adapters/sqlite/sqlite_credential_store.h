@@ -3,8 +3,10 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "adapters/sqlite/read_cache.h"
 #include "adapters/sqlite/sqlite_database.h"
 #include "core/ports/credential_store.h"
 
@@ -18,6 +20,11 @@ namespace stockwatch::adapters {
 // Beyond the port (shared with InMemoryCredentialStore): kInvalidArgument for an empty
 // name, role or token; kAlreadyExists also when the same token is added twice.
 // Tokens() orders by id. Thread-safe.
+//
+// Authenticate() caches the principal of each token in use for up to a second (keyed by the
+// token's hash), so a request does not read the database for it. Every write of this store
+// drops the cache, so a deleted token stops working at once in this process; a token
+// deleted by another process on the same database stops within the second.
 class SqliteCredentialStore final : public core::CredentialStore {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteCredentialStore>> Open(
@@ -39,6 +46,7 @@ class SqliteCredentialStore final : public core::CredentialStore {
                                               std::string_view role, std::string_view token,
                                               core::TimePoint at);
   std::shared_ptr<SqliteDatabase> db_;
+  ReadCache<std::string, core::Principal> cache_;
 };
 
 }  // namespace stockwatch::adapters

@@ -346,6 +346,16 @@ DROP TABLE tokens;
 ALTER TABLE tokens_v13 RENAME TO tokens;
 CREATE UNIQUE INDEX tokens_by_owner_name ON tokens (user_id, name);
 )sql",
+    // 14: per store, the latest applied upload with a row of it, changed or not (the
+    // Overview's "last upload"). Stores loaded before this migration have none until their
+    // next upload.
+    R"sql(
+CREATE TABLE store_uploads (
+  store_id INTEGER PRIMARY KEY REFERENCES stores(id),
+  upload_id INTEGER NOT NULL,
+  at_ns INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

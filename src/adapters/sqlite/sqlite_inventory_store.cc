@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/sqlite/read_cache.h"
 #include "base/status.h"
 #include "core/checker/inventory_order.h"
 #include "core/model/json.h"
@@ -351,6 +353,12 @@ struct StoreState {
   // Guarded by Impl::sorted_mu_ (and invalidated under the exclusive lock).
   std::vector<uint32_t> sorted;
   bool sorted_valid = false;
+  // Item ids ordered by (count, name) and by (updated_at, name), for the other sort orders;
+  // built on first use after any change to the store. Guarded like `sorted`.
+  std::vector<uint32_t> by_count;
+  bool by_count_valid = false;
+  std::vector<uint32_t> by_updated;
+  bool by_updated_valid = false;
 };
 
 // An upload that appended records: they are first_seq .. first_seq + changes - 1.
@@ -379,6 +387,9 @@ class SqliteInventoryStore::Impl {
   absl::Status Load();
   TimePoint TimeOfSeq(uint64_t seq) const;
   const std::vector<uint32_t>& SortedItems(uint32_t store) const;
+  // The store's item ids in the order of `sort` (kItem: SortedItems()), ascending.
+  // REQUIRES: `mu` held shared.
+  const std::vector<uint32_t>& OrderedItems(uint32_t store, core::InventorySort sort) const;
   const std::vector<uint32_t>& SortedStores() const;
   ChangeRecord ToRecord(const BlockRecord& record, int64_t upload_id, int64_t at_ns) const;
   void Apply(const NameTable& new_stores, const NameTable& new_items,
@@ -400,9 +411,18 @@ class SqliteInventoryStore::Impl {
   int64_t generation = 0;  // commits so far; detects writes from another process
   size_t item_count = 0;
 
+  // Items looked at by queries since the store was opened (ItemsExamined()).
+  mutable std::atomic<uint64_t> examined{0};
+
   mutable std::mutex sorted_mu;
   mutable std::vector<uint32_t> sorted_stores;
   mutable bool sorted_stores_valid = false;
+
+  // The thresholds table, read by every inventory page (for `threshold`); dropped by each
+  // SetThreshold(). Its TTL bounds how long a change by another process goes unseen.
+  std::atomic<uint64_t> thresholds_generation{0};
+  ReadCache<int, std::vector<core::Threshold>> thresholds_cache{thresholds_generation,
+                                                                std::chrono::seconds(1)};
 };
 
 absl::Status SqliteInventoryStore::Impl::Load() {
@@ -508,6 +528,40 @@ const std::vector<uint32_t>& SqliteInventoryStore::Impl::SortedItems(uint32_t st
   return state.sorted;
 }
 
+const std::vector<uint32_t>& SqliteInventoryStore::Impl::OrderedItems(
+    uint32_t store, core::InventorySort sort) const {
+  if (sort != core::InventorySort::kCount && sort != core::InventorySort::kUpdatedAt) {
+    return SortedItems(store);
+  }
+  std::lock_guard lock(sorted_mu);
+  // const_cast: the orders are caches guarded by sorted_mu, not logical state.
+  auto& state = const_cast<StoreState&>(stores[store]);
+  const bool by_count = sort == core::InventorySort::kCount;
+  std::vector<uint32_t>& order = by_count ? state.by_count : state.by_updated;
+  bool& valid = by_count ? state.by_count_valid : state.by_updated_valid;
+  if (!valid) {
+    struct Entry {
+      int64_t key;  // count or updated_at (ns)
+      uint32_t item;
+    };
+    std::vector<Entry> entries;
+    entries.reserve(state.items.size());
+    state.items.ForEach([&](uint32_t id, const IndexSlot& slot) {
+      entries.push_back(
+          Entry{by_count ? int64_t{slot.count} : core::ToUnixNanos(TimeOfSeq(slot.last_seq)), id});
+    });
+    std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+      if (a.key != b.key) return a.key < b.key;
+      return item_names.Name(a.item) < item_names.Name(b.item);
+    });
+    order.clear();
+    order.reserve(entries.size());
+    for (const Entry& entry : entries) order.push_back(entry.item);
+    valid = true;
+  }
+  return order;
+}
+
 const std::vector<uint32_t>& SqliteInventoryStore::Impl::SortedStores() const {
   std::lock_guard lock(sorted_mu);
   if (!sorted_stores_valid) {
@@ -548,6 +602,8 @@ void SqliteInventoryStore::Impl::Apply(const NameTable& new_stores, const NameTa
     slot.last_seq = seq;
     store.last_seq = seq;  // records are applied in sequence order
     if (inserted) store.sorted_valid = false;
+    store.by_count_valid = false;
+    store.by_updated_valid = false;
     return inserted;
   };
 
@@ -808,6 +864,19 @@ absl::Status SqliteInventoryStore::Writer::Write(SqliteConnection& conn, const D
         .Bind(4, static_cast<int64_t>(changes.size()))
         .BindText(5, report_json);
     SW_RETURN_IF_ERROR(stmt.Run());
+  }
+  {
+    // Every store with a row in the file, changed or not: its last upload is this one.
+    SW_ASSIGN_OR_RETURN(
+        SqliteStatement stmt,
+        conn.Prepare("INSERT INTO store_uploads (store_id, upload_id, at_ns) VALUES (?, ?, ?) "
+                     "ON CONFLICT (store_id) DO UPDATE SET upload_id = excluded.upload_id, "
+                     "at_ns = excluded.at_ns"));
+    for (const auto& entry : staged_) {
+      stmt.Bind(1, int64_t{entry.first}).Bind(2, upload_id_).Bind(3, ToUnixNanos(at_));
+      SW_RETURN_IF_ERROR(stmt.Run());
+      stmt.Reset();
+    }
   }
   SW_ASSIGN_OR_RETURN(SqliteStatement meta,
                       conn.Prepare("INSERT INTO meta (name, value) VALUES "
@@ -1111,6 +1180,10 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::QueryOrdered(
     SW_ASSIGN_OR_RETURN(
         after, core::DecodeOrderedCursor(query.sort, query.order, query.cursor, cursor_storage));
   }
+  if (!query.item_prefix && !query.max_count && !query.q && !query.changed_since &&
+      (!query.status || *query.status == core::StockStatus::kOut)) {
+    return QueryIndexed(query, after);
+  }
   core::ThresholdTable thresholds;
   if (query.status == core::StockStatus::kLow) {
     SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> all, Thresholds());
@@ -1142,6 +1215,7 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::QueryOrdered(
     const std::string_view store_name = impl.store_names.Name(store);
     if (query.store && store_name != *query.store) continue;
     if (!core::ScopeCoversStore(query.scope, store_name)) continue;
+    impl.examined.fetch_add(impl.stores[store].items.size(), std::memory_order_relaxed);
     impl.stores[store].items.ForEach([&](uint32_t item, const IndexSlot& slot) {
       Candidate c{slot.count,
                   needs_time ? core::ToUnixNanos(impl.TimeOfSeq(slot.last_seq)) : int64_t{0}, store,
@@ -1177,6 +1251,122 @@ absl::StatusOr<core::InventoryPage> SqliteInventoryStore::QueryOrdered(
   return page;
 }
 
+// The other orders without filters (but the store, the scope and status=out): each store's
+// items are kept sorted in the query's order (OrderedItems), so a page binary-searches the
+// cursor in every store in question and merges the stores from there, looking at about
+// `limit` items (more with status=out, which skips the items in stock) whatever the depth
+// of the page. `total` comes from the per-store counts.
+absl::StatusOr<core::InventoryPage> SqliteInventoryStore::QueryIndexed(
+    const core::InventoryQuery& query, const std::optional<core::InventorySortKey>& after) {
+  const Impl& impl = *impl_;
+  std::shared_lock lock(impl.mu);
+  const bool out_only = query.status.has_value();
+  const bool asc = query.order == core::SortOrder::kAsc;
+  const bool needs_time = query.sort == core::InventorySort::kUpdatedAt;
+  core::InventoryPage page;
+  auto key_of = [&](uint32_t store, uint32_t item) {
+    const IndexSlot* slot = impl.stores[store].items.Find(item);
+    return core::InventorySortKey{
+        slot->count, needs_time ? core::ToUnixNanos(impl.TimeOfSeq(slot->last_seq)) : int64_t{0},
+        impl.store_names.Name(store), impl.item_names.Name(item)};
+  };
+  // One store's items in the query's order from the cursor on: ascending from `pos`, or
+  // descending from `pos` - 1, until `end`.
+  struct Stream {
+    uint32_t store;
+    const std::vector<uint32_t>* items;
+    size_t pos;
+    size_t end;
+    uint32_t Head(bool ascending) const { return (*items)[ascending ? pos : pos - 1]; }
+  };
+  uint64_t examined = 0;
+  // Moves `stream` to its next item that passes the filter; false when it has none left.
+  auto settle = [&](Stream& stream) {
+    while (stream.pos != stream.end) {
+      ++examined;
+      if (!out_only || impl.stores[stream.store].items.Find(stream.Head(asc))->count == 0) {
+        return true;
+      }
+      if (asc) {
+        ++stream.pos;
+      } else {
+        --stream.pos;
+      }
+    }
+    return false;
+  };
+  std::vector<Stream> streams;
+  for (uint32_t store = 0; store < impl.stores.size(); ++store) {
+    const std::string_view store_name = impl.store_names.Name(store);
+    if (query.store && store_name != *query.store) continue;
+    if (!core::ScopeCoversStore(query.scope, store_name)) continue;
+    const StoreState& state = impl.stores[store];
+    if (state.items.size() == 0) continue;
+    page.total += out_only ? state.out_of_stock : static_cast<int64_t>(state.items.size());
+    const std::vector<uint32_t>& items = impl.OrderedItems(store, query.sort);
+    // Ascending: the items after the cursor are a suffix of `items`; descending, a prefix.
+    size_t split = asc ? 0 : items.size();
+    if (after) {
+      auto before_split = [&](uint32_t item) {
+        const bool after_cursor =
+            core::SortsBefore(query.sort, query.order, *after, key_of(store, item));
+        return asc ? !after_cursor : after_cursor;
+      };
+      split = static_cast<size_t>(std::partition_point(items.begin(), items.end(), before_split) -
+                                  items.begin());
+    }
+    // In count order the items out of stock are the prefix: with status=out the stream
+    // ends there instead of skipping every item in stock.
+    size_t stream_end = items.size();
+    if (out_only && query.sort == core::InventorySort::kCount) {
+      stream_end = static_cast<size_t>(
+          std::partition_point(items.begin(), items.end(),
+                               [&](uint32_t item) { return state.items.Find(item)->count == 0; }) -
+          items.begin());
+    }
+    split = std::min(split, stream_end);
+    Stream stream{store, &items, split, asc ? stream_end : 0};
+    if (settle(stream)) streams.push_back(stream);
+  }
+  // A min-heap of the streams by their next item, merged until limit + 1 items are out.
+  auto later = [&](const Stream& a, const Stream& b) {
+    return core::SortsBefore(query.sort, query.order, key_of(b.store, b.Head(asc)),
+                             key_of(a.store, a.Head(asc)));
+  };
+  std::make_heap(streams.begin(), streams.end(), later);
+  std::vector<std::pair<uint32_t, uint32_t>> taken;  // (store, item)
+  while (!streams.empty() && taken.size() <= query.limit) {
+    std::pop_heap(streams.begin(), streams.end(), later);
+    Stream& stream = streams.back();
+    taken.emplace_back(stream.store, stream.Head(asc));
+    if (asc) {
+      ++stream.pos;
+    } else {
+      --stream.pos;
+    }
+    if (settle(stream)) {
+      std::push_heap(streams.begin(), streams.end(), later);
+    } else {
+      streams.pop_back();
+    }
+  }
+  const bool more = taken.size() > query.limit;
+  if (more) taken.pop_back();
+  page.items.reserve(taken.size());
+  for (const auto& [store, item] : taken) {
+    const IndexSlot* slot = impl.stores[store].items.Find(item);
+    page.items.push_back(InventoryItem{std::string(impl.store_names.Name(store)),
+                                       std::string(impl.item_names.Name(item)), slot->count,
+                                       impl.TimeOfSeq(slot->last_seq)});
+  }
+  if (more) {
+    page.next_cursor = core::EncodeOrderedCursor(query.sort, query.order,
+                                                 key_of(taken.back().first, taken.back().second));
+  }
+  impl.examined.fetch_add(examined, std::memory_order_relaxed);
+  return page;
+}
+
 absl::StatusOr<InventoryItem> SqliteInventoryStore::Get(std::string_view store,
                                                         std::string_view item) {
   const Impl& impl = *impl_;
@@ -1195,13 +1385,37 @@ absl::StatusOr<InventoryItem> SqliteInventoryStore::Get(std::string_view store,
 
 absl::StatusOr<std::vector<core::StoreSummary>> SqliteInventoryStore::Stores() {
   const Impl& impl = *impl_;
+  // The last upload of each store (store id -> upload id, at_ns): one row per store, read
+  // before the index's lock so no commit waits on this query.
+  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> last_uploads;
+  if (const absl::Status read =
+          impl.db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement stmt,
+                conn.Prepare("SELECT store_id, upload_id, at_ns FROM store_uploads"));
+            while (true) {
+              SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+              if (!row) return absl::OkStatus();
+              last_uploads[stmt.Int64(0)] = {stmt.Int64(1), stmt.Int64(2)};
+            }
+          });
+      !read.ok()) {
+    return read;
+  }
   std::shared_lock lock(impl.mu);
   std::vector<core::StoreSummary> out;
   for (uint32_t store : impl.SortedStores()) {
     const StoreState& state = impl.stores[store];
-    out.push_back(core::StoreSummary{std::string(impl.store_names.Name(store)),
-                                     static_cast<int64_t>(state.items.size()), state.out_of_stock,
-                                     impl.TimeOfSeq(state.last_seq)});
+    core::StoreSummary summary;
+    summary.store = std::string(impl.store_names.Name(store));
+    summary.items = static_cast<int64_t>(state.items.size());
+    summary.out_of_stock = state.out_of_stock;
+    summary.last_updated = impl.TimeOfSeq(state.last_seq);
+    out.push_back(std::move(summary));
+    if (auto it = last_uploads.find(int64_t{store}); it != last_uploads.end()) {
+      out.back().last_upload_id = it->second.first;
+      out.back().last_upload = FromUnixNanos(it->second.second);
+    }
   }
   return out;
 }
@@ -1217,6 +1431,11 @@ absl::Status SqliteInventoryStore::SetThreshold(const core::Threshold& scope,
   }
   const std::string store = scope.store.value_or("");
   const std::string item = scope.item.value_or("");
+  // Dropped once the write has committed (or failed), whichever way it returns.
+  struct DropCache {
+    ReadCache<int, std::vector<core::Threshold>>& cache;
+    ~DropCache() { cache.Invalidate(); }
+  } drop_cache{impl_->thresholds_cache};
   return impl_->db->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) {
     if (!value) {
       SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
@@ -1234,6 +1453,10 @@ absl::Status SqliteInventoryStore::SetThreshold(const core::Threshold& scope,
 }
 
 absl::StatusOr<std::vector<core::Threshold>> SqliteInventoryStore::Thresholds() {
+  if (std::optional<std::vector<core::Threshold>> cached = impl_->thresholds_cache.Get(0)) {
+    return *std::move(cached);
+  }
+  const uint64_t generation = impl_->thresholds_cache.generation();
   std::vector<core::Threshold> out;
   if (const absl::Status txn =
           impl_->db->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
@@ -1253,6 +1476,7 @@ absl::StatusOr<std::vector<core::Threshold>> SqliteInventoryStore::Thresholds() 
       !txn.ok()) {
     return txn;
   }
+  impl_->thresholds_cache.Put(0, out, generation);
   return out;
 }
 
@@ -1354,11 +1578,18 @@ SqliteInventoryStore::MemoryUsage SqliteInventoryStore::Memory() const {
   usage.items = impl.item_count;
   std::lock_guard sorted_lock(impl.sorted_mu);
   for (const StoreState& state : impl.stores) {
-    usage.index_bytes += state.items.MemoryBytes() + state.sorted.capacity() * sizeof(uint32_t);
+    usage.index_bytes +=
+        state.items.MemoryBytes() +
+        (state.sorted.capacity() + state.by_count.capacity() + state.by_updated.capacity()) *
+            sizeof(uint32_t);
   }
   usage.index_bytes += impl.stores.capacity() * sizeof(StoreState);
   usage.name_bytes = impl.store_names.MemoryBytes() + impl.item_names.MemoryBytes();
   return usage;
+}
+
+uint64_t SqliteInventoryStore::ItemsExamined() const {
+  return impl_->examined.load(std::memory_order_relaxed);
 }
 
 }  // namespace stockwatch::adapters

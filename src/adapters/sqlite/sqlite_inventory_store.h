@@ -19,9 +19,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "adapters/sqlite/sqlite_database.h"
+#include "core/checker/inventory_order.h"
 #include "core/ports/change_stream.h"
 #include "core/ports/inventory_store.h"
 
@@ -75,12 +77,20 @@ class SqliteInventoryStore final : public core::InventoryStore, public core::Cha
   };
   MemoryUsage Memory() const;
 
+  // Items that queries looked at since Open(), for tests and benchmarks: a page through an
+  // index looks at about `limit` items, a scan at every item of the stores in question.
+  uint64_t ItemsExamined() const;
+
  private:
   class Impl;
   class Writer;
   explicit SqliteInventoryStore(std::unique_ptr<Impl> impl);
   // Query in an order other than (store, item) ascending.
   absl::StatusOr<core::InventoryPage> QueryOrdered(const core::InventoryQuery& query);
+  // QueryOrdered without filters but the store, the scope and status=out: through the
+  // per-store sorted orders, from `after` (the decoded cursor).
+  absl::StatusOr<core::InventoryPage> QueryIndexed(
+      const core::InventoryQuery& query, const std::optional<core::InventorySortKey>& after);
   std::unique_ptr<Impl> impl_;
 };
 

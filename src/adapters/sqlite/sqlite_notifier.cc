@@ -77,8 +77,16 @@ Message MessageFrom(const SqliteStatement& stmt, int c) {
   m.new_count = stmt.Int64(c + 7);
   m.change_sequence = static_cast<uint64_t>(stmt.Int64(c + 8));
   m.at = FromUnixNanos(stmt.Int64(c + 9));
-  m.kind = stmt.Int64(c + 10) == 1 ? core::MessageKind::kSubscriptionConfirmation
-                                   : core::MessageKind::kAlert;
+  switch (stmt.Int64(c + 10)) {
+    case 1:
+      m.kind = core::MessageKind::kSubscriptionConfirmation;
+      break;
+    case 2:
+      m.kind = core::MessageKind::kTest;
+      break;
+    default:
+      m.kind = core::MessageKind::kAlert;
+  }
   m.upload_id = stmt.Int64(c + 11);
   m.rule = std::string(stmt.Text(c + 12));
   m.threshold = stmt.OptionalInt64(c + 13);
@@ -711,6 +719,62 @@ absl::Status SqliteNotifier::Unsubscribe(int64_t subscription_id) {
         }
         return absl::OkStatus();
       });
+}
+
+absl::StatusOr<Delivery> SqliteNotifier::SendTestMessage(int64_t subscription_id,
+                                                         core::TimePoint at) {
+  // A random suffix keeps message ids unique when two tests are sent within one clock tick.
+  SW_ASSIGN_OR_RETURN(std::string nonce, NewSecret());
+  int64_t delivery_id = 0;
+  if (const absl::Status txn = db_->WithWriteTransaction(
+          Durability::kSynced,
+          [&](SqliteConnection& conn) -> absl::Status {
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement find,
+                conn.Prepare("SELECT topic, status FROM subscriptions WHERE id = ? AND active"));
+            find.Bind(1, subscription_id);
+            SW_ASSIGN_OR_RETURN(bool row, find.Step());
+            if (!row) {
+              return absl::NotFoundError("notifier: no subscription " +
+                                         std::to_string(subscription_id));
+            }
+            const std::string topic(find.Text(0));
+            if (find.Int64(1) == 0) {
+              return absl::FailedPreconditionError(
+                  "subscription " + std::to_string(subscription_id) +
+                  " is not confirmed yet: its endpoint must confirm it before it gets messages");
+            }
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement insert,
+                conn.Prepare(
+                    "INSERT INTO messages (id, topic, subject, body, store, item, old_count, "
+                    "new_count, change_sequence, at_ns, kind) "
+                    "VALUES (?, ?, ?, ?, '', '', NULL, 0, 0, ?, 2)"));
+            insert
+                .BindText(1, "test-" + std::to_string(subscription_id) + "-" +
+                                 std::to_string(ToUnixNanos(at)) + "-" + nonce.substr(0, 8))
+                .BindText(2, topic)
+                .BindText(3, std::string(core::kTestMessageSubject))
+                .BindText(4, core::TestMessageBody(subscription_id, topic))
+                .Bind(5, ToUnixNanos(at));
+            SW_RETURN_IF_ERROR(insert.Run());
+            SW_ASSIGN_OR_RETURN(
+                SqliteStatement fan_out,
+                conn.Prepare(
+                    "INSERT INTO deliveries (message_seq, subscription_id, state, attempts, "
+                    "next_attempt_ns, last_error, updated_at_ns, since_ns) "
+                    "VALUES (?1, ?2, 0, 0, ?3, '', ?3, ?3)"));
+            fan_out.Bind(1, conn.LastInsertRowid())
+                .Bind(2, subscription_id)
+                .Bind(3, ToUnixNanos(at));
+            SW_RETURN_IF_ERROR(fan_out.Run());
+            delivery_id = conn.LastInsertRowid();
+            return absl::OkStatus();
+          });
+      !txn.ok()) {
+    return txn;
+  }
+  return GetDelivery(delivery_id);
 }
 
 absl::StatusOr<std::vector<Subscription>> SqliteNotifier::Subscriptions() {

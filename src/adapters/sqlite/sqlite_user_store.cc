@@ -31,10 +31,13 @@ core::User UserFromRow(const SqliteStatement& stmt) {
   return user;
 }
 
+// How long GetUserById() trusts a cached user row (see the header).
+constexpr std::chrono::seconds kCacheTtl{1};
+
 }  // namespace
 
 SqliteUserStore::SqliteUserStore(std::shared_ptr<SqliteDatabase> db, core::SessionLimits limits)
-    : db_(std::move(db)), limits_(limits) {}
+    : db_(std::move(db)), limits_(limits), users_cache_(db_->accounts_generation(), kCacheTtl) {}
 
 absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
     std::shared_ptr<SqliteDatabase> db, core::SessionLimits limits) {
@@ -99,6 +102,8 @@ absl::StatusOr<core::User> SqliteUserStore::GetUser(std::string_view name) {
 }
 
 absl::StatusOr<core::User> SqliteUserStore::GetUserById(int64_t id) {
+  if (std::optional<core::User> cached = users_cache_.Get(id)) return *std::move(cached);
+  const uint64_t generation = users_cache_.generation();
   std::optional<core::User> user;
   if (const absl::Status txn =
           db_->WithReadTransaction([&](SqliteConnection& conn) -> absl::Status {
@@ -113,6 +118,7 @@ absl::StatusOr<core::User> SqliteUserStore::GetUserById(int64_t id) {
     return txn;
   }
   if (!user) return absl::NotFoundError("users: no user with id " + std::to_string(id));
+  users_cache_.Put(id, *user, generation);
   return *std::move(user);
 }
 
@@ -137,19 +143,17 @@ absl::StatusOr<std::vector<core::User>> SqliteUserStore::ListUsers() {
 absl::Status SqliteUserStore::UpdateUser(std::string_view name, const char* sql,
                                          absl::FunctionRef<void(SqliteStatement&)> bind) {
   bool found = false;
-  if (const absl::Status txn =
-          db_->WithWriteTransaction(Durability::kSynced,
-                                    [&](SqliteConnection& conn) -> absl::Status {
-                                      SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
-                                      stmt.BindText(1, name);
-                                      bind(stmt);
-                                      SW_RETURN_IF_ERROR(stmt.Run());
-                                      found = conn.Changes() > 0;
-                                      return absl::OkStatus();
-                                    });
-      !txn.ok()) {
-    return txn;
-  }
+  const absl::Status txn =
+      db_->WithWriteTransaction(Durability::kSynced, [&](SqliteConnection& conn) -> absl::Status {
+        SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+        stmt.BindText(1, name);
+        bind(stmt);
+        SW_RETURN_IF_ERROR(stmt.Run());
+        found = conn.Changes() > 0;
+        return absl::OkStatus();
+      });
+  users_cache_.Invalidate();
+  if (!txn.ok()) return txn;
   if (!found) return NoSuchUser(name);
   return absl::OkStatus();
 }
@@ -201,8 +205,10 @@ absl::Status SqliteUserStore::DeleteUser(std::string_view name) {
             return absl::OkStatus();
           });
       !txn.ok()) {
+    users_cache_.Invalidate();
     return txn;
   }
+  users_cache_.Invalidate();
   if (!found) return NoSuchUser(name);
   return absl::OkStatus();
 }

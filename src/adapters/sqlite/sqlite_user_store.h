@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "adapters/sqlite/read_cache.h"
 #include "adapters/sqlite/sqlite_database.h"
 #include "core/ports/user_store.h"
 
@@ -13,6 +14,12 @@ namespace stockwatch::adapters {
 // their id. Account changes are synced; Touch() writes last_seen_at at most once per
 // SessionLimits::touch_granularity and without a sync (losing it in a power cut only
 // shortens an idle session). Same contract as InMemoryUserStore. Thread-safe.
+//
+// GetUserById() (asked on every bearer-token request) caches users for up to a second.
+// Every account write of this store drops the cache, so a changed role or a disabled or
+// deleted user applies at once in this process; a change made by another process on the
+// same database (`stockwatch users`) applies within the second. A new account write must
+// call users_cache_.Invalidate() after its transaction.
 class SqliteUserStore final : public core::UserStore {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteUserStore>> Open(std::shared_ptr<SqliteDatabase> db,
@@ -47,6 +54,7 @@ class SqliteUserStore final : public core::UserStore {
 
   std::shared_ptr<SqliteDatabase> db_;
   const core::SessionLimits limits_;
+  ReadCache<int64_t, core::User> users_cache_;
 };
 
 }  // namespace stockwatch::adapters

@@ -275,6 +275,18 @@ nlohmann::json ToJson(const Subscription& subscription) {
       {"timezone", subscription.timezone.empty() ? "UTC" : subscription.timezone}};
 }
 
+std::string_view MessageKindName(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kAlert:
+      return "alert";
+    case MessageKind::kSubscriptionConfirmation:
+      return "confirmation";
+    case MessageKind::kTest:
+      return "test";
+  }
+  return "alert";
+}
+
 nlohmann::json ToJson(const Delivery& delivery) {
   return {{"id", delivery.id},
           {"message_id", delivery.message.id},
@@ -290,7 +302,8 @@ nlohmann::json ToJson(const Delivery& delivery) {
           {"since", FormatTime(delivery.since)},
           {"redrives", delivery.redrives},
           {"store", delivery.message.store},
-          {"item", delivery.message.item}};
+          {"item", delivery.message.item},
+          {"kind", MessageKindName(delivery.message.kind)}};
 }
 
 nlohmann::json UploadJson(const ObjectCreatedEvent& event) {

@@ -19,6 +19,8 @@ absl::StatusOr<TimePoint> ParseTime(std::string_view text);
 
 // `ChangeKind` as DynamoDB Streams names it: "INSERT", "MODIFY".
 std::string_view ChangeKindName(ChangeKind kind);
+// What a delivery's message is: "alert", "confirmation" (kSubscriptionConfirmation), "test".
+std::string_view MessageKindName(MessageKind kind);
 
 nlohmann::json ToJson(const InventoryItem& item);
 nlohmann::json ToJson(const ChangeRecord& change);

@@ -58,6 +58,12 @@ std::optional<Protocol> ParseProtocol(std::string_view name) {
   return std::nullopt;
 }
 
+std::string TestMessageBody(int64_t subscription_id, std::string_view topic) {
+  return "This is a stockwatch test message for subscription " + std::to_string(subscription_id) +
+         " to the topic " + std::string(topic) +
+         ". It was sent from the dashboard or the API to check this endpoint; no stock changed.";
+}
+
 std::string_view SubscriptionStatusName(SubscriptionStatus status) {
   switch (status) {
     case SubscriptionStatus::kPendingConfirmation:

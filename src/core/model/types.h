@@ -167,7 +167,17 @@ enum class MessageKind {
   // only. Its `body` is the confirmation token (channels build the text and the
   // SubscribeURL from it); its `store` and `item` are empty. Never listed as an alert.
   kSubscriptionConfirmation = 1,
+  // A test message an operator sent to one confirmed subscription (Notifier::SendTestMessage):
+  // subject kTestMessageSubject, no store or item. Never listed or counted as an alert, never
+  // templated, digested or held by quiet hours.
+  kTest = 2,
 };
+
+// The subject of every kTest message.
+inline constexpr std::string_view kTestMessageSubject = "stockwatch test message";
+// The body of a kTest message to subscription `subscription_id` of `topic`: says it is a test
+// and that no stock changed.
+std::string TestMessageBody(int64_t subscription_id, std::string_view topic);
 
 // A message published to a topic by the stock checker.
 struct Message {

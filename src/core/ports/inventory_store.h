@@ -70,6 +70,11 @@ struct StoreSummary {
   int64_t items = 0;
   int64_t out_of_stock = 0;
   TimePoint last_updated;
+  // The latest applied upload with a row of this store, whether the row changed its item or
+  // not, and the time given to BeginUpload for it; 0 and nullopt when none is recorded (a
+  // store loaded before the record existed).
+  int64_t last_upload_id = 0;
+  std::optional<TimePoint> last_upload;
 };
 
 // The inventory table (modelled on a DynamoDB table keyed by store and item), the load

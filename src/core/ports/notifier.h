@@ -141,6 +141,16 @@ class Notifier {
   // endpoint again afterwards makes a new subscription.
   virtual absl::StatusOr<int64_t> PurgeExpiredSubscriptions(TimePoint now) = 0;
   virtual absl::StatusOr<std::vector<Subscription>> Subscriptions() = 0;
+  // Writes one message of kind kTest (subject kTestMessageSubject, a body naming the
+  // subscription and its topic, no store or item, at `at`) and one delivery of it to
+  // subscription `subscription_id` only, due at `at`, in one transaction; the dispatcher sends
+  // and retries it as any delivery. Returns the delivery. kNotFound for an unknown or deleted
+  // subscription; kFailedPrecondition for one still pending confirmation. Not an alert:
+  // RecentMessages never lists it and Publish's checkpoint is untouched. Adapters that cannot
+  // send one return kUnimplemented (the default).
+  virtual absl::StatusOr<Delivery> SendTestMessage(int64_t /*subscription_id*/, TimePoint /*at*/) {
+    return absl::UnimplementedError("this notifier cannot send test messages");
+  }
 
   // SMS opt-outs (STOP). OptOutSms records `number` (E.164) at `at`: Publish writes no
   // deliveries to sms subscriptions with that endpoint, and their pending deliveries are

@@ -1,5 +1,5 @@
 // Admin (admins only; the server refuses the routes to anyone else too): users and roles,
-// S3 access keys (the secret is shown once), thresholds.
+// S3 access keys (the secret is shown once), thresholds, the settings in force (read only).
 import {useState} from 'preact/hooks';
 
 import {api, errorText, formatTime, type User} from '../api';
@@ -222,6 +222,46 @@ function Thresholds() {
   );
 }
 
+interface Setting {
+  name: string;
+  type: 'string' | 'int' | 'bool';
+  value: string;
+  default: string;
+  source: 'default' | 'file' | 'env' | 'flag';
+  env: string;
+  secret: boolean;
+}
+
+// Read only: settings come from the file, the environment and flags at start.
+function Settings() {
+  const list = useData(() => api<{settings: Setting[]}>('GET', '/settings').then((r) => r.settings), []);
+  return (
+    <section aria-labelledby="admin-settings">
+      <h2 id="admin-settings">Settings</h2>
+      <p>The settings in force (from the defaults, the configuration file, the environment and
+        flags at start; change them there and restart). Secrets are never shown.</p>
+      <ErrorLine error={list.error} />
+      <div class="table-wrap">
+        <table class="data" aria-labelledby="admin-settings">
+          <thead><tr><th scope="col">Setting</th><th scope="col">Value</th><th scope="col">Default</th>
+            <th scope="col">From</th><th scope="col">Environment variable</th></tr></thead>
+          <tbody>
+            {(list.data ?? []).map((s) => (
+              <tr key={s.name} data-setting={s.name}>
+                <td><code>{s.name}</code></td>
+                <td class={s.source === 'default' ? '' : 'changed'}>{s.secret ? (s.value ? 'set (hidden)' : 'not set') : s.value}</td>
+                <td>{s.default}</td>
+                <td>{s.source}</td>
+                <td><code>{s.env}</code></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export function AdminPage(_: {user: User}) {
   return (
     <section aria-labelledby="admin-title">
@@ -229,6 +269,7 @@ export function AdminPage(_: {user: User}) {
       <Users />
       <Keys />
       <Thresholds />
+      <Settings />
     </section>
   );
 }

@@ -1,5 +1,5 @@
 // Subscriptions: create (topic, endpoint, store filter, digest, quiet hours), confirmation
-// state, filter by store, delete.
+// state, filter by store, send a test message, delete.
 import {useState} from 'preact/hooks';
 
 import {api, errorText, formatTime, type User} from '../api';
@@ -16,6 +16,24 @@ interface Subscription {
   digest: string;
   quiet_hours: string | null;
   timezone: string;
+}
+
+interface Delivery {
+  id: number;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_error: string;
+}
+
+// How often, and how many times, the page asks how a test message fared.
+const kTestPollMillis = 1000;
+const kTestPolls = 30;
+
+function testOutcome(subscription: number, d: Delivery): string {
+  const head = `Test message to subscription ${subscription} (delivery ${d.id})`;
+  if (d.state === 'delivered') return `${head}: delivered.`;
+  if (d.state === 'failed') return `${head}: failed: ${d.last_error}`;
+  return `${head}: pending` + (d.last_error ? `, retrying after: ${d.last_error}` : '') + '.';
 }
 
 function policyStores(s: Subscription): string[] {
@@ -54,6 +72,22 @@ export function SubscriptionsPage({user}: {user: User}) {
                  (created.signing_secret ? ` Its signing secret (shown once): ${created.signing_secret}` : ''));
       setEndpoint('');
       list.reload();
+    } catch (error) {
+      setFailure(errorText(error));
+    }
+  };
+  const sendTest = async (id: number) => {
+    setMessage(null);
+    setFailure(null);
+    try {
+      let delivery = await api<Delivery>('POST', `/subscriptions/${id}/test`);
+      setMessage(testOutcome(id, delivery));
+      // It goes through the outbox: follow its delivery until it is delivered or failed.
+      for (let i = 0; i < kTestPolls && delivery.state === 'pending'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, kTestPollMillis));
+        delivery = await api<Delivery>('GET', `/deliveries/${delivery.id}`);
+        setMessage(testOutcome(id, delivery));
+      }
     } catch (error) {
       setFailure(errorText(error));
     }
@@ -123,7 +157,11 @@ export function SubscriptionsPage({user}: {user: User}) {
                 <td>{s.digest}</td>
                 <td>{s.quiet_hours ? `${s.quiet_hours} ${s.timezone}` : ''}</td>
                 <td>{formatTime(s.created_at)}</td>
-                {canWrite && <td><button type="button" onClick={() => remove(s.id)}>Delete<span class="visually-hidden"> subscription {s.id}</span></button></td>}
+                {canWrite && <td class="actions">
+                  {s.status === 'confirmed' &&
+                    <button type="button" onClick={() => sendTest(s.id)}>Send test<span class="visually-hidden"> message to subscription {s.id}</span></button>}
+                  <button type="button" onClick={() => remove(s.id)}>Delete<span class="visually-hidden"> subscription {s.id}</span></button>
+                </td>}
               </tr>
             ))}
           </tbody>

@@ -1,0 +1,68 @@
+// A thin SNS client (query protocol, API version 2010-03-31) over AwsHttpClient.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "aws/aws_config.h"
+#include "aws/aws_http.h"
+
+namespace stockwatch::aws {
+
+struct SnsMessageAttribute {
+  enum class Type { kString, kNumber };  // DataType String / Number
+  Type type = Type::kString;
+  std::string value;
+
+  static SnsMessageAttribute String(std::string value);
+  static SnsMessageAttribute Number(std::string value);
+  static SnsMessageAttribute Number(int64_t value);
+};
+
+struct SnsPublishRequest {
+  std::string topic_arn;
+  std::string subject;  // empty: none (email subjects then default to SNS's)
+  std::string message;
+  std::map<std::string, SnsMessageAttribute> attributes;
+};
+
+// Thread-safe.
+class SnsClient {
+ public:
+  explicit SnsClient(AwsConfig config);
+
+  // Publish; returns the MessageId. kNotFound (NotFound) for an unknown topic,
+  // kInvalidArgument (InvalidParameter) for a bad subject or attribute.
+  absl::StatusOr<std::string> Publish(const SnsPublishRequest& request) const;
+
+  // CreateTopic (idempotent: the existing topic's ARN for a name that exists).
+  absl::StatusOr<std::string> CreateTopic(std::string_view name) const;
+
+  // Subscribe; returns the SubscriptionArn ("pending confirmation" for protocols that must
+  // confirm, as SNS answers).
+  absl::StatusOr<std::string> Subscribe(std::string_view topic_arn, std::string_view protocol,
+                                        std::string_view endpoint) const;
+
+  // Every topic ARN, all pages of ListTopics read (NextToken).
+  absl::StatusOr<std::vector<std::string>> ListTopics() const;
+
+  // The ARN of the topic named `name` (the ARN's last ':' part), compared ignoring case,
+  // across all pages of ListTopics. kNotFound when there is none.
+  absl::StatusOr<std::string> FindTopicArn(std::string_view name) const;
+
+  const AwsHttpClient& http() const { return http_; }
+
+ private:
+  // POSTs Action=<action>&Version=2010-03-31&<params> and returns the XML body.
+  absl::StatusOr<std::string> CallAction(
+      std::string_view action,
+      const std::vector<std::pair<std::string, std::string>>& params) const;
+  AwsHttpClient http_;
+};
+
+}  // namespace stockwatch::aws

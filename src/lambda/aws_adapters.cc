@@ -1,0 +1,129 @@
+#include "lambda/aws_adapters.h"
+
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "base/status.h"
+#include "core/model/json.h"
+
+namespace stockwatch::lambda {
+
+absl::Status S3ObjectStorage::Read(const std::string& bucket, const std::string& key,
+                                   const std::function<absl::Status(std::string_view)>& on_chunk) {
+  return s3_.GetObject(bucket, key, on_chunk).status();
+}
+
+absl::Status S3ObjectStorage::Write(const std::string& bucket, const std::string& key,
+                                    std::string_view content_type, std::string body) {
+  return s3_.PutObject(bucket, key, body, content_type).status();
+}
+
+absl::Status DynamoDbInventoryWriter::Write(std::span<const core::InventoryItem> items) {
+  std::vector<aws::DynamoWriteRequest> requests;
+  requests.reserve(items.size());
+  for (const core::InventoryItem& item : items) {
+    requests.push_back(aws::DynamoWriteRequest::Put({{"Store", aws::DynamoS(item.store)},
+                                                     {"Item", aws::DynamoS(item.item)},
+                                                     {"Count", aws::DynamoN(item.count)}}));
+  }
+  return db_.BatchWriteItem(table_, requests).status();
+}
+
+aws::UpdateItemRequest DynamoDbLoadStateStore::Request(const std::string& object) const {
+  aws::UpdateItemRequest request;
+  if (state_table_.empty()) {
+    request.table = inventory_table_;
+    request.key = {{"Store", aws::DynamoS(kLoadStateStore)}, {"Item", aws::DynamoS(object)}};
+  } else {
+    request.table = state_table_;
+    request.key = {{"Key", aws::DynamoS(object)}};
+  }
+  request.expression_attribute_names = {
+      {"#seq", "Sequencer"}, {"#done", "Done"}, {"#etag", "ETag"}, {"#at", "UpdatedAt"}};
+  return request;
+}
+
+absl::StatusOr<ClaimOutcome> DynamoDbLoadStateStore::Claim(const std::string& object,
+                                                           const std::string& sequencer,
+                                                           const std::string& etag) {
+  aws::UpdateItemRequest request = Request(object);
+  // Newer than the last claimed event, or this very event when it never completed (a
+  // retry after a failure). Sequencers are stored padded, so strings compare as values.
+  request.update_expression = "SET #seq = :s, #at = :t";
+  request.condition_expression =
+      "attribute_not_exists(#seq) OR #seq < :s OR "
+      "(#seq = :s AND (attribute_not_exists(#done) OR #done <> :s))";
+  request.expression_attribute_names.erase("#etag");
+  request.expression_attribute_values = {
+      {":s", aws::DynamoS(sequencer)},
+      {":t", aws::DynamoS(core::FormatTime(std::chrono::system_clock::now()))}};
+  request.return_values = "ALL_OLD";
+  absl::StatusOr<nlohmann::json> old = db_.UpdateItem(request);
+  if (absl::IsFailedPrecondition(old.status())) return ClaimOutcome::kStale;
+  SW_RETURN_IF_ERROR(old.status());
+  // Unchanged only when the last claimed event completed with the same content: a claim
+  // that failed half-way may have left the table between two versions.
+  const std::optional<std::string> old_seq = aws::GetDynamoS(*old, "Sequencer");
+  const std::optional<std::string> old_done = aws::GetDynamoS(*old, "Done");
+  const std::optional<std::string> old_etag = aws::GetDynamoS(*old, "ETag");
+  if (old_seq && old_done && *old_seq == *old_done && old_etag && !etag.empty() &&
+      *old_etag == etag) {
+    return ClaimOutcome::kUnchanged;
+  }
+  return ClaimOutcome::kClaimed;
+}
+
+absl::Status DynamoDbLoadStateStore::Complete(const std::string& object,
+                                              const std::string& sequencer,
+                                              const std::string& etag) {
+  aws::UpdateItemRequest request = Request(object);
+  request.update_expression = "SET #done = :s, #etag = :e, #at = :t";
+  request.condition_expression = "#seq = :s";
+  request.expression_attribute_values = {
+      {":s", aws::DynamoS(sequencer)},
+      {":e", aws::DynamoS(etag)},
+      {":t", aws::DynamoS(core::FormatTime(std::chrono::system_clock::now()))}};
+  absl::StatusOr<nlohmann::json> done = db_.UpdateItem(request);
+  if (absl::IsFailedPrecondition(done.status())) {
+    return absl::AbortedError(object + ": a newer event claimed the key during this load");
+  }
+  return done.status();
+}
+
+absl::Status SnsAlertPublisher::Publish(const core::Message& message) {
+  auto it = targets_.find(message.topic);
+  if (it == targets_.end()) return absl::OkStatus();  // a rule with no topic configured
+  TopicTarget& target = it->second;
+  if (target.arn.empty()) {
+    absl::StatusOr<std::string> arn = sns_.FindTopicArn(target.name);
+    if (absl::IsNotFound(arn.status()) && !target.required) {
+      // Stacks built for the original have only NoStock: the other rules stay quiet.
+      std::fprintf(stderr,
+                   "{\"level\":\"warn\",\"msg\":\"no SNS topic named %s: its alerts are not "
+                   "published\"}\n",
+                   nlohmann::json(target.name).dump().c_str());
+      targets_.erase(it);
+      return absl::OkStatus();
+    }
+    if (!arn.ok()) {
+      return absl::Status(arn.status().code(),
+                          "topic " + target.name + ": " + std::string(arn.status().message()));
+    }
+    target.arn = *arn;
+  }
+  aws::SnsPublishRequest request;
+  request.topic_arn = target.arn;
+  request.subject = message.subject;
+  request.message = message.body;
+  request.attributes["store"] = aws::SnsMessageAttribute::String(message.store);
+  request.attributes["item"] = aws::SnsMessageAttribute::String(message.item);
+  request.attributes["topic"] = aws::SnsMessageAttribute::String(message.topic);
+  request.attributes["new_count"] = aws::SnsMessageAttribute::Number(message.new_count);
+  if (message.old_count) {
+    request.attributes["old_count"] = aws::SnsMessageAttribute::Number(*message.old_count);
+  }
+  return sns_.Publish(request).status();
+}
+
+}  // namespace stockwatch::lambda

@@ -1,0 +1,87 @@
+// The AWS side of the Lambda functions' interfaces, over the clients in aws/: S3 objects,
+// the inventory table, the per-object load state, SNS topics.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "aws/dynamodb_client.h"
+#include "aws/s3_client.h"
+#include "aws/sns_client.h"
+#include "lambda/check_stock.h"
+#include "lambda/load_inventory.h"
+
+namespace stockwatch::lambda {
+
+class S3ObjectStorage final : public ObjectStorage {
+ public:
+  explicit S3ObjectStorage(const aws::S3Client& s3) : s3_(s3) {}
+  absl::Status Read(const std::string& bucket, const std::string& key,
+                    const std::function<absl::Status(std::string_view)>& on_chunk) override;
+  absl::Status Write(const std::string& bucket, const std::string& key,
+                     std::string_view content_type, std::string body) override;
+
+ private:
+  const aws::S3Client& s3_;
+};
+
+// Items {Store (S), Item (S), Count (N)}, as the original stack's table.
+class DynamoDbInventoryWriter final : public InventoryWriter {
+ public:
+  DynamoDbInventoryWriter(const aws::DynamoDbClient& db, std::string table)
+      : db_(db), table_(std::move(table)) {}
+  absl::Status Write(std::span<const core::InventoryItem> items) override;
+
+ private:
+  const aws::DynamoDbClient& db_;
+  std::string table_;
+};
+
+// The load state of an object is one item with attributes Sequencer (the last claimed event,
+// padded hex), Done (the last completed event) and ETag (of the last completed event). It
+// lives in `state_table` (key attribute `Key` (S) = bucket/key) when one is given, else in
+// the inventory table under Store = kLoadStateStore, Item = bucket/key (no Count, so it is
+// never an inventory item; the checker skips it).
+class DynamoDbLoadStateStore final : public LoadStateStore {
+ public:
+  DynamoDbLoadStateStore(const aws::DynamoDbClient& db, std::string inventory_table,
+                         std::string state_table)
+      : db_(db),
+        inventory_table_(std::move(inventory_table)),
+        state_table_(std::move(state_table)) {}
+  absl::StatusOr<ClaimOutcome> Claim(const std::string& object, const std::string& sequencer,
+                                     const std::string& etag) override;
+  absl::Status Complete(const std::string& object, const std::string& sequencer,
+                        const std::string& etag) override;
+
+ private:
+  aws::UpdateItemRequest Request(const std::string& object) const;
+  const aws::DynamoDbClient& db_;
+  std::string inventory_table_;
+  std::string state_table_;
+};
+
+// Where each rule's messages go: an ARN (env <RULE>_TOPIC_ARN) or a topic name looked up
+// with ListTopics ignoring case (env <RULE>_TOPIC_NAME, default the rule's name).
+struct TopicTarget {
+  std::string arn;
+  std::string name;
+  bool required = false;  // NoStock: a missing topic fails the record; others are skipped
+};
+
+// Publishes with the message's subject and text and the attributes store, item, topic,
+// new_count and old_count (absent for a new item), as the embedded mode's filter attributes.
+// Topic ARNs are looked up once per process and kept.
+class SnsAlertPublisher final : public AlertPublisher {
+ public:
+  SnsAlertPublisher(const aws::SnsClient& sns, std::map<std::string, TopicTarget> targets)
+      : sns_(sns), targets_(std::move(targets)) {}
+  absl::Status Publish(const core::Message& message) override;
+
+ private:
+  const aws::SnsClient& sns_;
+  std::map<std::string, TopicTarget> targets_;  // by rule name
+};
+
+}  // namespace stockwatch::lambda

@@ -1,0 +1,289 @@
+"""The Lambda handlers end to end against moto_server standing in for AWS.
+
+No AWS account is reachable from CI: moto_server (python3-moto, preinstalled) plays S3,
+DynamoDB (+ Streams) and SNS on a loopback port. The test makes the bucket, the table with
+its NEW_AND_OLD_IMAGES stream, the state table and the three topics, puts the six sample
+files (one under a key with spaces), then feeds `stockwatch lambda --invoke load-inventory`
+S3 events in AWS's format (two records in one event), reads the table's stream, feeds the
+records to `--invoke check-stock`, and checks what moto says was published to NoStock
+(`/moto-api/data.json`). An identical re-upload publishes nothing, and a late event older
+than the last one applied changes nothing. The setup calls are plain HTTP requests to moto
+(its auth checks are off; the header only names the service); everything under test goes
+through stockwatch's own clients.
+"""
+
+import csv
+import io
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from harness import BIN, SAMPLES, wait_for
+
+REGION = "us-east-1"
+BUCKET = "inventory-uploads"
+
+
+def free_low_port():
+    for _ in range(200):
+        port = 20000 + secrets.randbelow(12000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port below 32768")
+
+
+def auth(service):
+    return (f"AWS4-HMAC-SHA256 Credential=testing/20261126/{REGION}/{service}/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+
+
+class Moto:
+    def __init__(self):
+        exe = shutil.which("moto_server")
+        if exe is None:
+            raise unittest.SkipTest("moto_server is not on PATH")
+        self.port = free_low_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(tempfile.gettempdir(), f"sw-lambda-moto-{self.port}.log"), "w")
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_DEFAULT_REGION=REGION)
+        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+        def up():
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=2):
+                    return True
+            except urllib.error.HTTPError:
+                return True
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError("moto_server exited")
+                return False
+
+        wait_for(up, timeout=60, interval=0.1, what="moto_server")
+
+    def request(self, method, path, body=b"", headers=None):
+        req = urllib.request.Request(self.url + path, data=body if method != "GET" else None,
+                                     method=method, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+
+    def json_call(self, target, service, body):
+        _, _, data = self.request("POST", "/", json.dumps(body).encode(), {
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target,
+            "Authorization": auth(service)})
+        return json.loads(data or b"{}")
+
+    def dynamodb(self, action, body):
+        return self.json_call(f"DynamoDB_20120810.{action}", "dynamodb", body)
+
+    def streams(self, action, body):
+        return self.json_call(f"DynamoDBStreams_20120810.{action}", "dynamodb", body)
+
+    def sns(self, params):
+        body = urllib.parse.urlencode(dict(params, Version="2010-03-31")).encode()
+        return self.request("POST", "/", body, {
+            "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth("sns")})
+
+    def put_object(self, key, data):
+        _, headers, _ = self.request("PUT", f"/{BUCKET}/{urllib.parse.quote(key)}", data,
+                                     {"Authorization": auth("s3"), "Content-Type": "text/csv"})
+        return headers["ETag"].strip('"')
+
+    def get_object(self, key):
+        return self.request("GET", f"/{BUCKET}/{urllib.parse.quote(key)}",
+                            headers={"Authorization": auth("s3")})[2]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def s3_record(key, size, etag, sequencer):
+    """One record of an S3 event notification, as S3 sends it to Lambda."""
+    return {
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+        "eventTime": "2026-11-26T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "load-inventory",
+               "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "EXAMPLE"},
+                          "arn": f"arn:aws:s3:::{BUCKET}"},
+               "object": {"key": urllib.parse.quote_plus(key, safe="/"), "size": size,
+                          "eTag": etag, "sequencer": sequencer}}}
+
+
+class LambdaMotoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto()
+        cls.tmp = tempfile.mkdtemp()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def invoke(self, handler, event, **overrides):
+        path = os.path.join(self.tmp, f"event-{secrets.token_hex(4)}.json")
+        with open(path, "w") as f:
+            json.dump(event, f)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_REGION=REGION, AWS_ENDPOINT_URL=self.moto.url, HOME=self.tmp,
+                   TABLE_NAME="Inventory", STATE_TABLE="InventoryLoads")
+        env.update(overrides)
+        env = {k: v for k, v in env.items() if v is not None}
+        run = subprocess.run([BIN, "lambda", "--invoke", handler, "--event", path], env=env,
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        return json.loads(run.stdout)
+
+    def stream_records(self, table="Inventory"):
+        arn = self.moto.dynamodb("DescribeTable", {"TableName": table})["Table"]["LatestStreamArn"]
+        shards = self.moto.streams("DescribeStream", {"StreamArn": arn})["StreamDescription"]["Shards"]
+        records = []
+        for shard in shards:
+            it = self.moto.streams("GetShardIterator", {
+                "StreamArn": arn, "ShardId": shard["ShardId"],
+                "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"]
+            got = self.moto.streams("GetRecords", {"ShardIterator": it, "Limit": 1000})
+            for r in got["Records"]:
+                r["eventSourceARN"] = arn  # Lambda adds it to each record of the event
+                records.append(r)
+        return records
+
+    def no_stock_notifications(self):
+        _, _, data = self.moto.request("GET", "/moto-api/data.json")
+        topics = json.loads(data)["sns"]["Topic"]
+        for topic in topics:
+            if topic["arn"].endswith(":NoStock"):
+                return topic["sent_notifications"]
+        raise AssertionError(f"no NoStock topic in {topics}")
+
+    def test_upload_load_check_publish(self):
+        m = self.moto
+        m.request("PUT", f"/{BUCKET}", headers={"Authorization": auth("s3")})
+        m.dynamodb("CreateTable", {
+            "TableName": "Inventory", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
+                                     {"AttributeName": "Item", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
+                          {"AttributeName": "Item", "KeyType": "RANGE"}],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        m.dynamodb("CreateTable", {
+            "TableName": "InventoryLoads", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "Key", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "Key", "KeyType": "HASH"}]})
+        for name in ("nostock", "LowStock", "BackInStock"):  # found ignoring case
+            m.sns({"Action": "CreateTopic", "Name": name if name != "nostock" else "NoStock"})
+
+        files = sorted(f for f in os.listdir(SAMPLES) if f.endswith(".csv"))
+        self.assertEqual(len(files), 6)
+        records, expected = [], {}
+        for i, name in enumerate(files):
+            with open(os.path.join(SAMPLES, name), "rb") as f:
+                data = f.read()
+            key = name.replace("-", " ", 1) if "berlin" in name else name  # "inventory berlin.csv"
+            etag = m.put_object(key, data)
+            records.append(s3_record(key, len(data), etag, f"0055AED6DCD9028{i:03X}"))
+            rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+            header = [h.strip().lower() for h in rows[0]]
+            for row in rows[1:]:
+                if row:
+                    store, item, count = (row[header.index(c)].strip() for c in ("store", "item", "count"))
+                    expected[(store, item)] = int(count)
+        zeros = sorted(k for k, v in expected.items() if v == 0)
+
+        first = self.invoke("load-inventory", {"Records": records[:2]})  # two records in one event
+        rest = self.invoke("load-inventory", {"Records": records[2:]})
+        outcomes = [r["outcome"] for r in first["records"] + rest["records"]]
+        self.assertEqual(outcomes, ["loaded"] * 6, json.dumps(first, indent=1))
+        self.assertEqual(first["records"][0]["key"], "inventory berlin.csv")
+
+        items = m.dynamodb("Scan", {"TableName": "Inventory"})["Items"]
+        table = {(i["Store"]["S"], i["Item"]["S"]): int(i["Count"]["N"]) for i in items}
+        self.assertEqual(table, expected)
+        report = json.loads(m.get_object("reports/inventory berlin.csv.json"))
+        self.assertEqual(report["status"], "loaded")
+
+        stream = self.stream_records()
+        self.assertEqual(len(stream), len(expected))
+        checked = self.invoke("check-stock", {"Records": stream})
+        self.assertEqual(checked, {"batchItemFailures": []})
+        sent = self.no_stock_notifications()
+        self.assertEqual(len(sent), len(zeros))
+        text = json.dumps(sent)
+        self.assertIn("Inventory Alert!", text)
+        self.assertIn("Berlin is out of stock of Echo Plus", text)
+        self.assertIn('"store"', text)
+        self.assertIn('"new_count"', text)
+
+        # An identical re-upload (a new event, same ETag) writes nothing, so publishes nothing.
+        with open(os.path.join(SAMPLES, "inventory-berlin.csv"), "rb") as f:
+            data = f.read()
+        etag = m.put_object("inventory berlin.csv", data)
+        again = self.invoke("load-inventory", {"Records": [
+            s3_record("inventory berlin.csv", len(data), etag, "0055AED6DCD902900F")]})
+        self.assertEqual(again["records"][0]["outcome"], "unchanged")
+        # A late event older than the last one applied changes nothing either.
+        late = self.invoke("load-inventory", {"Records": [
+            s3_record("inventory berlin.csv", len(data), "0" * 32, "55AED6DCD9028000")]})
+        self.assertEqual(late["records"][0]["outcome"], "stale")
+        self.assertEqual(len(self.stream_records()), len(expected))
+        self.assertEqual(len(self.no_stock_notifications()), len(zeros))
+
+    def test_state_in_the_inventory_table_without_state_table(self):
+        m = self.moto
+        bucket_ok = m.request("PUT", f"/{BUCKET}", headers={"Authorization": auth("s3")})
+        self.assertEqual(bucket_ok[0], 200)
+        m.dynamodb("CreateTable", {
+            "TableName": "Plain", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
+                                     {"AttributeName": "Item", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
+                          {"AttributeName": "Item", "KeyType": "RANGE"}],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        m.sns({"Action": "CreateTopic", "Name": "PlainOut"})
+        data = b"store,item,count\nOslo,Kindle,0\nOslo,Echo,2\n"
+        etag = m.put_object("plain/oslo.csv", data)
+        loaded = self.invoke("load-inventory", {"Records": [
+            s3_record("plain/oslo.csv", len(data), etag, "0A")]}, TABLE_NAME="Plain",
+            STATE_TABLE=None)
+        self.assertEqual(loaded["records"][0]["outcome"], "loaded")
+        items = m.dynamodb("Scan", {"TableName": "Plain"})["Items"]
+        state = [i for i in items if i["Store"]["S"] == "#stockwatch-load-state"]
+        self.assertEqual(len(state), 1)
+        self.assertEqual(state[0]["Item"]["S"], f"{BUCKET}/plain/oslo.csv")
+        self.assertNotIn("Count", state[0])
+        self.assertEqual(state[0]["ETag"]["S"], etag)
+        # The state item's stream records publish nothing: only Oslo's Kindle alerts.
+        checked = self.invoke("check-stock", {"Records": self.stream_records("Plain")},
+                              NO_STOCK_TOPIC_NAME="plainout")
+        self.assertEqual(checked, {"batchItemFailures": []})
+        _, _, raw = m.request("GET", "/moto-api/data.json")
+        sent = [t for t in json.loads(raw)["sns"]["Topic"] if t["arn"].endswith(":PlainOut")]
+        self.assertEqual(len(sent[0]["sent_notifications"]), 1)
+        self.assertIn("Oslo is out of stock of Kindle", json.dumps(sent[0]["sent_notifications"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
