@@ -460,4 +460,25 @@ absl::StatusOr<AwsHttpResponse> AwsHttpClient::Send(const AwsHttpRequest& reques
   return last_error;
 }
 
+absl::StatusOr<nlohmann::json> CallJsonProtocol(const AwsHttpClient& http,
+                                                std::string_view target_prefix,
+                                                std::string_view operation,
+                                                const nlohmann::json& request) {
+  AwsHttpRequest http_request;
+  http_request.headers = {{"content-type", "application/x-amz-json-1.0"},
+                          {"x-amz-target", Cat(target_prefix, ".", operation)}};
+  http_request.body = request.dump();
+  absl::StatusOr<AwsHttpResponse> response = http.Send(http_request);
+  if (!response.ok()) return response.status();
+  if (response->body.empty()) return nlohmann::json::object();
+  nlohmann::json parsed =
+      nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return absl::InternalError(Cat(http.service().key, ": ", operation,
+                                   ": response is not JSON (request id ", response->RequestId(),
+                                   ")"));
+  }
+  return parsed;
+}
+
 }  // namespace stockwatch::aws

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "aws/aws_config.h"
 #include "aws/sigv4.h"
+#include "nlohmann/json.hpp"
 
 namespace stockwatch::aws {
 
@@ -117,5 +118,14 @@ class AwsHttpClient {
 // Percent-encodes a query parameter name or value (RFC 3986 unreserved kept), as AWS's
 // query and REST protocols want it.
 std::string QueryEncode(std::string_view text);
+
+// One call of AWS's JSON 1.0 protocol (DynamoDB, DynamoDB Streams): POSTs `request` with
+// X-Amz-Target `<target_prefix>.<operation>` and returns the parsed answer (an empty object
+// for an empty body). Errors as AwsHttpClient::Send; an answer that is not JSON is
+// kInternal naming `operation` and the request id.
+absl::StatusOr<nlohmann::json> CallJsonProtocol(const AwsHttpClient& http,
+                                                std::string_view target_prefix,
+                                                std::string_view operation,
+                                                const nlohmann::json& request);
 
 }  // namespace stockwatch::aws

@@ -72,20 +72,7 @@ DynamoDbClient::DynamoDbClient(AwsConfig config) : http_(std::move(config), kDyn
 
 absl::StatusOr<nlohmann::json> DynamoDbClient::Call(std::string_view operation,
                                                     const nlohmann::json& request) const {
-  AwsHttpRequest http_request;
-  http_request.headers = {{"content-type", "application/x-amz-json-1.0"},
-                          {"x-amz-target", Cat("DynamoDB_20120810.", operation)}};
-  http_request.body = request.dump();
-  absl::StatusOr<AwsHttpResponse> response = http_.Send(http_request);
-  if (!response.ok()) return response.status();
-  if (response->body.empty()) return nlohmann::json::object();
-  nlohmann::json parsed =
-      nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return absl::InternalError(Cat("dynamodb: ", operation, ": response is not JSON (request id ",
-                                   response->RequestId(), ")"));
-  }
-  return parsed;
+  return CallJsonProtocol(http_, "DynamoDB_20120810", operation, request);
 }
 
 absl::StatusOr<nlohmann::json> DynamoDbClient::DescribeTable(std::string_view table) const {

@@ -47,21 +47,7 @@ DynamoDbStreamsClient::DynamoDbStreamsClient(AwsConfig config)
 
 absl::StatusOr<nlohmann::json> DynamoDbStreamsClient::Call(std::string_view operation,
                                                            const nlohmann::json& request) const {
-  AwsHttpRequest http_request;
-  http_request.headers = {{"content-type", "application/x-amz-json-1.0"},
-                          {"x-amz-target", Cat("DynamoDBStreams_20120810.", operation)}};
-  http_request.body = request.dump();
-  absl::StatusOr<AwsHttpResponse> response = http_.Send(http_request);
-  if (!response.ok()) return response.status();
-  if (response->body.empty()) return nlohmann::json::object();
-  nlohmann::json parsed =
-      nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return absl::InternalError(Cat("dynamodb_streams: ", operation,
-                                   ": response is not JSON (request id ", response->RequestId(),
-                                   ")"));
-  }
-  return parsed;
+  return CallJsonProtocol(http_, "DynamoDBStreams_20120810", operation, request);
 }
 
 absl::StatusOr<StreamDescription> DynamoDbStreamsClient::DescribeStream(

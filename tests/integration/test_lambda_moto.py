@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import unittest
@@ -26,72 +25,29 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import BIN, SAMPLES, wait_for
+from harness import BIN, SAMPLES
+from moto_support import REGION, MotoServer, fake_authorization
 
-REGION = "us-east-1"
 BUCKET = "inventory-uploads"
 
 
-def free_low_port():
-    for _ in range(200):
-        port = 20000 + secrets.randbelow(12000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise AssertionError("no free port below 32768")
-
-
 def auth(service):
-    return (f"AWS4-HMAC-SHA256 Credential=testing/20261126/{REGION}/{service}/aws4_request, "
-            "SignedHeaders=host, Signature=0")
+    return fake_authorization(service)
 
 
-class Moto:
+class Moto(MotoServer):
+    """moto_server (moto_support.py) with the calls this test makes to set things up."""
+
     def __init__(self):
-        exe = shutil.which("moto_server")
-        if exe is None:
-            raise unittest.SkipTest("moto_server is not on PATH")
-        self.port = free_low_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(tempfile.gettempdir(), f"sw-lambda-moto-{self.port}.log"), "w")
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_DEFAULT_REGION=REGION)
-        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-
-        def up():
-            try:
-                with urllib.request.urlopen(self.url + "/moto-api/", timeout=2):
-                    return True
-            except urllib.error.HTTPError:
-                return True
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise AssertionError("moto_server exited")
-                return False
-
-        wait_for(up, timeout=60, interval=0.1, what="moto_server")
-
-    def request(self, method, path, body=b"", headers=None):
-        req = urllib.request.Request(self.url + path, data=body if method != "GET" else None,
-                                     method=method, headers=headers or {})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-
-    def json_call(self, target, service, body):
-        _, _, data = self.request("POST", "/", json.dumps(body).encode(), {
-            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target,
-            "Authorization": auth(service)})
-        return json.loads(data or b"{}")
+        super().__init__("sw-lambda-moto")
 
     def dynamodb(self, action, body):
-        return self.json_call(f"DynamoDB_20120810.{action}", "dynamodb", body)
+        return self.json_call("application/x-amz-json-1.0", f"DynamoDB_20120810.{action}",
+                              "dynamodb", body)
 
     def streams(self, action, body):
-        return self.json_call(f"DynamoDBStreams_20120810.{action}", "dynamodb", body)
+        return self.json_call("application/x-amz-json-1.0",
+                              f"DynamoDBStreams_20120810.{action}", "dynamodb", body)
 
     def sns(self, params):
         body = urllib.parse.urlencode(dict(params, Version="2010-03-31")).encode()
@@ -106,15 +62,6 @@ class Moto:
     def get_object(self, key):
         return self.request("GET", f"/{BUCKET}/{urllib.parse.quote(key)}",
                             headers={"Authorization": auth("s3")})[2]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def s3_record(key, size, etag, sequencer):

@@ -19,86 +19,25 @@ import base64
 import hashlib
 import http.server
 import json
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import Server, wait_for
+from harness import Server
+from moto_support import REGION, MotoServer
 
-REGION = "us-east-1"
 PASSWORD = "Passw0rd!long-enough"
 
 
-def free_low_port():
-    """A free loopback port below 32768 (the ephemeral range starts there)."""
-    for _ in range(200):
-        port = 20000 + secrets.randbelow(12000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise AssertionError("no free port below 32768")
-
-
-class Moto:
-    """moto_server on loopback, and calls to its Cognito JSON API."""
-
-    def __init__(self):
-        exe = shutil.which("moto_server")
-        if exe is None:
-            raise unittest.SkipTest("moto_server is not on PATH")
-        self.port = free_low_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                                     f"sw-moto-{self.port}.log"), "w")
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_DEFAULT_REGION=REGION)
-        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-
-        def up():
-            try:
-                with urllib.request.urlopen(self.url + "/moto-api/", timeout=2):
-                    return True
-            except urllib.error.HTTPError:
-                return True
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise AssertionError("moto_server exited")
-                return False
-
-        wait_for(up, timeout=60, interval=0.1, what="moto_server")
+class Moto(MotoServer):
+    """moto_server (moto_support.py) and calls to its Cognito JSON API."""
 
     def cognito(self, action, body):
-        req = urllib.request.Request(
-            self.url + "/", data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/x-amz-json-1.1",
-                     "X-Amz-Target": f"AWSCognitoIdentityProviderService.{action}",
-                     "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261126/"
-                                      f"{REGION}/cognito-idp/aws4_request, "
-                                      "SignedHeaders=host, Signature=0"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"{}")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        return self.json_call("application/x-amz-json-1.1",
+                              f"AWSCognitoIdentityProviderService.{action}", "cognito-idp", body)
 
 
 def b64url(data):

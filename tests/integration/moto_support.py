@@ -1,0 +1,91 @@
+"""moto_server on a loopback port, for the tests that need AWS (test_oidc, test_lambda_moto).
+
+No AWS account is reachable from CI; moto_server (python3-moto, installed on the machine)
+plays the AWS services. It is started on a port below 32768 (the ephemeral range starts
+there) so that no client's outgoing port can take it first.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+
+from harness import wait_for
+
+REGION = "us-east-1"
+
+
+def free_low_port():
+    """A free loopback port below 32768."""
+    for _ in range(200):
+        port = 20000 + secrets.randbelow(12000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port below 32768")
+
+
+def fake_authorization(service):
+    """An Authorization header naming `service` (moto routes by it; its auth checks are off)."""
+    return (f"AWS4-HMAC-SHA256 Credential=testing/20261126/{REGION}/{service}/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+
+
+class MotoServer:
+    """A moto_server process; `url` is its endpoint. Call stop() when done."""
+
+    def __init__(self, log_name="sw-moto"):
+        exe = shutil.which("moto_server")
+        if exe is None:
+            raise AssertionError("moto_server is not on PATH: install python3 moto (RECIPES.md)")
+        self.port = free_low_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                     f"{log_name}-{self.port}.log"), "w")
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_DEFAULT_REGION=REGION)
+        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+        def up():
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=2):
+                    return True
+            except urllib.error.HTTPError:
+                return True
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError("moto_server exited")
+                return False
+
+        wait_for(up, timeout=60, interval=0.1, what="moto_server")
+
+    def request(self, method, path, body=b"", headers=None):
+        """(status, headers, body) of one plain HTTP request to moto."""
+        req = urllib.request.Request(self.url + path, data=body if method != "GET" else None,
+                                     method=method, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+
+    def json_call(self, content_type, target, service, body):
+        """One call of an AWS JSON protocol API, parsed."""
+        _, _, data = self.request("POST", "/", json.dumps(body).encode(), {
+            "Content-Type": content_type, "X-Amz-Target": target,
+            "Authorization": fake_authorization(service)})
+        return json.loads(data or b"{}")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
