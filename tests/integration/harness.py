@@ -28,6 +28,17 @@ TOKEN = "sw_test_admin_token_0123456789abcdef"
 SYS_PYTHON = "/usr/bin/python3"  # Debian's python, which has python3-aiosmtpd
 
 
+def stop_process(proc):
+    """Terminates `proc` if it still runs, killing it after 10 s, and reaps it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_for(predicate, timeout=30.0, interval=0.02, what="condition"):
     """Polls `predicate` until it returns a truthy value; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -72,13 +83,7 @@ class Sink:
         return sorted(f for f in os.listdir(self.dir) if f.endswith(suffix))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
 

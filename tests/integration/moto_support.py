@@ -14,7 +14,7 @@ import subprocess
 import urllib.error
 import urllib.request
 
-from harness import wait_for
+from harness import stop_process, wait_for
 
 REGION = "us-east-1"
 
@@ -82,10 +82,5 @@ class MotoServer:
         return json.loads(data or b"{}")
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
