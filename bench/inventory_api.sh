@@ -117,9 +117,16 @@ wrk.headers["Authorization"] = "Bearer $token"
 EOF
 
 run() {
-  echo "### $1"
-  shift
-  wrk -t2 -c64 -d"$duration" --latency "$@" | grep -E 'Requests/sec|Transfer/sec|50%|90%|99%|Latency|Socket errors|Non-2xx'
+  run_with 64 "$@"
+}
+# run_with CONNECTIONS TITLE WRK-ARGS...; each figure with the machine's load at its end (wrk,
+# nginx and the server share the machine's cores with whatever else runs).
+run_with() {
+  local connections=$1 title=$2
+  shift 2
+  echo "### $title (wrk -t2 -c$connections)"
+  wrk -t2 -c"$connections" -d"$duration" --latency "$@" | grep -E 'Requests/sec|Transfer/sec|50%|90%|99%|Latency|Socket errors|Non-2xx'
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 # Warm up, then measure.
 wrk -t2 -c64 -d2s -s "$work/auth.lua" "$page" >/dev/null
@@ -130,3 +137,8 @@ run "stockwatch: sort=count&order=desc (per-store sorted orders, merged)" -s "$w
 run "stockwatch: sort=updated_at&order=desc&store=Chicago" -s "$work/auth.lua" \
   "$page&sort=updated_at&order=desc&store=Chicago"
 run "nginx: static file of $size bytes" "http://127.0.0.1:$nginx_port/page.json"
+# The service-time floor: with 8 connections there is little queueing, so by Little's law
+# (connections = rate x mean latency) the latency is mostly the cost of one request.
+run_with 8 "stockwatch: first page, 8 connections" -s "$work/auth.lua" "$page"
+run_with 8 "nginx: static file of $size bytes, 8 connections" \
+  "http://127.0.0.1:$nginx_port/page.json"

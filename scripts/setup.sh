@@ -10,6 +10,8 @@ packages=(
   libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libsodium-dev libcurl4-openssl-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpugixml-dev
+  # the malloc of the stockwatch binary (STOCKWATCH_MALLOC, cmake/StockwatchMalloc.cmake)
+  libgoogle-perftools-dev
   # test peers and tools: a real SMTP server (aiosmtpd), sqlite3 for integrity checks, curl,
   # real S3 clients (awscli and boto3: see below)
   python3 python3-aiosmtpd sqlite3 curl ca-certificates s3cmd rclone

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fails when any ELF file under DIR (the unpacked Lambda zip: bootstrap and lib/) needs a
 GLIBC_ symbol version above MAX (default 2.34, Amazon Linux 2023's glibc). Reads the
-dynamic symbol table with `objdump -T` and names every symbol above the limit.
+dynamic symbol table with `objdump -T` and names every symbol above the limit. Also fails
+when DIR has no ELF `bootstrap`, so a wrong path cannot pass unchecked.
 
 usage: check_glibc.py DIR [MAX]
 """
@@ -23,12 +24,14 @@ def main():
     limit = parse(sys.argv[2] if len(sys.argv) > 2 else "2.34")
     highest = (0,)
     over = []
+    checked = []
     for dirpath, _, files in os.walk(root):
         for f in sorted(files):
             path = os.path.join(dirpath, f)
             with open(path, "rb") as fh:
                 if fh.read(4) != b"\x7fELF":
                     continue
+            checked.append(os.path.relpath(path, root))
             out = subprocess.run(["objdump", "-T", path], check=True, capture_output=True,
                                  text=True).stdout
             for line in out.splitlines():
@@ -39,7 +42,10 @@ def main():
                 highest = max(highest, v)
                 if v > limit:
                     over.append(f"{os.path.relpath(path, root)}: {line.split()[-1]} (GLIBC_{m.group(1)})")
-    print(f"highest GLIBC_ version needed: {'.'.join(map(str, highest))}"
+    if "bootstrap" not in checked:
+        sys.exit(f"check_glibc: no ELF bootstrap in {root}")
+    print(f"{len(checked)} ELF files checked (bootstrap and {len(checked) - 1} libraries);"
+          f" highest GLIBC_ version needed: {'.'.join(map(str, highest))}"
           f" (limit {'.'.join(map(str, limit))})")
     if over:
         print("symbols above the limit:")

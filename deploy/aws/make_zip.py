@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Makes the Lambda zip: BINARY as `bootstrap` plus every shared library it needs that is
 not glibc's, under lib/ (the bootstrap's RPATH is $ORIGIN/lib, so they win over the
-system's; Lambda also puts /var/task/lib on LD_LIBRARY_PATH).
+system's; Lambda also puts /var/task/lib on LD_LIBRARY_PATH). Built as src/CMakeLists.txt
+builds it, those are C libraries only (libcurl and its dependencies, OpenSSL, SQLite,
+libsodium, zlib): the C++ ones are linked statically. Refuses to carry GCC's own
+libstdc++.so.6 or libgcc_s.so.1: Debian 12's need glibc 2.36 (arc4random, _dl_find_object),
+which Amazon Linux 2023 lacks, so needing them means a C++ shared library crept back into
+the bootstrap's link.
 
 usage: make_zip.py BINARY OUT.zip
 """
@@ -18,6 +23,8 @@ import zipfile
 # carried, since they must match the dynamic loader.
 GLIBC = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so",
          "librt.so", "libresolv.so", "libutil.so", "libanl.so", "libnsl.so")
+# GCC's runtime: linked statically into the bootstrap, never carried (see above).
+GCC_RUNTIME = ("libstdc++.so", "libgcc_s.so")
 
 
 def needed_libraries(binary):
@@ -33,6 +40,9 @@ def needed_libraries(binary):
             continue
         if path == "not found":
             sys.exit(f"make_zip: {binary} needs {name}, which is not installed")
+        if name.startswith(GCC_RUNTIME):
+            sys.exit(f"make_zip: {binary} needs {name}: some library it links is a shared C++"
+                     " library; link it statically (src/CMakeLists.txt, the lambda zip)")
         libs.append((name, path))
     return libs
 

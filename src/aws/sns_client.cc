@@ -1,5 +1,6 @@
 #include "aws/sns_client.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "aws/aws_text.h"
@@ -77,9 +78,42 @@ absl::StatusOr<std::string> SnsClient::CallAction(std::string_view action,
   return std::move(response->body);
 }
 
+bool IsFifoTopic(std::string_view topic_arn) { return TopicName(topic_arn).ends_with(".fifo"); }
+
+std::string SnsSubject(std::string_view subject) {
+  constexpr size_t kMaxChars = 99;
+  constexpr std::string_view kEllipsis = "...";
+  std::string out;
+  out.reserve(std::min(subject.size(), kMaxChars));
+  for (size_t i = 0; i < subject.size();) {
+    const auto byte = static_cast<unsigned char>(subject[i]);
+    if (byte >= 0x80) {
+      // One '?' for the whole sequence: skip its continuation bytes (10xxxxxx).
+      ++i;
+      while (i < subject.size() && (static_cast<unsigned char>(subject[i]) & 0xC0) == 0x80) ++i;
+      out += '?';
+      continue;
+    }
+    const bool control = byte < 0x20 || byte == 0x7F;
+    if (!(out.empty() && (control || byte == ' '))) out += control ? ' ' : static_cast<char>(byte);
+    ++i;
+  }
+  if (out.size() > kMaxChars) {
+    out.resize(kMaxChars - kEllipsis.size());
+    out += kEllipsis;
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> SnsClient::Publish(const SnsPublishRequest& request) const {
   Params params = {{"TopicArn", request.topic_arn}, {"Message", request.message}};
   if (!request.subject.empty()) params.emplace_back("Subject", request.subject);
+  if (!request.message_group_id.empty()) {
+    params.emplace_back("MessageGroupId", request.message_group_id);
+  }
+  if (!request.deduplication_id.empty()) {
+    params.emplace_back("MessageDeduplicationId", request.deduplication_id);
+  }
   int index = 0;
   for (const auto& attribute : request.attributes) {
     ++index;

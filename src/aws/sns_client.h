@@ -29,7 +29,21 @@ struct SnsPublishRequest {
   std::string subject;  // empty: none (email subjects then default to SNS's)
   std::string message;
   std::map<std::string, SnsMessageAttribute> attributes;
+  // FIFO topics (ARN ending ".fifo") only: MessageGroupId and MessageDeduplicationId. Empty:
+  // not sent.
+  std::string message_group_id;
+  std::string deduplication_id;
 };
+
+// Whether `topic_arn` names a FIFO topic (its name ends with ".fifo").
+bool IsFifoTopic(std::string_view topic_arn);
+
+// `subject` made acceptable as SNS's Subject, which must be ASCII without line breaks or
+// control characters, start with a letter, digit or punctuation and be under 100 characters:
+// each non-ASCII UTF-8 sequence becomes '?', each control character a space, leading spaces
+// are dropped, and a longer text is cut to 96 characters plus "...". Store and item names come
+// from uploaded files, so an alert's subject may need this.
+std::string SnsSubject(std::string_view subject);
 
 // Thread-safe.
 class SnsClient {

@@ -15,7 +15,7 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 65> kSettings = {{
+constexpr std::array<SettingSpec, 69> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
@@ -25,6 +25,7 @@ constexpr std::array<SettingSpec, 65> kSettings = {{
     {"server.tls_key", SettingType::kString, "", false},
     {"server.trust_proxy", SettingType::kBool, "false", false},
     {"server.admin_token", SettingType::kString, "", true},
+    {"server.backend", SettingType::kString, "embedded", false},
     {"auth.session_idle_seconds", SettingType::kInt, "1800", false},
     {"auth.session_absolute_seconds", SettingType::kInt, "43200", false},
     {"s3.listen", SettingType::kString, "127.0.0.1:9000", false},
@@ -80,6 +81,9 @@ constexpr std::array<SettingSpec, 65> kSettings = {{
     {"oidc.authorization_endpoint", SettingType::kString, "", false},
     {"oidc.token_endpoint", SettingType::kString, "", false},
     {"oidc.jwks_uri", SettingType::kString, "", false},
+    {"aws.table", SettingType::kString, "Inventory", false},
+    {"aws.topics", SettingType::kString, "NoStock,LowStock,BackInStock", false},
+    {"aws.stream_poll_ms", SettingType::kInt, "250", false},
     {"log.level", SettingType::kString, "info", false},
 }};
 

@@ -13,10 +13,13 @@
 #include <iostream>
 #include <thread>
 
+#include "adapters/dynamodb/dynamodb_inventory_store.h"
+#include "adapters/dynamodb/dynamodb_stream_mirror.h"
 #include "adapters/local/local_object_store.h"
 #include "adapters/notify/slack_channel.h"
 #include "adapters/notify/sms_channel.h"
 #include "adapters/notify/smtp_channel.h"
+#include "adapters/notify/sns_channel.h"
 #include "adapters/notify/teams_channel.h"
 #include "adapters/notify/webhook_channel.h"
 #include "adapters/oidc/oidc_identity_provider.h"
@@ -26,6 +29,10 @@
 #include "adapters/sqlite/sqlite_inventory_store.h"
 #include "adapters/sqlite/sqlite_notifier.h"
 #include "adapters/sqlite/sqlite_user_store.h"
+#include "aws/aws_config.h"
+#include "aws/dynamodb_client.h"
+#include "aws/dynamodb_streams_client.h"
+#include "aws/sns_client.h"
 #include "base/config.h"
 #include "base/status.h"
 #include "base/work_signal.h"
@@ -222,6 +229,89 @@ absl::StatusOr<server::s3_api::S3Options> S3OptionsFrom(const base::Config& conf
   return options;
 }
 
+// `serve --backend aws` (README "AWS mode"): the AWS clients, the DynamoDB table as the
+// inventory, and the stream mirror that keeps the local store current.
+struct AwsBackend {
+  explicit AwsBackend(const aws::AwsConfig& config)
+      : dynamo(config), streams(config), sns(config) {}
+  aws::DynamoDbClient dynamo;
+  aws::DynamoDbStreamsClient streams;
+  aws::SnsClient sns;
+  std::unique_ptr<adapters::DynamoDbInventoryStore> table;
+  std::unique_ptr<adapters::DynamoDbStreamMirror> mirror;
+};
+
+// nullptr for the embedded backend. For aws: checks the table and its stream and brings the
+// mirror up to date before anything is served (a Scan on the first start), so the dashboard
+// shows the table at once.
+absl::StatusOr<std::unique_ptr<AwsBackend>> OpenAwsBackend(
+    const base::Config& config, const std::shared_ptr<adapters::SqliteDatabase>& db,
+    adapters::SqliteInventoryStore& mirror, core::Clock& clock) {
+  const std::string backend = config.GetString("server.backend");
+  if (backend == "embedded") return nullptr;
+  if (backend != "aws") {
+    return absl::InvalidArgumentError("server.backend must be \"embedded\" or \"aws\", not \"" +
+                                      backend + "\"");
+  }
+  absl::StatusOr<aws::AwsConfig> aws_config = aws::LoadAwsConfig(aws::ProcessEnv());
+  if (!aws_config.ok()) {
+    return absl::Status(aws_config.status().code(),
+                        "server.backend aws: " + std::string(aws_config.status().message()));
+  }
+  const int64_t poll_ms = config.GetInt("aws.stream_poll_ms");
+  if (poll_ms < 10 || poll_ms > 60000) {
+    return absl::InvalidArgumentError("aws.stream_poll_ms must be between 10 and 60000");
+  }
+  auto backend_parts = std::make_unique<AwsBackend>(*aws_config);
+  const std::string table = config.GetString("aws.table");
+  adapters::DynamoDbInventoryOptions table_options;
+  table_options.table = table;
+  backend_parts->table = std::make_unique<adapters::DynamoDbInventoryStore>(backend_parts->dynamo,
+                                                                            mirror, table_options);
+  adapters::DynamoDbStreamMirrorOptions mirror_options;
+  mirror_options.table = table;
+  mirror_options.poll_interval = std::chrono::milliseconds(poll_ms);
+  backend_parts->mirror = std::make_unique<adapters::DynamoDbStreamMirror>(
+      backend_parts->dynamo, backend_parts->streams, db, mirror, clock, mirror_options);
+  adapters::MirrorPassStats stats;
+  if (absl::Status started = backend_parts->mirror->Start(&stats); !started.ok()) {
+    return absl::Status(started.code(), "server.backend aws: table " + table + ": " +
+                                            std::string(started.message()));
+  }
+  spdlog::info("aws backend: table {} ({} region), stream {}{}", table, aws_config->region,
+               backend_parts->mirror->stream_arn(),
+               stats.resynced ? " (resynced from a full scan)" : "");
+  return backend_parts;
+}
+
+// --backend aws: the alerts of each topic in aws.topics are also published to the SNS topic
+// of the same name (ignoring case), through an `sns` subscription of the outbox, so they are
+// retried and their delivery shows like any other. A topic that does not exist is skipped
+// with a warning; subscribing again on the next start finds the existing subscription.
+absl::Status SubscribeAwsTopics(const base::Config& config, const AwsBackend& backend,
+                                core::Notifier& notifier, core::Clock& clock) {
+  for (const std::string& name : core::SplitCommaList(config.GetString("aws.topics"))) {
+    absl::StatusOr<std::string> arn = backend.sns.FindTopicArn(name);
+    if (absl::IsNotFound(arn.status())) {
+      spdlog::warn("aws backend: no SNS topic named {}: its alerts are not published to SNS", name);
+      continue;
+    }
+    if (!arn.ok()) {
+      return absl::Status(arn.status().code(),
+                          "aws.topics: " + name + ": " + std::string(arn.status().message()));
+    }
+    absl::StatusOr<core::Subscription> subscription =
+        notifier.Subscribe(name, core::Protocol::kSns, *arn, clock.Now());
+    if (!subscription.ok()) {
+      return absl::Status(
+          subscription.status().code(),
+          "aws.topics: " + name + ": " + std::string(subscription.status().message()));
+    }
+    spdlog::info("aws backend: {} alerts are published to {}", name, *arn);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Serve(const ServeFlags& flags) {
   const sigset_t signals = BlockTerminationSignals();
   SW_ASSIGN_OR_RETURN(
@@ -259,6 +349,12 @@ absl::Status Serve(const ServeFlags& flags) {
   object_options.inline_max_bytes = static_cast<size_t>(inline_max);
   SW_ASSIGN_OR_RETURN(auto objects, adapters::LocalObjectStore::Open(db, clock, object_options));
   SW_ASSIGN_OR_RETURN(auto inventory, adapters::SqliteInventoryStore::Open(db));
+  // --backend aws: the DynamoDB table is the inventory and `inventory` its local mirror, kept
+  // current from the table's stream (which also feeds the checker).
+  SW_ASSIGN_OR_RETURN(std::unique_ptr<AwsBackend> aws_backend,
+                      OpenAwsBackend(config, db, *inventory, clock));
+  core::InventoryStore& inventory_port =
+      aws_backend ? static_cast<core::InventoryStore&>(*aws_backend->table) : *inventory;
   core::NotifierOptions notifier_options;
   notifier_options.confirmation_ttl =
       std::chrono::seconds(config.GetInt("notify.confirmation_ttl_seconds"));
@@ -352,6 +448,18 @@ absl::Status Serve(const ServeFlags& flags) {
     SW_ASSIGN_OR_RETURN(email, adapters::SmtpChannel::Create(std::move(smtp)));
   }
 
+  // SNS topic subscriptions publish with the AWS credentials and region of the environment
+  // (AWS_ACCESS_KEY_ID..., AWS_REGION, the shared files, AWS_ENDPOINT_URL_SNS): without them
+  // such deliveries wait, as email waits for smtp.url.
+  std::unique_ptr<core::Channel> sns;
+  if (absl::StatusOr<aws::AwsConfig> aws_config = aws::LoadAwsConfig(aws::ProcessEnv());
+      aws_config.ok()) {
+    sns = std::make_unique<adapters::SnsChannel>(*std::move(aws_config));
+  } else {
+    sns = std::make_unique<UnconfiguredChannel>("sns is not configured: " +
+                                                std::string(aws_config.status().message()));
+  }
+
   core::LoaderOptions loader_options;
   const std::string on_bad_row = config.GetString("loader.on_bad_row");
   if (on_bad_row != "skip" && on_bad_row != "reject") {
@@ -360,7 +468,7 @@ absl::Status Serve(const ServeFlags& flags) {
   }
   loader_options.bad_row_policy =
       on_bad_row == "reject" ? core::BadRowPolicy::kReject : core::BadRowPolicy::kSkip;
-  core::Loader loader(*objects, *inventory, clock, loader_options);
+  core::Loader loader(*objects, inventory_port, clock, loader_options);
   core::Checker checker(*inventory, *inventory, *notifier, core::CheckerOptions{});
   core::DispatcherOptions dispatch_options;
   dispatch_options.concurrency =
@@ -391,14 +499,19 @@ absl::Status Serve(const ServeFlags& flags) {
   backoff(core::Protocol::kTeams, "delivery.webhook_max_attempts",
           "delivery.webhook_max_age_seconds");
   backoff(core::Protocol::kSms, "delivery.email_max_attempts", "delivery.email_max_age_seconds");
+  // An SNS topic is an HTTP API like a webhook's receiver.
+  backoff(core::Protocol::kSns, "delivery.webhook_max_attempts",
+          "delivery.webhook_max_age_seconds");
   core::Dispatcher dispatcher(*notifier,
                               {{core::Protocol::kWebhook, &webhook},
                                {core::Protocol::kEmail, email.get()},
                                {core::Protocol::kSlack, &slack},
                                {core::Protocol::kTeams, &teams},
-                               {core::Protocol::kSms, sms.get()}},
+                               {core::Protocol::kSms, sms.get()},
+                               {core::Protocol::kSns, sns.get()}},
                               clock, dispatch_options);
   core::Pipeline pipeline(loader, checker, dispatcher, clock);
+  if (aws_backend) SW_RETURN_IF_ERROR(SubscribeAwsTopics(config, *aws_backend, *notifier, clock));
   core::ReminderOptions reminder_options;
   reminder_options.after = std::chrono::seconds(config.GetInt("notify.reminder_after_seconds"));
   reminder_options.limit =
@@ -461,7 +574,7 @@ absl::Status Serve(const ServeFlags& flags) {
     spdlog::info("oidc sign-in on: issuer {}, client {}", issuer, oidc_options.client_id);
   }
   server::HttpServer http(
-      server::Services{*objects, *inventory, *inventory, *notifier, *credentials, clock,
+      server::Services{*objects, inventory_port, *inventory, *notifier, *credentials, clock,
                        pipeline.loader_wakeup(), *access_keys, *users, &pipeline.deliver_wakeup(),
                        &password_hasher, &login_throttle, oidc_provider.get()},
       server_options);
@@ -515,6 +628,15 @@ absl::Status Serve(const ServeFlags& flags) {
     });
   }
   const StopAndJoin join_reminders{reminder_signal, reminder_thread};
+  // --backend aws: the stream, read on a thread of its own; each batch that changes the mirror
+  // wakes the checker.
+  base::WorkSignal mirror_signal;
+  std::thread mirror_thread;
+  if (aws_backend) {
+    mirror_thread =
+        std::thread([&] { aws_backend->mirror->Run(mirror_signal, &pipeline.check_wakeup()); });
+  }
+  const StopAndJoin join_mirror{mirror_signal, mirror_thread};
   // Housekeeping, on a thread of its own (the reminder thread runs only when reminders are
   // on): subscriptions left pending after their confirmation link expired are purged hourly
   // (and once before the API listens, above), so they are not listed as pending forever.
@@ -541,6 +663,7 @@ absl::Status Serve(const ServeFlags& flags) {
   spdlog::info("received signal {}, stopping", signal_number);
   reminder_signal.Stop();
   housekeeping_signal.Stop();
+  mirror_signal.Stop();
   if (s3_server) s3_server->Stop();
   http.Stop();
   pipeline.Stop();
@@ -569,6 +692,9 @@ void AddServeCommand(CLI::App& app) {
           "PEM certificate (chain) to serve HTTPS with; needs --tls-key (server.tls_cert)");
   setting("--tls-key", "server.tls_key",
           "PEM private key of --tls-cert, not readable by every user (server.tls_key)");
+  setting("--backend", "server.backend",
+          "embedded (default: SQLite in --data) or aws (the DynamoDB table of aws.table, "
+          "mirrored locally from its stream; README \"AWS mode\")");
   cmd->callback([flags] {
     absl::Status st = Serve(*flags);
     if (!st.ok()) {

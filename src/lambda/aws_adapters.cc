@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "adapters/notify/sns_channel.h"
 #include "base/status.h"
 #include "core/model/json.h"
 
@@ -112,17 +113,9 @@ absl::Status SnsAlertPublisher::Publish(const core::Message& message) {
     }
     target.arn = *arn;
   }
-  aws::SnsPublishRequest request;
-  request.topic_arn = target.arn;
-  request.subject = message.subject;
-  request.message = message.body;
-  request.attributes["store"] = aws::SnsMessageAttribute::String(message.store);
-  request.attributes["item"] = aws::SnsMessageAttribute::String(message.item);
-  request.attributes["topic"] = aws::SnsMessageAttribute::String(message.topic);
-  request.attributes["new_count"] = aws::SnsMessageAttribute::Number(message.new_count);
-  if (message.old_count) {
-    request.attributes["old_count"] = aws::SnsMessageAttribute::Number(*message.old_count);
-  }
+  // The same request as the server's SNS delivery channel; a FIFO topic deduplicates on the
+  // message id, which is stable across Lambda's retries of the record.
+  const aws::SnsPublishRequest request = adapters::SnsAlertRequest(message, target.arn, message.id);
   return sns_.Publish(request).status();
 }
 

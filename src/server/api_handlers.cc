@@ -18,6 +18,7 @@
 #include "server/ascii.h"
 #include "server/inventory_json.h"
 #include "server/router.h"
+#include "server/scoped_scan.h"
 #include "server/status_http.h"
 #include "server/subscription_endpoint.h"
 
@@ -141,30 +142,6 @@ absl::StatusOr<std::optional<core::StockStatus>> ParseStockStatus(
   return absl::InvalidArgumentError("status must be out or low");
 }
 
-// Most entries one listing reads to fill a page for a store-scoped caller: past it, a page
-// may come back short (its cursor still leads on).
-constexpr size_t kMaxScopedScan = 100000;
-
-// For newest-first listings without a cursor (alerts, deliveries): reads through `read(n)`
-// (at most n entries, newest first), widening n until `limit` entries pass `keep`, the source
-// has no more, or kMaxScopedScan entries were read, so a store-scoped caller gets full pages.
-template <typename T, typename Read, typename Keep>
-absl::StatusOr<std::vector<T>> NewestInScope(size_t limit, Read read, Keep keep) {
-  size_t window = limit;
-  while (true) {
-    absl::StatusOr<std::vector<T>> all = read(window);
-    if (!all.ok()) return all.status();
-    std::vector<T> kept;
-    for (T& entry : *all) {
-      if (!keep(entry)) continue;
-      kept.push_back(std::move(entry));
-      if (kept.size() == limit) break;
-    }
-    if (kept.size() == limit || all->size() < window || window >= kMaxScopedScan) return kept;
-    window = std::min(window * 4, kMaxScopedScan);
-  }
-}
-
 nlohmann::json OptionalCountJson(std::optional<int64_t> value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
@@ -265,29 +242,22 @@ absl::StatusOr<HttpResponse> ApiRouter::ListChanges(const QueryParams& query,
   SW_ASSIGN_OR_RETURN(int64_t after,
                       query.GetInt("after", 0, std::numeric_limits<int64_t>::max(), 0));
   SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
-  const size_t page = static_cast<size_t>(limit);
-  // The scope is applied while reading, batch after batch, so a manager's page is full when
-  // its stores have that many changes; `next_after` is where reading stopped (in scope or
-  // not), so a page that is short because kMaxScopedScan was reached still leads on.
+  // The scope is applied while reading (scoped_scan.h); `next_after` is where reading stopped
+  // (in scope or not), so a page that is short because kMaxScopedScan was reached still
+  // leads on.
+  SW_ASSIGN_OR_RETURN(
+      auto scan,
+      (ScanInScope<core::ChangeRecord>(
+          static_cast<uint64_t>(after), static_cast<size_t>(limit),
+          [&](uint64_t cursor, size_t batch) { return services_.changes.Read(cursor, batch); },
+          [](const core::ChangeRecord& record) { return record.sequence; },
+          [&](const core::ChangeRecord& record) {
+            return core::ScopeCoversStore(principal.scope, record.store);
+          })));
   nlohmann::json changes = nlohmann::json::array();
-  uint64_t cursor = static_cast<uint64_t>(after);
-  size_t scanned = 0;
-  bool exhausted = false;  // every change after `after` was read
-  while (changes.size() < page && !exhausted && scanned < kMaxScopedScan) {
-    SW_ASSIGN_OR_RETURN(std::vector<core::ChangeRecord> records,
-                        services_.changes.Read(cursor, page));
-    size_t consumed = 0;
-    for (const core::ChangeRecord& record : records) {
-      cursor = record.sequence;
-      ++consumed;
-      if (core::ScopeCoversStore(principal.scope, record.store)) {
-        changes.push_back(core::ToJson(record));
-        if (changes.size() == page) break;
-      }
-    }
-    scanned += consumed;
-    exhausted = records.size() < page && consumed == records.size();
-  }
+  for (const core::ChangeRecord& record : scan.kept) changes.push_back(core::ToJson(record));
+  const bool exhausted = scan.exhausted;
+  const uint64_t cursor = scan.cursor;
   return JsonResponse(
       200, {{"changes", std::move(changes)},
             {"next_after", exhausted ? nlohmann::json(nullptr) : nlohmann::json(cursor)}});

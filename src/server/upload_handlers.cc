@@ -16,6 +16,7 @@
 #include "fmt/format.h"
 #include "server/ascii.h"
 #include "server/router.h"
+#include "server/scoped_scan.h"
 #include "server/status_http.h"
 
 namespace stockwatch::server {
@@ -26,9 +27,6 @@ constexpr size_t kUploadChunkBytes = 64 * 1024;
 // Uploads listed per page: default and maximum.
 constexpr int64_t kDefaultUploadPage = 50;
 constexpr int64_t kMaxUploadPage = 1000;
-// Most uploads one listing reads to fill a store-scoped caller's page; past it, the page may
-// come back short, and its `next_before` goes on from where reading stopped.
-constexpr size_t kMaxScopedUploadScan = 100000;
 
 // The upload path only validates (the loader parses the stored file again to load it), and
 // for a store-scoped uploader (a manager) notes the first row of a store outside its scope,
@@ -187,29 +185,25 @@ absl::StatusOr<HttpResponse> ApiRouter::ListUploads(const QueryParams& query,
   // One more than asked tells whether another page follows. A store-scoped caller's uploads
   // are picked while reading, batch after batch, so its page is full and `next_before` right.
   const size_t wanted = static_cast<size_t>(limit) + 1;
-  std::vector<core::ObjectCreatedEvent> events;
-  int64_t cursor = before;
-  size_t scanned = 0;
-  bool exhausted = false;  // every upload before `before` was read
-  while (events.size() < wanted && !exhausted && scanned < kMaxScopedUploadScan) {
-    SW_ASSIGN_OR_RETURN(std::vector<core::ObjectCreatedEvent> batch,
-                        services_.objects.RecentEvents(cursor, wanted));
-    size_t consumed = 0;
-    for (core::ObjectCreatedEvent& event : batch) {
-      cursor = event.sequence;
-      ++consumed;
-      if (principal.scope.Covers(event.object.scope)) events.push_back(std::move(event));
-      if (events.size() == wanted) break;
-    }
-    scanned += consumed;
-    exhausted = batch.size() < wanted && consumed == batch.size();
-  }
+  SW_ASSIGN_OR_RETURN(auto scan,
+                      (ScanInScope<core::ObjectCreatedEvent>(
+                          before, wanted,
+                          [&](int64_t cursor, size_t batch) {
+                            return services_.objects.RecentEvents(cursor, batch);
+                          },
+                          [](const core::ObjectCreatedEvent& event) { return event.sequence; },
+                          [&](const core::ObjectCreatedEvent& event) {
+                            return principal.scope.Covers(event.object.scope);
+                          })));
+  std::vector<core::ObjectCreatedEvent>& events = scan.kept;
+  const bool exhausted = scan.exhausted;
+  const int64_t cursor = scan.cursor;
   nlohmann::json next_before = nullptr;
   if (events.size() > static_cast<size_t>(limit)) {
     events.resize(static_cast<size_t>(limit));
     next_before = events.back().sequence;
   } else if (!exhausted && events.size() < wanted) {
-    // The scan stopped at kMaxScopedUploadScan: the next page goes on from there.
+    // The scan stopped at kMaxScopedScan: the next page goes on from there.
     next_before = cursor;
   }
   nlohmann::json uploads = nlohmann::json::array();

@@ -141,6 +141,7 @@ class Server:
                     "STOCKWATCH_NOTIFY_ALLOW_PRIVATE_TARGETS":
                         "true" if self.allow_private_targets else "false"})
         env.update(self.extra_env)
+        env = {k: v for k, v in env.items() if v is not None}  # None: leave the variable unset
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0",

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from harness import stop_process, wait_for
@@ -80,6 +81,39 @@ class MotoServer:
             "Content-Type": content_type, "X-Amz-Target": target,
             "Authorization": fake_authorization(service)})
         return json.loads(data or b"{}")
+
+    def dynamodb(self, action, body):
+        """One DynamoDB call (setup and inspection; what is under test uses our client)."""
+        return self.json_call("application/x-amz-json-1.0", f"DynamoDB_20120810.{action}",
+                              "dynamodb", body)
+
+    def streams(self, action, body):
+        """One DynamoDB Streams call."""
+        return self.json_call("application/x-amz-json-1.0",
+                              f"DynamoDBStreams_20120810.{action}", "dynamodb", body)
+
+    def sns(self, params):
+        """One SNS query-protocol call: (status, headers, XML body)."""
+        body = urllib.parse.urlencode(dict(params, Version="2010-03-31")).encode()
+        return self.request("POST", "/", body, {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": fake_authorization("sns")})
+
+    def create_topic(self, name):
+        """Creates SNS topic `name` and returns its ARN."""
+        _, _, xml = self.sns({"Action": "CreateTopic", "Name": name})
+        text = xml.decode()
+        return text.split("<TopicArn>", 1)[1].split("</TopicArn>", 1)[0]
+
+    def sent_notifications(self, topic_name):
+        """What moto says was published to the topic named `topic_name`: a list of
+        [message id, message, subject, attributes, group id]."""
+        _, _, data = self.request("GET", "/moto-api/data.json")
+        topics = json.loads(data)["sns"]["Topic"]
+        for topic in topics:
+            if topic["arn"].endswith(":" + topic_name):
+                return topic["sent_notifications"]
+        raise AssertionError(f"no {topic_name} topic in {topics}")
 
     def stop(self):
         stop_process(self.proc)

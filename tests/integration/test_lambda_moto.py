@@ -41,19 +41,6 @@ class Moto(MotoServer):
     def __init__(self):
         super().__init__("sw-lambda-moto")
 
-    def dynamodb(self, action, body):
-        return self.json_call("application/x-amz-json-1.0", f"DynamoDB_20120810.{action}",
-                              "dynamodb", body)
-
-    def streams(self, action, body):
-        return self.json_call("application/x-amz-json-1.0",
-                              f"DynamoDBStreams_20120810.{action}", "dynamodb", body)
-
-    def sns(self, params):
-        body = urllib.parse.urlencode(dict(params, Version="2010-03-31")).encode()
-        return self.request("POST", "/", body, {
-            "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth("sns")})
-
     def put_object(self, key, data):
         _, headers, _ = self.request("PUT", f"/{BUCKET}/{urllib.parse.quote(key)}", data,
                                      {"Authorization": auth("s3"), "Content-Type": "text/csv"})
@@ -119,12 +106,7 @@ class LambdaMotoTest(unittest.TestCase):
         return records
 
     def no_stock_notifications(self):
-        _, _, data = self.moto.request("GET", "/moto-api/data.json")
-        topics = json.loads(data)["sns"]["Topic"]
-        for topic in topics:
-            if topic["arn"].endswith(":NoStock"):
-                return topic["sent_notifications"]
-        raise AssertionError(f"no NoStock topic in {topics}")
+        return self.moto.sent_notifications("NoStock")
 
     def test_upload_load_check_publish(self):
         m = self.moto

@@ -129,6 +129,31 @@ class NotifyChannelsTest(unittest.TestCase):
         self.assertEqual(status, 412, doc)
         self.assertEqual(doc["error"]["code"], "failed_precondition")
 
+    def test_cli_sends_a_test_message_and_reports_the_outcome(self):
+        good = self.receiver()
+        gone = self.receiver(status=410)
+        s = self.start()
+        ok_id = json.loads(s.cli("subscribe", "--topic", "NoStock", "--confirmed", good.url,
+                                 "--format", "json").stdout)["id"]
+        gone_id = json.loads(s.cli("subscribe", "--topic", "NoStock", "--confirmed", gone.url,
+                                   "--format", "json").stdout)["id"]
+        out = s.cli("subscriptions", "test", str(ok_id)).stdout
+        self.assertRegex(out, rf"test message to subscription {ok_id} \(webhook .*\): "
+                              r"delivery \d+ delivered")
+        self.assertEqual(len(good.requests()), 1)
+        # A 410 fails the delivery for good: exit 1, with the endpoint's answer.
+        failed = s.cli("subscriptions", "test", str(gone_id), check=False)
+        self.assertEqual(failed.returncode, 1, failed.stdout + failed.stderr)
+        self.assertIn("failed", failed.stdout)
+        self.assertIn("410", failed.stdout)
+        # --wait 0 only queues it; --format json prints the delivery.
+        queued = json.loads(s.cli("subscriptions", "test", str(ok_id), "--wait", "0",
+                                  "--format", "json").stdout)
+        self.assertEqual((queued["kind"], queued["subscription_id"]), ("test", ok_id))
+        missing = s.cli("subscriptions", "test", "999", check=False)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("not found", missing.stderr.lower())
+
     def test_loopback_target_refused_unless_allowed(self):
         receiver = self.receiver()
         s = self.start(allow_private_targets=False)

@@ -75,12 +75,15 @@ std::string SlackPayload(const core::Delivery& delivery) {
   nlohmann::ordered_json section;
   section["type"] = "section";
   section["text"] = {{"type", "mrkdwn"}, {"text", SlackTruncate("*" + subject + "*\n" + body)}};
-  section["fields"] = nlohmann::ordered_json::array({
-      Field("Store", message.store),
-      Field("Item", message.item),
-      Field("Old count", message.old_count ? std::to_string(*message.old_count) : "new"),
-      Field("New count", std::to_string(message.new_count)),
-  });
+  // A test message is about no item: its card has the text only.
+  if (message.kind != core::MessageKind::kTest) {
+    section["fields"] = nlohmann::ordered_json::array({
+        Field("Store", message.store),
+        Field("Item", message.item),
+        Field("Old count", message.old_count ? std::to_string(*message.old_count) : "new"),
+        Field("New count", std::to_string(message.new_count)),
+    });
+  }
   nlohmann::ordered_json doc;
   doc["text"] = SlackTruncate(subject + "\n" + body);
   doc["blocks"] = nlohmann::ordered_json::array({std::move(section)});

@@ -89,6 +89,17 @@ TEST(SlackChannelTest, NewItemShowsNewAsOldCount) {
   EXPECT_EQ(doc["blocks"][0]["fields"][3]["text"], "*New count*\n5");
 }
 
+TEST(SlackChannelTest, TestMessageHasNoItemFields) {
+  core::Delivery delivery = SlackDelivery("http://unused.invalid/");
+  delivery.message.kind = core::MessageKind::kTest;
+  delivery.message.subject = std::string(core::kTestMessageSubject);
+  delivery.message.store.clear();
+  delivery.message.item.clear();
+  const nlohmann::json doc = nlohmann::json::parse(SlackPayload(delivery));
+  EXPECT_FALSE(doc["blocks"][0].contains("fields")) << doc.dump();
+  EXPECT_NE(doc["text"].get<std::string>().find(core::kTestMessageSubject), std::string::npos);
+}
+
 TEST(SlackChannelTest, PayloadReplacesInvalidUtf8) {
   core::Delivery delivery = SlackDelivery("http://unused.invalid/");
   delivery.message.store = "K\xf6ln";  // Latin-1, not UTF-8

@@ -102,15 +102,19 @@ std::string TeamsPayload(const core::Delivery& delivery) {
        {"weight", "Bolder"},
        {"wrap", true}},
       {{"type", "TextBlock"}, {"text", TeamsMarkdownEscape(message.body)}, {"wrap", true}},
-      {{"type", "FactSet"},
-       {"facts",
-        nlohmann::ordered_json::array({
-            fact("Store", TeamsMarkdownEscape(message.store)),
-            fact("Item", TeamsMarkdownEscape(message.item)),
-            fact("Old count", message.old_count ? std::to_string(*message.old_count) : "new"),
-            fact("New count", std::to_string(message.new_count)),
-        })}},
   });
+  // A test message is about no item: its card has the text only.
+  if (message.kind != core::MessageKind::kTest) {
+    card["body"].push_back(
+        {{"type", "FactSet"},
+         {"facts",
+          nlohmann::ordered_json::array({
+              fact("Store", TeamsMarkdownEscape(message.store)),
+              fact("Item", TeamsMarkdownEscape(message.item)),
+              fact("Old count", message.old_count ? std::to_string(*message.old_count) : "new"),
+              fact("New count", std::to_string(message.new_count)),
+          })}});
+  }
   nlohmann::ordered_json attachment;
   attachment["contentType"] = "application/vnd.microsoft.card.adaptive";
   attachment["contentUrl"] = nullptr;

@@ -101,6 +101,19 @@ TEST(TeamsChannelTest, NewItemShowsNewAsOldCount) {
   EXPECT_EQ(facts[2], nlohmann::json::parse(R"({"title": "Old count", "value": "new"})"));
 }
 
+TEST(TeamsChannelTest, TestMessageHasNoFactSet) {
+  core::Delivery delivery = TeamsDelivery("http://unused.invalid/");
+  delivery.message.kind = core::MessageKind::kTest;
+  delivery.message.subject = std::string(core::kTestMessageSubject);
+  delivery.message.store.clear();
+  delivery.message.item.clear();
+  const nlohmann::json doc = nlohmann::json::parse(TeamsPayload(delivery));
+  const nlohmann::json& body = doc["attachments"][0]["content"]["body"];
+  ASSERT_EQ(body.size(), 2u) << doc.dump();
+  EXPECT_EQ(body[0]["text"], core::kTestMessageSubject);
+  for (const nlohmann::json& block : body) EXPECT_NE(block["type"], "FactSet");
+}
+
 TEST(TeamsChannelTest, ClassifiesTeamsResponses) {
   const std::string shown = "/webhookb2/***";
   // error: after "teams: http N from <url>".

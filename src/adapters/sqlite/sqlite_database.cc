@@ -356,6 +356,30 @@ CREATE TABLE store_uploads (
   at_ns INTEGER NOT NULL
 );
 )sql",
+    // 15: the mirror of a DynamoDB table (SqliteInventoryStore::ApplyMirrored, `serve
+    // --backend aws`). A mirror span is a run of sequence numbers given to mirrored changes
+    // of one time and upload: its change_blocks carry upload_id = -first_seq, and `recorded`
+    // 0 marks a silent span (a seed) that has sequence numbers but no change records.
+    // stream_shards is the stream mirror's checkpoint (adapters/dynamodb): per shard of
+    // `stream_arn`, the last sequence number applied ('' for none) and its state (0 read
+    // from LATEST at a seed, 1 read from TRIM_HORIZON, 2 closed and read to its end).
+    R"sql(
+CREATE TABLE mirror_spans (
+  first_seq INTEGER PRIMARY KEY,
+  changes INTEGER NOT NULL,
+  upload_id INTEGER NOT NULL,
+  at_ns INTEGER NOT NULL,
+  recorded INTEGER NOT NULL
+);
+CREATE TABLE stream_shards (
+  stream_arn TEXT NOT NULL,
+  shard_id TEXT NOT NULL,
+  parent_shard_id TEXT NOT NULL,
+  sequence_number TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  PRIMARY KEY (stream_arn, shard_id)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -107,6 +107,30 @@ class IdTable {
     }
   }
 
+  // Removes `id`; false if absent. Backward-shift deletion keeps every probe chain intact
+  // without tombstones: each later slot of the run moves into the gap unless its home lies
+  // cyclically after the gap.
+  bool Erase(uint32_t id) {
+    if (size_ == 0) return false;
+    const uint32_t key = id + 1;
+    size_t gap = Home(id);
+    while (slots_[gap].key != key) {
+      if (slots_[gap].key == 0) return false;
+      gap = (gap + 1) & mask_;
+    }
+    for (size_t next = (gap + 1) & mask_; slots_[next].key != 0; next = (next + 1) & mask_) {
+      const size_t home = Home(slots_[next].key - 1);
+      const bool stays = gap <= next ? (gap < home && home <= next) : (gap < home || home <= next);
+      if (!stays) {
+        slots_[gap] = slots_[next];
+        gap = next;
+      }
+    }
+    slots_[gap] = Slot{};
+    --size_;
+    return true;
+  }
+
   template <typename F>
   void ForEach(F&& f) const {
     for (const Slot& slot : slots_) {
@@ -369,6 +393,60 @@ struct UploadSpan {
   int64_t at_ns = 0;
 };
 
+// A mirror span's change blocks carry this id in their upload_id column (uploads are > 0).
+int64_t MirrorSpanId(uint64_t first_seq) { return -static_cast<int64_t>(first_seq); }
+
+// The id of `name` in `known` or `fresh`, adding it to `fresh` if in neither.
+uint32_t InternName(const NameTable& known, NameTable& fresh, std::string_view name) {
+  const uint64_t hash = HashName(name);
+  uint32_t id = known.Find(name, hash);
+  if (id != kNoId) return id;
+  id = fresh.Find(name, hash);
+  if (id != kNoId) return id;
+  return fresh.Add(name, hash);
+}
+
+// The id of `name` in `known` or `fresh`, or kNoId.
+uint32_t FindName(const NameTable& known, const NameTable& fresh, std::string_view name) {
+  const uint64_t hash = HashName(name);
+  const uint32_t id = known.Find(name, hash);
+  return id != kNoId ? id : fresh.Find(name, hash);
+}
+
+absl::Status WriteNameTable(SqliteConnection& conn, const char* sql, const NameTable& names) {
+  if (names.size() == 0) return absl::OkStatus();
+  SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare(sql));
+  for (uint32_t id = names.base(); id < names.end(); ++id) {
+    stmt.Bind(1, int64_t{id}).BindText(2, names.Name(id));
+    SW_RETURN_IF_ERROR(stmt.Run());
+    stmt.Reset();
+  }
+  return absl::OkStatus();
+}
+
+// An item's state while a mirror batch is diffed.
+struct MirrorState {
+  bool present = false;
+  int32_t count = 0;
+  uint64_t last_seq = 0;
+};
+
+// One change a mirror batch makes, in sequence order.
+struct MirrorChange {
+  uint64_t key = 0;
+  int32_t old_count = -1;  // -1: new item
+  int32_t new_count = 0;
+  uint64_t previous = 0;  // the item's previous change sequence, 0 if none
+};
+
+// A run of a mirror batch's sequence numbers with one time and upload.
+struct MirrorSpan {
+  uint64_t first_seq = 0;
+  uint64_t changes = 0;
+  int64_t upload_id = 0;
+  int64_t at_ns = 0;
+};
+
 absl::Status AlreadyApplied(int64_t upload_id) {
   return absl::AlreadyExistsError("inventory: upload " + std::to_string(upload_id) +
                                   " is already applied");
@@ -392,6 +470,11 @@ class SqliteInventoryStore::Impl {
   const std::vector<uint32_t>& OrderedItems(uint32_t store, core::InventorySort sort) const;
   const std::vector<uint32_t>& SortedStores() const;
   ChangeRecord ToRecord(const BlockRecord& record, int64_t upload_id, int64_t at_ns) const;
+  // The (upload id, at_ns) of the records of a change block whose upload_id column is
+  // `block_upload`: an upload's, or a mirror span's (negative).
+  std::pair<int64_t, int64_t> Origin(int64_t block_upload) const;
+  // Whether `seq` belongs to a silent mirror span (no change record exists for it).
+  bool IsSilent(uint64_t seq) const;
   void Apply(const NameTable& new_stores, const NameTable& new_items,
              const std::vector<Change>& changes, uint64_t first_seq, int64_t upload_id,
              int64_t at_ns);
@@ -406,6 +489,9 @@ class SqliteInventoryStore::Impl {
   std::vector<StoreState> stores;                // by store id
   std::vector<UploadSpan> spans;                 // by first_seq
   std::unordered_map<int64_t, int64_t> applied;  // upload id -> at_ns
+  // Mirror spans with change records: span id (MirrorSpanId) -> (upload id, at_ns).
+  std::unordered_map<int64_t, std::pair<int64_t, int64_t>> mirrored;
+  std::vector<std::pair<uint64_t, uint64_t>> silent;  // silent spans: (first_seq, changes)
   int64_t last_applied = 0;
   uint64_t next_seq = 1;
   int64_t generation = 0;  // commits so far; detects writes from another process
@@ -502,6 +588,30 @@ absl::Status SqliteInventoryStore::Impl::Load() {
         if (span.changes > 0) spans.push_back(span);
       }
     }
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          conn.Prepare("SELECT first_seq, changes, upload_id, at_ns, recorded "
+                                       "FROM mirror_spans ORDER BY first_seq"));
+      bool any = false;
+      while (true) {
+        SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        any = true;
+        const auto first = static_cast<uint64_t>(stmt.Int64(0));
+        const auto count = static_cast<uint64_t>(stmt.Int64(1));
+        spans.push_back(UploadSpan{first, count, MirrorSpanId(first), stmt.Int64(3)});
+        if (stmt.Int64(4) != 0) {
+          mirrored[MirrorSpanId(first)] = {stmt.Int64(2), stmt.Int64(3)};
+        } else {
+          silent.emplace_back(first, count);
+        }
+      }
+      if (any) {
+        std::stable_sort(spans.begin(), spans.end(), [](const UploadSpan& a, const UploadSpan& b) {
+          return a.first_seq < b.first_seq;
+        });
+      }
+    }
     return absl::OkStatus();
   });
 }
@@ -586,6 +696,24 @@ ChangeRecord SqliteInventoryStore::Impl::ToRecord(const BlockRecord& record, int
   out.upload_id = upload_id;
   out.at = FromUnixNanos(at_ns);
   return out;
+}
+
+std::pair<int64_t, int64_t> SqliteInventoryStore::Impl::Origin(int64_t block_upload) const {
+  if (block_upload < 0) {
+    auto it = mirrored.find(block_upload);
+    return it != mirrored.end() ? it->second : std::pair<int64_t, int64_t>{0, 0};
+  }
+  auto it = applied.find(block_upload);
+  return {block_upload, it != applied.end() ? it->second : 0};
+}
+
+bool SqliteInventoryStore::Impl::IsSilent(uint64_t seq) const {
+  auto it = std::upper_bound(
+      silent.begin(), silent.end(), seq,
+      [](uint64_t s, const std::pair<uint64_t, uint64_t>& span) { return s < span.first; });
+  if (it == silent.begin()) return false;
+  --it;
+  return seq < it->first + it->second;
 }
 
 // Applies a committed upload to the mirror. Tables of stores new in this upload are built
@@ -1406,6 +1534,8 @@ absl::StatusOr<std::vector<core::StoreSummary>> SqliteInventoryStore::Stores() {
   std::vector<core::StoreSummary> out;
   for (uint32_t store : impl.SortedStores()) {
     const StoreState& state = impl.stores[store];
+    // A mirror may remove a store's last item; the store is then gone, as in the table.
+    if (state.items.size() == 0) continue;
     core::StoreSummary summary;
     summary.store = std::string(impl.store_names.Name(store));
     summary.items = static_cast<int64_t>(state.items.size());
@@ -1502,10 +1632,8 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::Read(uint64_t af
               if (!row) break;
               const auto first = static_cast<uint64_t>(stmt.Int64(0));
               if (first >= end_seq) break;
-              const int64_t upload_id = stmt.Int64(1);
+              const auto [upload_id, at_ns] = impl.Origin(stmt.Int64(1));
               SW_RETURN_IF_ERROR(DecodeBlock(first, stmt.Int64(2), stmt.Blob(3), records));
-              auto at = impl.applied.find(upload_id);
-              const int64_t at_ns = at != impl.applied.end() ? at->second : 0;
               for (const BlockRecord& record : records) {
                 if (record.sequence <= after) continue;
                 if (record.sequence >= end_seq || out.size() == limit) break;
@@ -1541,7 +1669,8 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(std:
             std::vector<BlockRecord> block;
             uint64_t block_first = 0;
             int64_t block_upload = 0;
-            while (seq != 0 && out.size() < limit) {
+            // A silent mirror span (a seed) has no records: the history starts after it.
+            while (seq != 0 && out.size() < limit && !impl.IsSilent(seq)) {
               if (block.empty() || seq < block_first || seq >= block_first + block.size()) {
                 stmt.Bind(1, static_cast<int64_t>(seq));
                 SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -1558,9 +1687,8 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(std:
                 }
               }
               const BlockRecord& record = block[seq - block_first];
-              auto at = impl.applied.find(block_upload);
-              out.push_back(
-                  impl.ToRecord(record, block_upload, at != impl.applied.end() ? at->second : 0));
+              const auto [upload_id, at_ns] = impl.Origin(block_upload);
+              out.push_back(impl.ToRecord(record, upload_id, at_ns));
               seq = record.previous;
             }
             return absl::OkStatus();
@@ -1569,6 +1697,404 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteInventoryStore::ItemHistory(std:
     return txn;
   }
   return out;
+}
+
+// Diffs the batch against the index (read without the lock: holding writer_active makes
+// this the only writer), writes the touched chunks, the change blocks and the spans in one
+// transaction, then applies the result to the index under the exclusive lock.
+absl::StatusOr<MirrorResult> SqliteInventoryStore::ApplyMirrored(
+    const std::vector<MirroredItem>& items, MirrorChanges changes_mode, MirrorScope scope,
+    const std::function<absl::Status(SqliteConnection&)>& also) {
+  for (const MirroredItem& m : items) {
+    if (m.store.empty() || m.item.empty() || m.store.size() > core::kMaxNameBytes ||
+        m.item.size() > core::kMaxNameBytes) {
+      return absl::InvalidArgumentError("inventory: mirrored item \"" + m.store + "\"/\"" + m.item +
+                                        "\" has an empty or too long name");
+    }
+    if (m.count && (*m.count < 0 || *m.count > core::kMaxCount)) {
+      return absl::InvalidArgumentError("inventory: mirrored item \"" + m.store + "\"/\"" + m.item +
+                                        "\" has count " + std::to_string(*m.count) +
+                                        " outside 0..2147483647");
+    }
+  }
+  Impl& impl = *impl_;
+  if (impl.writer_active.exchange(true)) {
+    return absl::FailedPreconditionError("inventory: an upload is being applied; mirror later");
+  }
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag.store(false); }
+  } release{impl.writer_active};
+
+  const bool record = changes_mode == MirrorChanges::kRecord;
+  NameTable new_stores(impl.store_names.end());
+  NameTable new_items(impl.item_names.end());
+  std::unordered_map<uint64_t, MirrorState> touched;
+  touched.reserve(items.size());
+  std::vector<MirrorChange> changes;
+  std::vector<MirrorSpan> spans;
+  MirrorResult result;
+  const uint64_t first_seq = impl.next_seq;
+  uint64_t seq = first_seq;
+  auto state_of = [&](uint64_t key) -> MirrorState& {
+    auto [it, fresh] = touched.try_emplace(key);
+    if (fresh && StoreOf(key) < impl.stores.size()) {
+      if (const IndexSlot* slot = impl.stores[StoreOf(key)].items.Find(ItemOf(key))) {
+        it->second = MirrorState{true, slot->count, slot->last_seq};
+      }
+    }
+    return it->second;
+  };
+  for (const MirroredItem& m : items) {
+    if (!m.count) {
+      // A removal never interns names: an unknown item is simply absent.
+      const uint32_t store_id = FindName(impl.store_names, new_stores, m.store);
+      const uint32_t item_id = FindName(impl.item_names, new_items, m.item);
+      MirrorState* state =
+          store_id == kNoId || item_id == kNoId ? nullptr : &state_of(MakeKey(store_id, item_id));
+      if (state == nullptr || !state->present) {
+        ++result.unchanged;
+        continue;
+      }
+      *state = MirrorState{};
+      ++result.removed;
+      continue;
+    }
+    const uint64_t key = MakeKey(InternName(impl.store_names, new_stores, m.store),
+                                 InternName(impl.item_names, new_items, m.item));
+    MirrorState& state = state_of(key);
+    const auto count = static_cast<int32_t>(*m.count);
+    if (state.present && state.count == count) {
+      ++result.unchanged;
+      continue;
+    }
+    ++(state.present ? result.modified : result.inserted);
+    const int64_t at_ns = ToUnixNanos(m.at);
+    const int64_t upload_id = record ? m.upload_id : 0;
+    if (spans.empty() || spans.back().at_ns != at_ns || spans.back().upload_id != upload_id) {
+      spans.push_back(MirrorSpan{seq, 0, upload_id, at_ns});
+    }
+    ++spans.back().changes;
+    changes.push_back(MirrorChange{key, state.present ? state.count : -1, count,
+                                   state.present ? state.last_seq : 0});
+    state = MirrorState{true, count, seq};
+    ++seq;
+  }
+  if (scope == MirrorScope::kWholeTable) {
+    for (uint32_t store = 0; store < impl.stores.size(); ++store) {
+      impl.stores[store].items.ForEach([&](uint32_t item, const IndexSlot&) {
+        if (touched.try_emplace(MakeKey(store, item)).second) ++result.removed;
+      });
+    }
+  }
+
+  // Every chunk holding an item whose state differs from the index.
+  auto differs = [&](uint64_t key, const MirrorState& state) {
+    const IndexSlot* slot = StoreOf(key) < impl.stores.size()
+                                ? impl.stores[StoreOf(key)].items.Find(ItemOf(key))
+                                : nullptr;
+    if (slot == nullptr) return state.present;
+    return !state.present || slot->count != state.count || slot->last_seq != state.last_seq;
+  };
+  std::vector<uint64_t> chunks;
+  for (const auto& [key, state] : touched) {
+    if (differs(key, state)) chunks.push_back(ChunkOf(key));
+  }
+  std::sort(chunks.begin(), chunks.end());
+  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+
+  auto write = [&](SqliteConnection& conn) -> absl::Status {
+    {
+      SW_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          conn.Prepare("SELECT value FROM meta WHERE name = 'inventory_generation'"));
+      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if ((row ? stmt.Int64(0) : 0) != impl.generation) {
+        return absl::AbortedError(
+            "inventory: the database was changed by another process; reopen the store");
+      }
+    }
+    SW_RETURN_IF_ERROR(
+        WriteNameTable(conn, "INSERT INTO stores (id, name) VALUES (?, ?)", new_stores));
+    SW_RETURN_IF_ERROR(
+        WriteNameTable(conn, "INSERT INTO items (id, name) VALUES (?, ?)", new_items));
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement upsert,
+                          conn.Prepare("INSERT INTO inventory_chunks (chunk, items) VALUES (?, ?) "
+                                       "ON CONFLICT (chunk) DO UPDATE SET items = excluded.items"));
+      SW_ASSIGN_OR_RETURN(SqliteStatement remove,
+                          conn.Prepare("DELETE FROM inventory_chunks WHERE chunk = ?"));
+      std::string buffer(size_t{16} << kChunkShift, '\0');
+      for (const uint64_t chunk : chunks) {
+        const uint32_t store = ChunkStore(chunk);
+        const uint32_t base = ChunkFirstItem(chunk);
+        const IdTable<IndexSlot>* index =
+            store < impl.stores.size() ? &impl.stores[store].items : nullptr;
+        char* p = buffer.data();
+        for (uint32_t offset = 0; offset < (1u << kChunkShift); ++offset) {
+          const uint64_t key = MakeKey(store, base + offset);
+          int64_t count = 0;
+          uint64_t last_seq = 0;
+          if (auto it = touched.find(key); it != touched.end()) {
+            if (!it->second.present) continue;
+            count = it->second.count;
+            last_seq = it->second.last_seq;
+          } else if (const IndexSlot* slot = index ? index->Find(base + offset) : nullptr) {
+            count = slot->count;
+            last_seq = slot->last_seq;
+          } else {
+            continue;
+          }
+          *p++ = static_cast<char>(offset);
+          p = PutVarint(p, static_cast<uint64_t>(count));
+          p = PutVarint(p, last_seq);
+        }
+        if (p == buffer.data()) {
+          remove.Bind(1, static_cast<int64_t>(chunk));
+          SW_RETURN_IF_ERROR(remove.Run());
+          remove.Reset();
+        } else {
+          upsert.Bind(1, static_cast<int64_t>(chunk))
+              .BindStaticBlob(
+                  2, std::string_view(buffer.data(), static_cast<size_t>(p - buffer.data())));
+          SW_RETURN_IF_ERROR(upsert.Run());
+          upsert.Reset();
+        }
+      }
+    }
+    if (record && !changes.empty()) {
+      const size_t per_block = static_cast<size_t>(std::max(1, impl.options.records_per_block));
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          conn.Prepare("INSERT INTO change_blocks (first_seq, upload_id, records, "
+                                       "data) VALUES (?, ?, ?, ?)"));
+      std::string buffer(per_block * 40, '\0');  // a record takes at most 10+6+5+10 bytes
+      for (const MirrorSpan& span : spans) {
+        // Blocks never straddle spans: a block's records share its upload_id column.
+        const size_t span_begin = static_cast<size_t>(span.first_seq - first_seq);
+        const size_t span_end = span_begin + static_cast<size_t>(span.changes);
+        for (size_t start = span_begin; start < span_end; start += per_block) {
+          const size_t end = std::min(span_end, start + per_block);
+          char* p = buffer.data();
+          uint64_t key = 0;
+          for (size_t i = start; i < end; ++i) {
+            const MirrorChange& change = changes[i];
+            const uint64_t change_seq = first_seq + i;
+            // Keys are in stream order, not sorted: the delta wraps, and decoding wraps back.
+            p = PutVarint(p, change.key - key);
+            key = change.key;
+            p = PutVarint(p,
+                          change.old_count < 0 ? 0 : static_cast<uint64_t>(change.old_count) + 1);
+            p = PutVarint(p, static_cast<uint64_t>(change.new_count));
+            p = PutVarint(p, change.previous == 0 ? 0 : change_seq - change.previous);
+          }
+          stmt.Bind(1, static_cast<int64_t>(first_seq + start))
+              .Bind(2, MirrorSpanId(span.first_seq))
+              .Bind(3, static_cast<int64_t>(end - start))
+              .BindStaticBlob(
+                  4, std::string_view(buffer.data(), static_cast<size_t>(p - buffer.data())));
+          SW_RETURN_IF_ERROR(stmt.Run());
+          stmt.Reset();
+        }
+      }
+    }
+    if (!spans.empty()) {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt,
+                          conn.Prepare("INSERT INTO mirror_spans (first_seq, changes, upload_id, "
+                                       "at_ns, recorded) VALUES (?, ?, ?, ?, ?)"));
+      for (const MirrorSpan& span : spans) {
+        stmt.Bind(1, static_cast<int64_t>(span.first_seq))
+            .Bind(2, static_cast<int64_t>(span.changes))
+            .Bind(3, span.upload_id)
+            .Bind(4, span.at_ns)
+            .Bind(5, int64_t{record ? 1 : 0});
+        SW_RETURN_IF_ERROR(stmt.Run());
+        stmt.Reset();
+      }
+    }
+    if (!chunks.empty() || new_stores.size() > 0 || new_items.size() > 0) {
+      SW_ASSIGN_OR_RETURN(SqliteStatement meta,
+                          conn.Prepare("INSERT INTO meta (name, value) VALUES "
+                                       "('inventory_generation', ?), ('inventory_next_seq', ?) "
+                                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
+      meta.Bind(1, impl.generation + 1).Bind(2, static_cast<int64_t>(seq));
+      SW_RETURN_IF_ERROR(meta.Run());
+    }
+    if (also) return also(conn);
+    return absl::OkStatus();
+  };
+  if (const absl::Status txn = impl.db->WithWriteTransaction(Durability::kNormal, write);
+      !txn.ok()) {
+    return txn;
+  }
+  if (chunks.empty() && new_stores.size() == 0 && new_items.size() == 0) return result;
+
+  std::unique_lock lock(impl.mu);
+  for (uint32_t id = new_stores.base(); id < new_stores.end(); ++id) {
+    const std::string_view name = new_stores.Name(id);
+    impl.store_names.Add(name, HashName(name));
+  }
+  for (uint32_t id = new_items.base(); id < new_items.end(); ++id) {
+    const std::string_view name = new_items.Name(id);
+    impl.item_names.Add(name, HashName(name));
+  }
+  if (new_stores.size() > 0) {
+    impl.stores.resize(impl.store_names.size());
+    std::lock_guard sorted_lock(impl.sorted_mu);
+    impl.sorted_stores_valid = false;
+  }
+  for (const auto& [key, state] : touched) {
+    StoreState& store = impl.stores[StoreOf(key)];
+    IndexSlot* slot = store.items.Find(ItemOf(key));
+    if (!state.present) {
+      if (slot == nullptr) continue;
+      if (slot->count == 0) --store.out_of_stock;
+      store.items.Erase(ItemOf(key));
+      --impl.item_count;
+      store.sorted_valid = false;
+      store.by_count_valid = false;
+      store.by_updated_valid = false;
+      continue;
+    }
+    if (slot != nullptr && slot->count == state.count && slot->last_seq == state.last_seq) continue;
+    bool inserted = false;
+    IndexSlot& target = store.items.FindOrInsert(ItemOf(key), inserted);
+    if (!inserted && target.count == 0) --store.out_of_stock;
+    if (state.count == 0) ++store.out_of_stock;
+    target.count = state.count;
+    target.last_seq = state.last_seq;
+    store.last_seq = std::max(store.last_seq, state.last_seq);
+    if (inserted) {
+      ++impl.item_count;
+      store.sorted_valid = false;
+    }
+    store.by_count_valid = false;
+    store.by_updated_valid = false;
+  }
+  for (const MirrorSpan& span : spans) {
+    impl.spans.push_back(
+        UploadSpan{span.first_seq, span.changes, MirrorSpanId(span.first_seq), span.at_ns});
+    if (record) {
+      impl.mirrored[MirrorSpanId(span.first_seq)] = {span.upload_id, span.at_ns};
+    } else {
+      impl.silent.emplace_back(span.first_seq, span.changes);
+    }
+  }
+  impl.next_seq = seq;
+  ++impl.generation;
+  return result;
+}
+
+absl::Status SqliteInventoryStore::RecordReport(int64_t upload_id, TimePoint at,
+                                                core::LoadReport& report,
+                                                const std::vector<std::string>& stores) {
+  if (upload_id <= 0) {
+    return absl::InvalidArgumentError("inventory: upload id must be positive, got " +
+                                      std::to_string(upload_id));
+  }
+  for (const std::string& store : stores) {
+    if (store.empty() || store.size() > core::kMaxNameBytes) {
+      return absl::InvalidArgumentError("inventory: store \"" + store +
+                                        "\" has an empty or too long name");
+    }
+  }
+  Impl& impl = *impl_;
+  if (impl.writer_active.exchange(true)) {
+    return absl::FailedPreconditionError("inventory: another upload is being applied");
+  }
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag.store(false); }
+  } release{impl.writer_active};
+  {
+    std::shared_lock lock(impl.mu);
+    if (impl.applied.contains(upload_id)) return AlreadyApplied(upload_id);
+  }
+  report.upload_id = upload_id;
+  std::string report_json;
+  try {
+    report_json = core::ReportToStorageJson(report).dump(-1, ' ', false,
+                                                         nlohmann::json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string("inventory: cannot encode report: ") + e.what());
+  }
+  // Stores new to the mirror are named now (they get items when the stream brings them), so
+  // their last upload is kept like any other's. Names are read without the lock: holding
+  // writer_active makes this the only writer.
+  NameTable new_stores(impl.store_names.end());
+  std::vector<uint32_t> store_ids;
+  store_ids.reserve(stores.size());
+  for (const std::string& store : stores) {
+    store_ids.push_back(InternName(impl.store_names, new_stores, store));
+  }
+  const int64_t at_ns = ToUnixNanos(at);
+  const uint64_t first_seq = impl.next_seq;
+  auto write = [&](SqliteConnection& conn) -> absl::Status {
+    {
+      SW_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          conn.Prepare("SELECT value FROM meta WHERE name = 'inventory_generation'"));
+      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if ((row ? stmt.Int64(0) : 0) != impl.generation) {
+        return absl::AbortedError(
+            "inventory: the database was changed by another process; reopen the store");
+      }
+    }
+    {
+      SW_ASSIGN_OR_RETURN(SqliteStatement stmt, conn.Prepare("SELECT 1 FROM uploads WHERE id = ?"));
+      stmt.Bind(1, upload_id);
+      SW_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) return AlreadyApplied(upload_id);
+    }
+    SW_RETURN_IF_ERROR(
+        WriteNameTable(conn, "INSERT INTO stores (id, name) VALUES (?, ?)", new_stores));
+    {
+      SW_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          conn.Prepare("INSERT INTO uploads (id, at_ns, first_seq, changes, report) "
+                       "VALUES (?, ?, ?, 0, ?)"));
+      stmt.Bind(1, upload_id)
+          .Bind(2, at_ns)
+          .Bind(3, static_cast<int64_t>(first_seq))
+          .BindText(4, report_json);
+      SW_RETURN_IF_ERROR(stmt.Run());
+    }
+    {
+      SW_ASSIGN_OR_RETURN(
+          SqliteStatement stmt,
+          conn.Prepare("INSERT INTO store_uploads (store_id, upload_id, at_ns) VALUES (?, ?, ?) "
+                       "ON CONFLICT (store_id) DO UPDATE SET upload_id = excluded.upload_id, "
+                       "at_ns = excluded.at_ns"));
+      for (const uint32_t id : store_ids) {
+        stmt.Bind(1, int64_t{id}).Bind(2, upload_id).Bind(3, at_ns);
+        SW_RETURN_IF_ERROR(stmt.Run());
+        stmt.Reset();
+      }
+    }
+    SW_ASSIGN_OR_RETURN(SqliteStatement meta,
+                        conn.Prepare("INSERT INTO meta (name, value) VALUES "
+                                     "('inventory_generation', ?), ('inventory_next_seq', ?) "
+                                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value"));
+    meta.Bind(1, impl.generation + 1).Bind(2, static_cast<int64_t>(first_seq));
+    return meta.Run();
+  };
+  if (const absl::Status txn = impl.db->WithWriteTransaction(Durability::kNormal, write);
+      !txn.ok()) {
+    return txn;
+  }
+  std::unique_lock lock(impl.mu);
+  for (uint32_t id = new_stores.base(); id < new_stores.end(); ++id) {
+    const std::string_view name = new_stores.Name(id);
+    impl.store_names.Add(name, HashName(name));
+  }
+  if (new_stores.size() > 0) {
+    impl.stores.resize(impl.store_names.size());
+    std::lock_guard sorted_lock(impl.sorted_mu);
+    impl.sorted_stores_valid = false;
+  }
+  impl.applied[upload_id] = at_ns;
+  impl.last_applied = std::max(impl.last_applied, upload_id);
+  ++impl.generation;
+  return absl::OkStatus();
 }
 
 SqliteInventoryStore::MemoryUsage SqliteInventoryStore::Memory() const {

@@ -18,8 +18,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "adapters/sqlite/sqlite_database.h"
@@ -28,6 +31,32 @@
 #include "core/ports/inventory_store.h"
 
 namespace stockwatch::adapters {
+
+// One absolute state of an item as the DynamoDB table holds it, for ApplyMirrored.
+struct MirroredItem {
+  std::string store;
+  std::string item;
+  std::optional<int64_t> count;  // nullopt: the item was removed from the table
+  core::TimePoint at;            // when the table changed (the stream record's time)
+  int64_t upload_id = 0;         // the upload that wrote it (its UploadId attribute), 0: unknown
+};
+
+// What ApplyMirrored does beside writing the items.
+enum class MirrorChanges {
+  kRecord,  // one ChangeRecord per changed item (kInsert or kModify)
+  kSilent,  // no ChangeRecord: the items are written as they are (a seed)
+};
+enum class MirrorScope {
+  kItems,       // the batch touches only the items it names
+  kWholeTable,  // the batch is the whole table: every other item is removed
+};
+
+struct MirrorResult {
+  int64_t inserted = 0;   // items new to the mirror
+  int64_t modified = 0;   // items whose count changed
+  int64_t removed = 0;    // items removed from the mirror
+  int64_t unchanged = 0;  // items (or removals) that matched the mirror already
+};
 
 struct SqliteInventoryOptions {
   // Change records packed into one change_blocks row. Default 1024.
@@ -69,6 +98,42 @@ class SqliteInventoryStore final : public core::InventoryStore, public core::Cha
   absl::StatusOr<std::vector<core::ChangeRecord>> ItemHistory(std::string_view store,
                                                               std::string_view item,
                                                               size_t limit) override;
+
+  // Makes the store a mirror of a DynamoDB table (`serve --backend aws`): applies `items`,
+  // absolute states in table order, in ONE write transaction, then to the in-memory index.
+  // An item whose count differs from the mirror's (or that is new) is written and, with
+  // kRecord, appends a ChangeRecord (kInsert or kModify; its upload_id and `at` are the
+  // item's); the same item may appear more than once, each state applied in turn. An equal
+  // count changes nothing and appends nothing. A removal (count nullopt) removes the item
+  // and appends no ChangeRecord, as ChangeKind has no REMOVE and the stock rules (like
+  // check-stock's) have nothing to say about it; a later insert of the item starts its
+  // history anew; a store left without items is no longer listed by Stores(). kWholeTable
+  // also removes every item the batch does not name.
+  // Item times (updated_at, TimeOfSeq) come from `at`, also with kSilent.
+  // Uploads are untouched: LastAppliedUpload(), GetReport() and the stores' last upload
+  // do not move. `also`, if set, runs in the same transaction after the mirror's writes
+  // (the stream checkpoint), so the batch and its checkpoint commit together; its failure
+  // rolls back the batch.
+  // kInvalidArgument, writing nothing, for an empty or longer than kMaxNameBytes name or a
+  // count outside 0..kMaxCount; kFailedPrecondition while an upload writer is alive (retry
+  // later); kAborted if another process changed the inventory (reopen). Thread-safe; one
+  // writer (upload or mirror batch) at a time: BeginUpload() fails with
+  // kFailedPrecondition while a batch is applied.
+  // For `serve --backend aws`, whose uploads go to the DynamoDB table and reach this mirror
+  // through the stream: stores `report` (its upload_id set to `upload_id`) as the report of
+  // upload `upload_id`, applied at `at`, changing no item and appending no change record;
+  // LastAppliedUpload() and GetReport() then see it, and `stores` (the stores with a row in
+  // the file) get it as their last upload, a store new to the mirror included.
+  // kAlreadyExists if the upload is applied; kInvalidArgument for an id <= 0 or a bad store
+  // name; kFailedPrecondition while an upload writer or a mirror batch is running (retry);
+  // kAborted if another process changed the inventory. Thread-safe.
+  absl::Status RecordReport(int64_t upload_id, core::TimePoint at, core::LoadReport& report,
+                            const std::vector<std::string>& stores);
+
+  absl::StatusOr<MirrorResult> ApplyMirrored(
+      const std::vector<MirroredItem>& items, MirrorChanges changes,
+      MirrorScope scope = MirrorScope::kItems,
+      const std::function<absl::Status(SqliteConnection&)>& also = nullptr);
 
   struct MemoryUsage {
     size_t items = 0;        // items in the table
