@@ -20,9 +20,7 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time

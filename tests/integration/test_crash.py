@@ -8,7 +8,6 @@ import os
 import random
 import sqlite3
 import tempfile
-import time
 import unittest
 
 from harness import Server, WebhookSink, read_csv_rows, wait_for

@@ -5,7 +5,7 @@ import os
 import tempfile
 import unittest
 
-from harness import (SAMPLES, TOKEN, Server, SmtpSink, WebhookSink, read_csv_rows, wait_for)
+from harness import (SAMPLES, Server, SmtpSink, WebhookSink, read_csv_rows, wait_for)
 
 # The items at 0 in samples/: one per store file.
 EXPECTED_OUT_OF_STOCK = {
