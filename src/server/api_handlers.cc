@@ -17,6 +17,7 @@
 #include "fmt/ranges.h"
 #include "server/ascii.h"
 #include "server/inventory_json.h"
+#include "server/inventory_query_params.h"
 #include "server/router.h"
 #include "server/scoped_scan.h"
 #include "server/status_http.h"
@@ -25,9 +26,6 @@
 namespace stockwatch::server {
 namespace {
 
-// Page sizes of the list routes: default and maximum.
-constexpr int64_t kDefaultPage = 100;
-constexpr int64_t kMaxPage = 10000;
 // Changes listed with one item.
 constexpr size_t kItemHistoryLimit = 100;
 // Alerts listed with one item: its newest, among the newest kItemAlertWindow of all items.
@@ -120,28 +118,6 @@ absl::StatusOr<std::string> FilterPolicyField(const nlohmann::json& body) {
   return absl::InvalidArgumentError("filter_policy must be a JSON object or null");
 }
 
-absl::StatusOr<core::InventorySort> ParseInventorySort(const std::optional<std::string>& text) {
-  if (!text || *text == "store") return core::InventorySort::kStore;
-  if (*text == "item") return core::InventorySort::kItem;
-  if (*text == "count") return core::InventorySort::kCount;
-  if (*text == "updated_at") return core::InventorySort::kUpdatedAt;
-  return absl::InvalidArgumentError("sort must be store, item, count or updated_at");
-}
-
-absl::StatusOr<core::SortOrder> ParseSortOrder(const std::optional<std::string>& text) {
-  if (!text || *text == "asc") return core::SortOrder::kAsc;
-  if (*text == "desc") return core::SortOrder::kDesc;
-  return absl::InvalidArgumentError("order must be asc or desc");
-}
-
-absl::StatusOr<std::optional<core::StockStatus>> ParseStockStatus(
-    const std::optional<std::string>& text) {
-  if (!text || text->empty()) return std::nullopt;
-  if (*text == "out") return core::StockStatus::kOut;
-  if (*text == "low") return core::StockStatus::kLow;
-  return absl::InvalidArgumentError("status must be out or low");
-}
-
 nlohmann::json OptionalCountJson(std::optional<int64_t> value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
@@ -155,26 +131,7 @@ absl::Status RequireAdmin(const core::Principal& principal, std::string_view wha
 
 absl::StatusOr<HttpResponse> ApiRouter::ListInventory(const QueryParams& query,
                                                       const core::Principal& principal) {
-  core::InventoryQuery inventory_query;
-  inventory_query.store = query.Get("store");
-  inventory_query.item_prefix = query.Get("item_prefix");
-  SW_ASSIGN_OR_RETURN(inventory_query.max_count,
-                      query.GetOptionalInt("max_count", 0, core::kMaxCount));
-  SW_ASSIGN_OR_RETURN(int64_t limit, query.GetInt("limit", 1, kMaxPage, kDefaultPage));
-  inventory_query.limit = static_cast<size_t>(limit);
-  inventory_query.cursor = query.Get("cursor").value_or("");
-  SW_ASSIGN_OR_RETURN(inventory_query.sort, ParseInventorySort(query.Get("sort")));
-  SW_ASSIGN_OR_RETURN(inventory_query.order, ParseSortOrder(query.Get("order")));
-  SW_ASSIGN_OR_RETURN(inventory_query.status, ParseStockStatus(query.Get("status")));
-  if (std::optional<std::string> q = query.Get("q"); q && !q->empty()) inventory_query.q = q;
-  if (std::optional<std::string> since = query.Get("changed_since")) {
-    absl::StatusOr<core::TimePoint> at = core::ParseTime(*since);
-    if (!at.ok()) {
-      return absl::InvalidArgumentError(
-          "changed_since must be an RFC 3339 time such as 2026-11-25T15:21:50Z");
-    }
-    inventory_query.changed_since = *at;
-  }
+  SW_ASSIGN_OR_RETURN(core::InventoryQuery inventory_query, ParseInventoryQuery(query));
   inventory_query.scope = principal.scope;
   SW_ASSIGN_OR_RETURN(core::InventoryPage page, services_.inventory.Query(inventory_query));
   SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> thresholds, services_.inventory.Thresholds());
@@ -215,25 +172,8 @@ absl::StatusOr<HttpResponse> ApiRouter::GetItem(std::string_view raw_store,
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::ListStores(const core::Principal& principal) {
-  SW_ASSIGN_OR_RETURN(std::vector<core::StoreSummary> summaries, services_.inventory.Stores());
-  nlohmann::json stores = nlohmann::json::array();
-  for (const core::StoreSummary& summary : summaries) {
-    if (!core::ScopeCoversStore(principal.scope, summary.store)) continue;
-    // Low items depend on the thresholds in force: counted by a query of the store.
-    core::InventoryQuery low;
-    low.store = summary.store;
-    low.status = core::StockStatus::kLow;
-    low.limit = 1;
-    SW_ASSIGN_OR_RETURN(core::InventoryPage page, services_.inventory.Query(low));
-    stores.push_back({{"store", summary.store},
-                      {"items", summary.items},
-                      {"out_of_stock", summary.out_of_stock},
-                      {"low", page.total},
-                      {"last_updated", core::FormatTime(summary.last_updated)},
-                      {"last_upload", summary.last_upload
-                                          ? nlohmann::json(core::FormatTime(*summary.last_upload))
-                                          : nlohmann::json(nullptr)}});
-  }
+  SW_ASSIGN_OR_RETURN(nlohmann::json stores,
+                      StoreSummariesJson(services_.inventory, principal.scope));
   return JsonResponse(200, {{"stores", std::move(stores)}});
 }
 

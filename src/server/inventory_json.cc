@@ -3,7 +3,10 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
+#include <vector>
 
+#include "base/status.h"
+#include "core/checker/inventory_order.h"
 #include "core/model/json.h"
 #include "nlohmann/json.hpp"
 
@@ -144,6 +147,30 @@ std::string InventoryPageJson(const core::InventoryPage& page,
   AppendInt(out, page.total);
   out += '}';
   return out;
+}
+
+absl::StatusOr<nlohmann::json> StoreSummariesJson(core::InventoryStore& inventory,
+                                                  const core::ObjectScope& scope) {
+  SW_ASSIGN_OR_RETURN(std::vector<core::StoreSummary> summaries, inventory.Stores());
+  nlohmann::json stores = nlohmann::json::array();
+  for (const core::StoreSummary& summary : summaries) {
+    if (!core::ScopeCoversStore(scope, summary.store)) continue;
+    // Low items depend on the thresholds in force: counted by a query of the store.
+    core::InventoryQuery low;
+    low.store = summary.store;
+    low.status = core::StockStatus::kLow;
+    low.limit = 1;
+    SW_ASSIGN_OR_RETURN(core::InventoryPage page, inventory.Query(low));
+    stores.push_back({{"store", summary.store},
+                      {"items", summary.items},
+                      {"out_of_stock", summary.out_of_stock},
+                      {"low", page.total},
+                      {"last_updated", core::FormatTime(summary.last_updated)},
+                      {"last_upload", summary.last_upload
+                                          ? nlohmann::json(core::FormatTime(*summary.last_upload))
+                                          : nlohmann::json(nullptr)}});
+  }
+  return stores;
 }
 
 }  // namespace stockwatch::server

@@ -5,8 +5,10 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "core/checker/stock_rules.h"
 #include "core/ports/inventory_store.h"
+#include "nlohmann/json.hpp"
 
 namespace stockwatch::server {
 
@@ -15,5 +17,11 @@ namespace stockwatch::server {
 // invalid UTF-8 replaced by U+FFFD). `threshold` is thresholds.For(store, item) or null.
 std::string InventoryPageJson(const core::InventoryPage& page,
                               const core::ThresholdTable& thresholds);
+
+// The `stores` array of GET /api/v1/stores: per store of `scope`, in name order,
+// {"store","items","out_of_stock","low","last_updated","last_upload"}; `low` counts the
+// items at or under their LowStock threshold (a query per store).
+absl::StatusOr<nlohmann::json> StoreSummariesJson(core::InventoryStore& inventory,
+                                                  const core::ObjectScope& scope);
 
 }  // namespace stockwatch::server

@@ -152,7 +152,7 @@ class NotifyChannelsTest(unittest.TestCase):
         self.assertEqual((queued["kind"], queued["subscription_id"]), ("test", ok_id))
         missing = s.cli("subscriptions", "test", "999", check=False)
         self.assertEqual(missing.returncode, 1)
-        self.assertIn("not found", missing.stderr.lower())
+        self.assertIn("no subscription 999", missing.stderr.lower())
 
     def test_loopback_target_refused_unless_allowed(self):
         receiver = self.receiver()

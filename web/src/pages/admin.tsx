@@ -241,7 +241,7 @@ function Settings() {
       <p>The settings in force (from the defaults, the configuration file, the environment and
         flags at start; change them there and restart). Secrets are never shown.</p>
       <ErrorLine error={list.error} />
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Settings">
         <table class="data" aria-labelledby="admin-settings">
           <thead><tr><th scope="col">Setting</th><th scope="col">Value</th><th scope="col">Default</th>
             <th scope="col">From</th><th scope="col">Environment variable</th></tr></thead>

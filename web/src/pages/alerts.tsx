@@ -93,7 +93,7 @@ export function AlertsPage({user}: {user: User}) {
       </form>
       {message && <p role="status">{message}</p>}
       <ErrorLine error={deliveries.error} />
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Deliveries">
         <table class="data">
           <thead>
             <tr><th scope="col" class="num">ID</th><th scope="col">Topic</th><th scope="col">Subscription</th>

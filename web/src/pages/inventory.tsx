@@ -171,7 +171,7 @@ export function InventoryPage({initialStore = ''}: {user: User; initialStore?: s
          page.data?.total !== undefined ? `${page.data.total}${page.data.total_capped ? '+' : ''} items` :
          `${items.length} items on this page`}
       </p>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Inventory items">
         <table class="data" aria-describedby="inventory-title">
           <thead>
             <tr>

@@ -40,7 +40,7 @@ export function OverviewPage() {
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
       <ErrorLine error={stores.error} />
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Stores">
         <table class="data">
           <thead>
             <tr><th scope="col">Store</th><th scope="col" class="num">Items</th>

@@ -139,7 +139,7 @@ export function SubscriptionsPage({user}: {user: User}) {
         </div>
       </form>
       <ErrorLine error={list.error} />
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Subscriptions">
         <table class="data">
           <thead>
             <tr><th scope="col" class="num">ID</th><th scope="col">Topic</th><th scope="col">Endpoint</th>

@@ -160,7 +160,7 @@ export function UploadsPage({user}: {user: User}) {
       )}
       <h2>Recent uploads</h2>
       <ErrorLine error={uploads.error} />
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Recent uploads">
         <table class="data">
           <thead>
             <tr>
