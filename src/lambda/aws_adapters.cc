@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "adapters/dynamodb/dynamodb_stream_mirror.h"
 #include "adapters/notify/sns_channel.h"
 #include "base/status.h"
 #include "core/model/json.h"
@@ -117,6 +118,37 @@ absl::Status SnsAlertPublisher::Publish(const core::Message& message) {
   // message id, which is stable across Lambda's retries of the record.
   const aws::SnsPublishRequest request = adapters::SnsAlertRequest(message, target.arn, message.id);
   return sns_.Publish(request).status();
+}
+
+absl::StatusOr<std::vector<core::InventoryItem>> DynamoDbInventorySource::Items(
+    const std::optional<std::string>& store) {
+  aws::QueryRequest request;
+  request.table = table_;
+  request.projection_expression = "#s, #i, #c";
+  request.expression_attribute_names = {{"#s", "Store"}, {"#i", "Item"}, {"#c", "Count"}};
+  absl::StatusOr<std::vector<nlohmann::json>> found;
+  if (store) {
+    request.key_condition_expression = "#s = :s";
+    request.expression_attribute_values = {{":s", aws::DynamoS(*store)}};
+    found = db_.QueryAll(request);
+  } else {
+    found = db_.ScanAll(request);
+  }
+  if (!found.ok()) return found.status();
+  std::vector<core::InventoryItem> items;
+  items.reserve(found->size());
+  skipped_ = 0;
+  for (const nlohmann::json& raw : *found) {
+    absl::StatusOr<std::optional<adapters::MirroredItem>> item =
+        adapters::DecodeMirrorItem(raw, core::TimePoint{});
+    if (!item.ok()) {
+      ++skipped_;
+      continue;
+    }
+    if (!item->has_value()) continue;  // the load-state rows
+    items.push_back({std::move((*item)->store), std::move((*item)->item), *(*item)->count, {}});
+  }
+  return items;
 }
 
 }  // namespace stockwatch::lambda

@@ -10,6 +10,7 @@
 #include "aws/s3_client.h"
 #include "aws/sns_client.h"
 #include "lambda/check_stock.h"
+#include "lambda/dashboard_api.h"
 #include "lambda/load_inventory.h"
 
 namespace stockwatch::lambda {
@@ -82,6 +83,24 @@ class SnsAlertPublisher final : public AlertPublisher {
  private:
   const aws::SnsClient& sns_;
   std::map<std::string, TopicTarget> targets_;  // by rule name
+};
+
+// The inventory table read by the api function: a Query of one store (Store = :s) or a Scan,
+// every page. Items the table holds that are not valid inventory (no string Store and Item of
+// at most kMaxNameBytes, or no whole Count within 0..kMaxCount) are left out and counted in
+// `skipped()`, so one bad item written by another tool cannot take the dashboard down.
+class DynamoDbInventorySource final : public InventorySource {
+ public:
+  DynamoDbInventorySource(const aws::DynamoDbClient& db, std::string table)
+      : db_(db), table_(std::move(table)) {}
+  absl::StatusOr<std::vector<core::InventoryItem>> Items(
+      const std::optional<std::string>& store) override;
+  int64_t skipped() const { return skipped_; }
+
+ private:
+  const aws::DynamoDbClient& db_;
+  std::string table_;
+  int64_t skipped_ = 0;  // in the last Items() call
 };
 
 }  // namespace stockwatch::lambda

@@ -6,10 +6,14 @@
 #include <optional>
 #include <string>
 
+#include "adapters/oidc/oidc_identity_provider.h"
 #include "aws/aws_config.h"
 #include "base/status.h"
+#include "core/auth/oidc.h"
+#include "core/ports/clock.h"
 #include "lambda/aws_adapters.h"
 #include "lambda/check_stock.h"
+#include "lambda/dashboard_api.h"
 #include "lambda/events.h"
 #include "lambda/load_inventory.h"
 
@@ -87,16 +91,39 @@ class CheckStockHandler final : public LambdaHandler {
   CheckStockOptions options_;
 };
 
-// TODO(#6): the dashboard's JSON API over DynamoDB behind the Function URL. Until then it
-// answers every request 501, so a deployed stack says plainly what is missing.
+// The dashboard's JSON API over the table (dashboard_api.h), for Cognito users.
 class ApiHandler final : public LambdaHandler {
  public:
-  absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json&, const InvocationContext&) override {
-    return nlohmann::json{
-        {"statusCode", 501},
-        {"headers", {{"content-type", "application/json"}}},
-        {"body", nlohmann::json{{"error", "the api handler is not implemented yet"}}.dump()}};
+  ApiHandler(aws::AwsConfig config, const std::string& table, adapters::OidcProviderOptions cognito,
+             DashboardApiOptions options)
+      : db_(std::move(config)),
+        source_(db_, table),
+        cognito_(std::move(cognito), clock_),
+        api_(
+            source_, [this](std::string_view token) { return cognito_.VerifyBearer(token); },
+            clock_, std::move(options)) {}
+
+  absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json& event,
+                                        const InvocationContext&) override {
+    nlohmann::json response = api_.Handle(event);
+    const int status = response.value("statusCode", 0);
+    if (status >= 500 || source_.skipped() > 0) {
+      LogJson({{"level", status >= 500 ? "error" : "warn"},
+               {"msg", "api"},
+               {"status", status},
+               {"path", event.value("rawPath", event.value("path", ""))},
+               {"skipped_items", source_.skipped()},
+               {"error", status >= 500 ? response.value("body", "") : ""}});
+    }
+    return response;
   }
+
+ private:
+  aws::DynamoDbClient db_;
+  DynamoDbInventorySource source_;
+  core::SystemClock clock_;
+  adapters::OidcIdentityProvider cognito_;
+  DashboardApi api_;
 };
 
 absl::StatusOr<std::optional<int64_t>> ThresholdFromEnv() {
@@ -113,15 +140,51 @@ absl::StatusOr<std::optional<int64_t>> ThresholdFromEnv() {
 
 }  // namespace
 
+namespace {
+
+// The api function's settings from the environment: the user pool, the table, the groups.
+absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeApiHandler(aws::AwsConfig config) {
+  const std::string pool = Env("COGNITO_USER_POOL_ID");
+  const std::string client = Env("COGNITO_CLIENT_ID");
+  if (pool.empty() || client.empty()) {
+    return absl::InvalidArgumentError(
+        "the api function needs COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID");
+  }
+  adapters::OidcProviderOptions cognito;
+  cognito.issuer =
+      Env("COGNITO_ISSUER", "https://cognito-idp." + config.region + ".amazonaws.com/" + pool);
+  cognito.client_id = client;
+  cognito.jwks_uri = Env("COGNITO_JWKS_URL", cognito.issuer + "/.well-known/jwks.json");
+  DashboardApiOptions options;
+  SW_ASSIGN_OR_RETURN(options.low_stock_threshold, ThresholdFromEnv());
+  const std::string cache = Env("TABLE_CACHE_SECONDS", "5");
+  int64_t seconds = 0;
+  const auto parsed = std::from_chars(cache.data(), cache.data() + cache.size(), seconds);
+  if (parsed.ec != std::errc() || parsed.ptr != cache.data() + cache.size() || seconds < 0 ||
+      seconds > 3600) {
+    return absl::InvalidArgumentError("TABLE_CACHE_SECONDS \"" + cache +
+                                      "\" is not a whole number of seconds within 0..3600");
+  }
+  options.table_cache = std::chrono::seconds(seconds);
+  options.roles.admin_groups = core::SplitCommaList(Env("ADMIN_GROUPS"));
+  options.roles.manager_groups = core::SplitCommaList(Env("MANAGER_GROUPS"));
+  options.roles.viewer_groups = core::SplitCommaList(Env("VIEWER_GROUPS"));
+  options.roles.require_group = Env("REQUIRE_GROUP") == "true";
+  return std::make_unique<ApiHandler>(std::move(config), Env("TABLE_NAME", "Inventory"),
+                                      std::move(cognito), std::move(options));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeHandler(std::string_view name) {
-  if (name == "api") return std::make_unique<ApiHandler>();
-  if (name != "load-inventory" && name != "check-stock") {
+  if (name != "load-inventory" && name != "check-stock" && name != "api") {
     std::string known;
     for (std::string_view n : kHandlerNames) known += (known.empty() ? "" : ", ") + std::string(n);
     return absl::NotFoundError("unknown handler \"" + std::string(name) + "\" (known: " + known +
                                ")");
   }
   SW_ASSIGN_OR_RETURN(aws::AwsConfig config, aws::LoadAwsConfig(aws::ProcessEnv()));
+  if (name == "api") return MakeApiHandler(std::move(config));
   if (name == "load-inventory") {
     LoadInventoryOptions options;
     const std::string on_bad_row = Env("ON_BAD_ROW", "skip");

@@ -82,6 +82,47 @@ class MotoServer:
             "Authorization": fake_authorization(service)})
         return json.loads(data or b"{}")
 
+    def cognito(self, action, body):
+        """One Cognito user pool call (setup: pools, clients, users, sign-ins)."""
+        return self.json_call("application/x-amz-json-1.1",
+                              f"AWSCognitoIdentityProviderService.{action}", "cognito-idp", body)
+
+    def make_user_pool(self, password):
+        """A Cognito user pool as the SAM template makes it, with two app clients (the
+        dashboard's and another app's), the groups stockwatch-admins and stockwatch-managers,
+        and the users alice (admin), carol (manager of Berlin, in custom:stores) and bob (no
+        group), all with `password`. Returns (pool id, dashboard client id, other client id).
+        """
+        pool = self.cognito("CreateUserPool", {
+            "PoolName": "stockwatch",
+            "Schema": [{"Name": "stores", "AttributeDataType": "String", "Mutable": True}]})
+        pool_id = pool["UserPool"]["Id"]
+        clients = [self.cognito("CreateUserPoolClient", {
+            "UserPoolId": pool_id, "ClientName": name,
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]})
+            ["UserPoolClient"]["ClientId"] for name in ("dashboard", "another-app")]
+        for group in ("stockwatch-admins", "stockwatch-managers"):
+            self.cognito("CreateGroup", {"UserPoolId": pool_id, "GroupName": group})
+        for user, group, attrs in (
+                ("alice", "stockwatch-admins", []),
+                ("carol", "stockwatch-managers", [{"Name": "custom:stores", "Value": "Berlin"}]),
+                ("bob", None, [])):
+            self.cognito("AdminCreateUser", {"UserPoolId": pool_id, "Username": user,
+                                             "UserAttributes": attrs})
+            self.cognito("AdminSetUserPassword", {"UserPoolId": pool_id, "Username": user,
+                                                  "Password": password, "Permanent": True})
+            if group:
+                self.cognito("AdminAddUserToGroup", {"UserPoolId": pool_id, "Username": user,
+                                                     "GroupName": group})
+        return pool_id, clients[0], clients[1]
+
+    def id_token(self, client_id, user, password):
+        """The ID token of `user` signed in to the app client (USER_PASSWORD_AUTH)."""
+        doc = self.cognito("InitiateAuth", {
+            "ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": user, "PASSWORD": password}})
+        return doc["AuthenticationResult"]["IdToken"]
+
     def dynamodb(self, action, body):
         """One DynamoDB call (setup and inspection; what is under test uses our client)."""
         return self.json_call("application/x-amz-json-1.0", f"DynamoDB_20120810.{action}",

@@ -32,14 +32,6 @@ from moto_support import REGION, MotoServer
 PASSWORD = "Passw0rd!long-enough"
 
 
-class Moto(MotoServer):
-    """moto_server (moto_support.py) and calls to its Cognito JSON API."""
-
-    def cognito(self, action, body):
-        return self.json_call("application/x-amz-json-1.1",
-                              f"AWSCognitoIdentityProviderService.{action}", "cognito-idp", body)
-
-
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -164,7 +156,7 @@ def set_cookies(headers):
 class OidcCognitoTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.moto = Moto()
+        cls.moto = MotoServer()
         try:
             cls._make_pool()
         except Exception:
@@ -174,44 +166,16 @@ class OidcCognitoTest(unittest.TestCase):
     @classmethod
     def _make_pool(cls):
         m = cls.moto
-        pool = m.cognito("CreateUserPool", {
-            "PoolName": "stockwatch",
-            "Schema": [{"Name": "stores", "AttributeDataType": "String", "Mutable": True}]})
-        cls.pool_id = pool["UserPool"]["Id"]
-        cls.client_id = cls._client("dashboard")
-        cls.other_client_id = cls._client("another-app")
-        for group in ("stockwatch-admins", "stockwatch-managers"):
-            m.cognito("CreateGroup", {"UserPoolId": cls.pool_id, "GroupName": group})
-        for user, group, attrs in (
-                ("alice", "stockwatch-admins", []),
-                ("carol", "stockwatch-managers", [{"Name": "custom:stores", "Value": "Berlin"}]),
-                ("bob", None, [])):
-            m.cognito("AdminCreateUser", {"UserPoolId": cls.pool_id, "Username": user,
-                                          "UserAttributes": attrs})
-            m.cognito("AdminSetUserPassword", {"UserPoolId": cls.pool_id, "Username": user,
-                                               "Password": PASSWORD, "Permanent": True})
-            if group:
-                m.cognito("AdminAddUserToGroup", {"UserPoolId": cls.pool_id, "Username": user,
-                                                  "GroupName": group})
+        cls.pool_id, cls.client_id, cls.other_client_id = m.make_user_pool(PASSWORD)
         cls.issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{cls.pool_id}"
         cls.jwks_uri = f"{m.url}/{cls.pool_id}/.well-known/jwks.json"
-
-    @classmethod
-    def _client(cls, name):
-        doc = cls.moto.cognito("CreateUserPoolClient", {
-            "UserPoolId": cls.pool_id, "ClientName": name,
-            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]})
-        return doc["UserPoolClient"]["ClientId"]
 
     @classmethod
     def tearDownClass(cls):
         cls.moto.stop()
 
     def moto_id_token(self, user, client_id=None):
-        doc = self.moto.cognito("InitiateAuth", {
-            "ClientId": client_id or self.client_id, "AuthFlow": "USER_PASSWORD_AUTH",
-            "AuthParameters": {"USERNAME": user, "PASSWORD": PASSWORD}})
-        return doc["AuthenticationResult"]["IdToken"]
+        return self.moto.id_token(client_id or self.client_id, user, PASSWORD)
 
     def setUp(self):
         # What /token hands out; tests replace it to tamper.

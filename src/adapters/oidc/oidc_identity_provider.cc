@@ -239,4 +239,21 @@ absl::StatusOr<nlohmann::json> OidcIdentityProvider::Redeem(std::string_view cod
   return core::VerifyIdToken(jws, keys, expect);
 }
 
+absl::StatusOr<nlohmann::json> OidcIdentityProvider::VerifyBearer(std::string_view token) {
+  SW_ASSIGN_OR_RETURN(core::Jws jws, core::ParseJws(token));
+  std::string jwks_uri = options_.jwks_uri;
+  if (jwks_uri.empty()) {
+    SW_ASSIGN_OR_RETURN(Endpoints endpoints, GetEndpoints());
+    jwks_uri = endpoints.jwks;
+  }
+  SW_ASSIGN_OR_RETURN(core::JwkSet keys, GetKeys(jwks_uri, jws.kid));
+  core::IdTokenExpectations expect;
+  expect.issuer = options_.issuer;
+  expect.audience = options_.client_id;
+  expect.require_nonce = false;
+  expect.now = clock_.Now();
+  expect.leeway = options_.leeway;
+  return core::VerifyIdToken(jws, keys, expect);
+}
+
 }  // namespace stockwatch::adapters

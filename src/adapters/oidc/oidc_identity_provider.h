@@ -62,6 +62,14 @@ class OidcIdentityProvider final : public core::IdentityProvider {
                                         std::string_view redirect_uri,
                                         std::string_view nonce) override;
 
+  // Verifies an ID token a client presents as `Authorization: Bearer` (the `api` Lambda
+  // function, whose users sign in to the Cognito user pool in the browser) and returns its
+  // claims: the same checks as Redeem() (core::VerifyIdToken) except the nonce, which only a
+  // sign-in this process started could know. The key set comes from options.jwks_uri, or
+  // discovery when it is empty. kUnauthenticated if a check fails; kUnavailable if the key
+  // set cannot be fetched.
+  absl::StatusOr<nlohmann::json> VerifyBearer(std::string_view token);
+
  private:
   struct Endpoints {
     std::string authorization;

@@ -152,6 +152,40 @@ TEST(OidcIdentityProviderTest, ExplicitEndpointsNeedNoDiscoveryAndTokensAreVerif
   EXPECT_EQ(server.Requests()[0].headers.count("authorization"), 0u);
 }
 
+TEST(OidcIdentityProviderTest, BearerTokensAreVerifiedWithoutANonceAgainstTheKeySet) {
+  const std::string issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool";
+  // Only the key set is fetched (once): a bearer check needs no discovery and no token call.
+  ScriptedHttpServer server(1, [&](const HttpRequest&) { return Json(Jwks({{&KeyA(), "k1"}})); });
+  FakeClock clock;
+  OidcProviderOptions options;
+  options.issuer = issuer;
+  options.client_id = kClient;
+  options.jwks_uri = server.Url("/jwks");
+  OidcIdentityProvider provider(options, clock);
+
+  nlohmann::json claims = Claims(issuer);
+  claims.erase("nonce");
+  absl::StatusOr<nlohmann::json> ok =
+      provider.VerifyBearer(MakeToken({{"alg", "RS256"}, {"kid", "k1"}}, claims));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ((*ok)["sub"], "ef06d73e");
+
+  nlohmann::json access = claims;  // Cognito signs access tokens with the same keys
+  access["token_use"] = "access";
+  nlohmann::json expired = claims;
+  expired["exp"] = kNow - 3600;
+  nlohmann::json other_pool = Claims(issuer + "x");
+  for (const std::string& token :
+       {MakeToken({{"alg", "RS256"}, {"kid", "k1"}}, access),
+        MakeToken({{"alg", "RS256"}, {"kid", "k1"}}, expired),
+        MakeToken({{"alg", "RS256"}, {"kid", "k1"}}, other_pool),
+        MakeToken({{"alg", "RS256"}, {"kid", "k1"}}, claims, KeyB()), std::string("not.a.jwt")}) {
+    absl::StatusOr<nlohmann::json> refused = provider.VerifyBearer(token);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << token;
+  }
+  server.Join();
+}
+
 TEST(OidcIdentityProviderTest, ARefusedCodeIsUnauthenticated) {
   ScriptedHttpServer server({Json(R"({"error":"invalid_grant"})", 400)});
   FakeClock clock;
