@@ -15,7 +15,7 @@ extern char** environ;
 namespace stockwatch::base {
 namespace {
 
-constexpr std::array<SettingSpec, 69> kSettings = {{
+constexpr std::array<SettingSpec, 70> kSettings = {{
     {"server.listen", SettingType::kString, "127.0.0.1:8080", false},
     {"server.data_dir", SettingType::kString, "./data", false},
     {"server.max_upload_bytes", SettingType::kInt, "1073741824", false},
@@ -84,6 +84,7 @@ constexpr std::array<SettingSpec, 69> kSettings = {{
     {"aws.table", SettingType::kString, "Inventory", false},
     {"aws.topics", SettingType::kString, "NoStock,LowStock,BackInStock", false},
     {"aws.stream_poll_ms", SettingType::kInt, "250", false},
+    {"aws.bucket", SettingType::kString, "", false},
     {"log.level", SettingType::kString, "info", false},
 }};
 

@@ -23,6 +23,7 @@
 #include "adapters/notify/teams_channel.h"
 #include "adapters/notify/webhook_channel.h"
 #include "adapters/oidc/oidc_identity_provider.h"
+#include "adapters/s3/s3_upload_copier.h"
 #include "adapters/sqlite/sqlite_access_key_store.h"
 #include "adapters/sqlite/sqlite_credential_store.h"
 #include "adapters/sqlite/sqlite_database.h"
@@ -32,6 +33,7 @@
 #include "aws/aws_config.h"
 #include "aws/dynamodb_client.h"
 #include "aws/dynamodb_streams_client.h"
+#include "aws/s3_client.h"
 #include "aws/sns_client.h"
 #include "base/config.h"
 #include "base/status.h"
@@ -233,12 +235,15 @@ absl::StatusOr<server::s3_api::S3Options> S3OptionsFrom(const base::Config& conf
 // inventory, and the stream mirror that keeps the local store current.
 struct AwsBackend {
   explicit AwsBackend(const aws::AwsConfig& config)
-      : dynamo(config), streams(config), sns(config) {}
+      : dynamo(config), streams(config), sns(config), s3(config) {}
   aws::DynamoDbClient dynamo;
   aws::DynamoDbStreamsClient streams;
   aws::SnsClient sns;
+  aws::S3Client s3;
   std::unique_ptr<adapters::DynamoDbInventoryStore> table;
   std::unique_ptr<adapters::DynamoDbStreamMirror> mirror;
+  // With aws.bucket: every upload is copied there (null without).
+  std::unique_ptr<adapters::S3UploadCopier> copier;
 };
 
 // nullptr for the embedded backend. For aws: checks the table and its stream and brings the
@@ -246,7 +251,8 @@ struct AwsBackend {
 // shows the table at once.
 absl::StatusOr<std::unique_ptr<AwsBackend>> OpenAwsBackend(
     const base::Config& config, const std::shared_ptr<adapters::SqliteDatabase>& db,
-    adapters::SqliteInventoryStore& mirror, core::Clock& clock) {
+    adapters::SqliteInventoryStore& mirror, core::ObjectStore& objects, const std::string& data_dir,
+    core::Clock& clock) {
   const std::string backend = config.GetString("server.backend");
   if (backend == "embedded") return nullptr;
   if (backend != "aws") {
@@ -281,6 +287,22 @@ absl::StatusOr<std::unique_ptr<AwsBackend>> OpenAwsBackend(
   spdlog::info("aws backend: table {} ({} region), stream {}{}", table, aws_config->region,
                backend_parts->mirror->stream_arn(),
                stats.resynced ? " (resynced from a full scan)" : "");
+  if (const std::string bucket = config.GetString("aws.bucket"); !bucket.empty()) {
+    adapters::S3UploadCopierOptions copy_options;
+    copy_options.checkpoint_path = data_dir + "/s3-copy.checkpoint";
+    copy_options.poll_interval = std::chrono::milliseconds(poll_ms);
+    const aws::S3Client& s3 = backend_parts->s3;
+    backend_parts->copier = std::make_unique<adapters::S3UploadCopier>(
+        objects,
+        [&s3, bucket](const core::ObjectInfo& object, std::string_view body) {
+          const std::string type = object.content_type.empty() ? "text/csv" : object.content_type;
+          return s3.PutObject(bucket, object.key, body, type).status();
+        },
+        copy_options);
+    SW_RETURN_IF_ERROR(backend_parts->copier->Start());
+    spdlog::info("aws backend: uploads are copied to s3://{}/ (after upload {})", bucket,
+                 backend_parts->copier->checkpoint());
+  }
   return backend_parts;
 }
 
@@ -352,7 +374,7 @@ absl::Status Serve(const ServeFlags& flags) {
   // --backend aws: the DynamoDB table is the inventory and `inventory` its local mirror, kept
   // current from the table's stream (which also feeds the checker).
   SW_ASSIGN_OR_RETURN(std::unique_ptr<AwsBackend> aws_backend,
-                      OpenAwsBackend(config, db, *inventory, clock));
+                      OpenAwsBackend(config, db, *inventory, *objects, data_dir, clock));
   core::InventoryStore& inventory_port =
       aws_backend ? static_cast<core::InventoryStore&>(*aws_backend->table) : *inventory;
   core::NotifierOptions notifier_options;
@@ -637,6 +659,13 @@ absl::Status Serve(const ServeFlags& flags) {
         std::thread([&] { aws_backend->mirror->Run(mirror_signal, &pipeline.check_wakeup()); });
   }
   const StopAndJoin join_mirror{mirror_signal, mirror_thread};
+  // --backend aws with aws.bucket: the copy of the uploads to S3, on a thread of its own.
+  base::WorkSignal copy_signal;
+  std::thread copy_thread;
+  if (aws_backend && aws_backend->copier) {
+    copy_thread = std::thread([&] { aws_backend->copier->Run(copy_signal); });
+  }
+  const StopAndJoin join_copy{copy_signal, copy_thread};
   // Housekeeping, on a thread of its own (the reminder thread runs only when reminders are
   // on): subscriptions left pending after their confirmation link expired are purged hourly
   // (and once before the API listens, above), so they are not listed as pending forever.
@@ -664,6 +693,7 @@ absl::Status Serve(const ServeFlags& flags) {
   reminder_signal.Stop();
   housekeeping_signal.Stop();
   mirror_signal.Stop();
+  copy_signal.Stop();
   if (s3_server) s3_server->Stop();
   http.Stop();
   pipeline.Stop();

@@ -13,7 +13,8 @@ would, then starts the server on that table:
 - a change written to the table by someone else (the Lambda loader, the original Python
   function) reaches the dashboard and alerts the same way;
 - an identical re-upload writes nothing and publishes nothing;
-- a restart resumes from the stream checkpoint: nothing is alerted twice.
+- a restart resumes from the stream checkpoint: nothing is alerted twice;
+- with aws.bucket, each upload is copied to that S3 bucket under its key.
 
 The setup calls and the checks on the table are plain HTTP requests to moto (its auth
 checks are off); everything under test goes through the server.
@@ -23,9 +24,10 @@ import os
 import tempfile
 import time
 import unittest
+import urllib.error
 
 from harness import SAMPLES, Server, wait_for
-from moto_support import REGION, MotoServer
+from moto_support import REGION, MotoServer, fake_authorization
 
 BERLIN = os.path.join(SAMPLES, "inventory-berlin.csv")  # Echo Plus at 0: one NoStock alert
 
@@ -48,6 +50,7 @@ class ServeAwsTest(unittest.TestCase):
             "StreamSpecification": {"StreamEnabled": True,
                                     "StreamViewType": "NEW_AND_OLD_IMAGES"}})
         m.create_topic("NoStock")
+        m.request("PUT", "/inventory-uploads")  # aws.bucket: where uploads are copied
         # Already in the table before the server first starts: out of stock, but not news.
         m.dynamodb("PutItem", {"TableName": "Inventory", "Item": item("Oslo", "Kindle", 0)})
         m.dynamodb("PutItem", {"TableName": "Inventory", "Item": item("Oslo", "Echo Dot", 4)})
@@ -62,7 +65,8 @@ class ServeAwsTest(unittest.TestCase):
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull,
-            "STOCKWATCH_AWS_STREAM_POLL_MS": "50"}).start()
+            "STOCKWATCH_AWS_STREAM_POLL_MS": "50",
+            "STOCKWATCH_AWS_BUCKET": "inventory-uploads"}).start()
         self.addCleanup(server.stop)
         return server
 
@@ -76,6 +80,13 @@ class ServeAwsTest(unittest.TestCase):
     def table(self):
         items = self.moto.dynamodb("Scan", {"TableName": "Inventory"})["Items"]
         return {(i["Store"]["S"], i["Item"]["S"]): int(i["Count"]["N"]) for i in items}
+
+    def s3_object(self, key):
+        try:
+            return self.moto.request("GET", f"/inventory-uploads/{key}",
+                                     headers={"Authorization": fake_authorization("s3")})[2]
+        except urllib.error.HTTPError:
+            return None
 
     def counts(self, server, store):
         return {i["item"]: i["count"] for i in server.inventory(store)}
@@ -103,6 +114,11 @@ class ServeAwsTest(unittest.TestCase):
         self.assertEqual(len(sent), 1, sent)
         self.assertEqual(sent[0][3]["store"], {"Type": "String", "Value": "Berlin"})
         self.assertEqual(sent[0][3]["new_count"], {"Type": "Number", "Value": "0"})
+        # The upload is copied to the S3 bucket, byte for byte, under its key.
+        with open(BERLIN, "rb") as f:
+            original = f.read()
+        wait_for(lambda: self.s3_object("inventory-berlin.csv") == original,
+                 what="the upload copied to s3://inventory-uploads/")
         stores = {st["store"]: st for st in s.get("/api/v1/stores")[1]["stores"]}
         self.assertIsNotNone(stores["Berlin"]["last_upload"])
 
