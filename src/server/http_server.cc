@@ -2,23 +2,35 @@
 // and handlers live in router.cc and friends and never see a socket.
 //
 // Threading: one acceptor thread runs an io_context with the asynchronous accept loop and a
-// watchdog timer. Each accepted connection gets its own thread that serves its requests
-// one after another with synchronous Beast calls, from the header to the last byte of the
-// response. Blocking I/O keeps the upload path a plain loop (read a chunk, validate it,
-// store it) and lets a long poll simply sleep, at the cost of one thread per connection,
-// which `max_connections` bounds; connections beyond it wait in the listen queue.
+// watchdog timer. Requests are served by worker threads with synchronous Beast calls, from
+// the header to the last byte of the response: blocking I/O keeps the upload path a plain
+// loop (read a chunk, validate it, store it) and lets a long poll simply sleep. A connection
+// waiting for its next request holds no thread: it is parked in an epoll set (one-shot), and
+// the workers wait in epoll_wait for whichever parked connection becomes readable (a new
+// connection starts parked too). So a few workers serve many keep-alive connections, going
+// from one ready connection to the next without sleeping while requests keep coming; a
+// thread per connection, as before, made the scheduler the bottleneck (bench/RESULTS.md).
+// Workers beyond kMinWorkers exit after kWorkerIdleExit without work. When no worker has
+// come back to epoll_wait for kSpawnAfter (all of them in long polls, streams, slow uploads),
+// the watcher thread starts another, so blocked workers never starve the other connections.
+// TLS connections are not parked once their handshake is done (OpenSSL may hold decrypted
+// bytes the socket no longer shows): their worker stays with them until they close.
+// `max_connections` bounds the connections; more wait in the listen queue.
 //
 // Timeouts: synchronous socket calls have none, so every connection publishes a deadline
-// before each blocking call and the watchdog shuts down (shutdown(2), never close) the
-// socket of any connection past its deadline, which makes the blocked call fail. Only the
-// connection thread closes its socket, under the registry mutex, so the watchdog never
-// touches a closed (and possibly reused) descriptor.
+// before each blocking call (and when parked, its idle timeout) and the watchdog shuts down
+// (shutdown(2), never close) the socket of any connection past its deadline, which makes the
+// blocked call fail (or the parked connection readable). Only the worker serving a connection
+// (or Stop(), once the workers are gone) closes its socket, under the registry mutex, so the
+// watchdog never touches a closed (and possibly reused) descriptor.
 
 #include "server/http_server.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sodium.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -79,6 +91,11 @@ constexpr size_t kStreamChunkBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kProducerWait{200};
 // Retry-After of the 503 answering a stream beyond ServerOptions::max_streams, in seconds.
 constexpr char kStreamRetryAfterSeconds[] = "5";
+// Workers kept even when idle; more exit after kWorkerIdleExit without a ready connection.
+constexpr size_t kMinWorkers = 4;
+constexpr int kWorkerIdleExitMillis = 1000;
+// When no worker has entered epoll_wait for this long, the watcher starts another.
+constexpr std::chrono::milliseconds kSpawnAfter{10};
 // Longest client-supplied X-Request-Id echoed back; a longer or odd one is replaced.
 constexpr size_t kMaxRequestIdBytes = 128;
 constexpr int64_t kNoDeadline = std::numeric_limits<int64_t>::max();
@@ -258,7 +275,10 @@ struct Connection {
   std::atomic<int64_t> deadline_ns{kNoDeadline};
   std::atomic<bool> timed_out{false};
   bool finished = false;  // the socket is closed; guarded by HttpServer::Impl::mu_
-  std::thread thread;     // written by the acceptor thread, joined by Reap() or Stop()
+  // Serving worker only (a parked connection has none; the poller hands it to the next):
+  beast::flat_buffer buffer;  // bytes read past the last request (pipelining)
+  bool started = false;       // the TLS handshake is done (or not needed)
+  bool in_epoll = false;      // added to the epoll set once
 };
 
 // The BodyReader of one request: pulls the body through the Beast parser into the
@@ -368,6 +388,12 @@ class BeastBodyReader final : public BodyReader {
 
 }  // namespace
 
+// A worker thread; `exited` (guarded by Impl::workers_mu_) once it returns, to be joined.
+struct Worker {
+  std::thread thread;
+  bool exited = false;
+};
+
 class HttpServer::Impl {
  public:
   Impl(const Services& services, ServerOptions options)
@@ -415,6 +441,23 @@ class HttpServer::Impl {
           fmt::format("cannot listen on {}: {}", options_.listen, ec.message()));
     }
     port_.store(acceptor_.local_endpoint().port(), std::memory_order_relaxed);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event stop_event{};
+    stop_event.events = EPOLLIN;  // level-triggered and never read: wakes every worker
+    stop_event.data.ptr = nullptr;
+    if (epoll_fd_ < 0 || stop_fd_ < 0 ||
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &stop_event) != 0) {
+      const std::string error = std::strerror(errno);
+      acceptor_.close(ec);
+      return absl::UnavailableError("http server: epoll: " + error);
+    }
+    last_wait_ns_.store(ToNanos(Steady::now()), std::memory_order_relaxed);
+    {
+      std::lock_guard lock(workers_mu_);
+      for (size_t i = 0; i < kMinWorkers; ++i) SpawnWorkerLocked();
+    }
+    watch_thread_ = std::thread([this] { WatchWorkers(); });
     DoAccept();
     ArmWatchdog();
     accept_thread_ = std::thread([this] { RunAcceptor(); });
@@ -443,19 +486,37 @@ class HttpServer::Impl {
     });
     if (accept_thread_.joinable()) accept_thread_.join();
     // The acceptor thread is gone, so the registry changes no more except for `finished`.
-    std::vector<Connection*> live;
     {
       std::lock_guard lock(mu_);
       for (const auto& connection : connections_) {
         if (!connection->finished) ::shutdown(connection->fd, SHUT_RDWR);
-        live.push_back(connection.get());
       }
     }
-    for (Connection* connection : live) {
-      if (connection->thread.joinable()) connection->thread.join();
+    if (watch_thread_.joinable()) watch_thread_.join();
+    const uint64_t one = 1;
+    if (::write(stop_fd_, &one, sizeof one) != sizeof one) {
+      spdlog::error("http server: cannot wake the workers: {}", std::strerror(errno));
     }
+    // Workers finish what they serve (every blocked call fails now) and exit within a poll
+    // interval; parked connections are closed below.
+    std::list<Worker> workers;
+    {
+      std::lock_guard lock(workers_mu_);
+      workers.swap(workers_);
+    }
+    for (Worker& worker : workers) worker.thread.join();
     std::lock_guard lock(mu_);
+    for (const auto& connection : connections_) {
+      if (!connection->finished) {
+        beast::error_code ec;
+        connection->socket.close(ec);
+        connection->finished = true;
+      }
+    }
     connections_.clear();
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+    epoll_fd_ = stop_fd_ = -1;
   }
 
  private:
@@ -514,13 +575,14 @@ class HttpServer::Impl {
     {
       std::lock_guard lock(mu_);
       connections_.push_back(std::move(connection));
-      try {
-        raw->thread = std::thread([this, raw] { Serve(*raw); });
-      } catch (const std::system_error& e) {
-        spdlog::error("http server cannot start a connection thread: {}", e.what());
-        connections_.pop_back();
-      }
       count = connections_.size();
+    }
+    // It waits parked for its first bytes (a request, or a TLS ClientHello).
+    if (!Park(*raw)) {
+      std::lock_guard lock(mu_);
+      beast::error_code close_ec;
+      raw->socket.close(close_ec);
+      raw->finished = true;
     }
     if (count >= options_.max_connections) {
       accept_paused_ = true;
@@ -553,14 +615,14 @@ class HttpServer::Impl {
     }
   }
 
-  // Joins the threads of finished connections and resumes accepting if it was paused.
+  // Forgets finished connections, joins workers that exited, and resumes accepting if it was
+  // paused.
   void Reap() {
     size_t count = 0;
     {
       std::lock_guard lock(mu_);
       for (auto it = connections_.begin(); it != connections_.end();) {
         if ((*it)->finished) {
-          (*it)->thread.join();
           it = connections_.erase(it);
         } else {
           ++it;
@@ -568,6 +630,16 @@ class HttpServer::Impl {
       }
       count = connections_.size();
     }
+    std::list<Worker> exited;
+    {
+      std::lock_guard lock(workers_mu_);
+      for (auto it = workers_.begin(); it != workers_.end();) {
+        auto next = std::next(it);
+        if (it->exited) exited.splice(exited.end(), workers_, it);
+        it = next;
+      }
+    }
+    for (Worker& worker : exited) worker.thread.join();
     if (accept_paused_ && count < options_.max_connections &&
         !stopping_.load(std::memory_order_relaxed)) {
       accept_paused_ = false;
@@ -575,28 +647,123 @@ class HttpServer::Impl {
     }
   }
 
-  // The connection thread.
-  void Serve(Connection& connection) {
+  // --- Workers and the poller. ---
+
+  // REQUIRES: workers_mu_ held.
+  void SpawnWorkerLocked() {
+    workers_.emplace_back();
+    Worker& worker = workers_.back();
     try {
-      ServeRequests(connection);
+      worker.thread = std::thread([this, &worker] { WorkerLoop(worker); });
+      ++live_workers_;
+    } catch (const std::system_error& e) {
+      spdlog::error("http server cannot start a worker thread: {}", e.what());
+      workers_.pop_back();
+    }
+  }
+
+  // Serves whichever parked connection becomes readable, one after another.
+  void WorkerLoop(Worker& self) {
+    while (!stopping_.load(std::memory_order_relaxed)) {
+      last_wait_ns_.store(ToNanos(Steady::now()), std::memory_order_relaxed);
+      epoll_event event{};
+      const int n = ::epoll_wait(epoll_fd_, &event, 1, kWorkerIdleExitMillis);
+      if (n < 0 && errno != EINTR) {
+        spdlog::critical("http server: epoll_wait: {}", std::strerror(errno));
+        break;
+      }
+      if (n == 1 && event.data.ptr == nullptr) break;  // Stop() signalled stop_fd_
+      if (n == 1) {
+        Serve(*static_cast<Connection*>(event.data.ptr));
+        continue;
+      }
+      if (n == 0) {
+        std::lock_guard lock(workers_mu_);
+        if (live_workers_ > kMinWorkers) {
+          --live_workers_;
+          self.exited = true;
+          return;
+        }
+      }
+    }
+    std::lock_guard lock(workers_mu_);
+    --live_workers_;
+    self.exited = true;
+  }
+
+  // Starts a worker when none has come back to epoll_wait for kSpawnAfter: every worker is
+  // held by a long request, and parked connections that become ready need one.
+  void WatchWorkers() {
+    while (!stopping_.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(kSpawnAfter);
+      const int64_t last = last_wait_ns_.load(std::memory_order_relaxed);
+      if (ToNanos(Steady::now()) - last < std::chrono::nanoseconds(kSpawnAfter).count()) continue;
+      std::lock_guard lock(workers_mu_);
+      if (live_workers_ < options_.max_connections + kMinWorkers) {
+        SpawnWorkerLocked();
+        // The new worker enters epoll_wait at once; wait for another interval before the next.
+        last_wait_ns_.store(ToNanos(Steady::now()), std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Serves `connection` until it waits for its next request (parked) or is done (closed).
+  // The serving worker only.
+  void Serve(Connection& connection) {
+    bool open = false;
+    try {
+      open = ServeRequests(connection);
     } catch (const std::exception& e) {
       spdlog::error("http connection failed: {}", e.what());
     } catch (...) {
       spdlog::error("http connection failed: unknown exception");
     }
+    if (open && Park(connection)) return;
     {
       std::lock_guard lock(mu_);
       beast::error_code ec;
-      connection.socket.close(ec);
+      connection.socket.close(ec);  // also leaves the epoll set
       connection.finished = true;
     }
     net::post(accept_ioc_, [this] { Reap(); });
   }
 
-  void ServeRequests(Connection& connection) {
-    if (tls_context_ && !Handshake(connection)) return;
-    beast::flat_buffer buffer;
+  // Puts an idle plain-HTTP connection in the epoll set, with its idle timeout. Returns
+  // false if it cannot (then it is closed).
+  bool Park(Connection& connection) {
+    if (stopping_.load(std::memory_order_relaxed)) return false;
+    // A TLS connection's handshake is bounded like any other read: a client that connects and
+    // sends nothing is cut off after io_timeout.
+    connection.SetTimeout(tls_context_ && !connection.started ? options_.io_timeout
+                                                              : options_.idle_timeout);
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    event.data.ptr = &connection;
+    const bool added = connection.in_epoll;
+    // Set before the call: once it returns, the poller may have handed the connection to
+    // another worker, and this one must not touch it any more.
+    connection.in_epoll = true;
+    if (::epoll_ctl(epoll_fd_, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, connection.fd, &event) != 0) {
+      spdlog::warn("http server: epoll_ctl: {}", std::strerror(errno));
+      connection.in_epoll = added;
+      return false;
+    }
+    return true;
+  }
+
+  // Serves requests of `connection` one after another. Returns true when it is idle and may
+  // be parked (plain HTTP, keep-alive, nothing read past the last request), false when it is
+  // done and must be closed.
+  bool ServeRequests(Connection& connection) {
+    if (!connection.started) {
+      connection.started = true;
+      if (tls_context_ && !Handshake(connection)) return false;
+    }
+    beast::flat_buffer& buffer = connection.buffer;
+    bool served = false;
     while (!stopping_.load(std::memory_order_relaxed)) {
+      // Waiting for the next request is the poller's job, unless bytes are already here.
+      if (served && !connection.stream.tls && buffer.size() == 0) return true;
       http::request_parser<http::buffer_body> parser;
       parser.header_limit(options_.max_header_bytes);
       // Body limits depend on the route; the handler enforces them through BodyReader.
@@ -608,12 +775,14 @@ class HttpServer::Impl {
       http::read_header(connection.stream, buffer, parser, ec);
       connection.ClearTimeout();
       if (ec) {
-        if (!parser.got_some() || IsDisconnect(ec) || connection.timed_out.load()) return;
+        if (!parser.got_some() || IsDisconnect(ec) || connection.timed_out.load()) return false;
         RefuseMalformed(connection, ec);
-        return;
+        return false;
       }
-      if (!ServeOne(connection, buffer, parser)) return;
+      if (!ServeOne(connection, buffer, parser)) return false;
+      served = true;
     }
+    return false;
   }
 
   // Starts TLS on a new connection of a TLS listener. Returns whether it may carry requests.
@@ -937,6 +1106,16 @@ class HttpServer::Impl {
 
   std::mutex mu_;
   std::list<std::unique_ptr<Connection>> connections_;  // guarded by mu_
+
+  // The workers (WorkerLoop) and their watcher (WatchWorkers).
+  int epoll_fd_ = -1;  // set by Start(), closed by Stop()
+  int stop_fd_ = -1;   // an eventfd in the epoll set, written by Stop()
+  std::thread watch_thread_;
+  // When a worker last entered epoll_wait (Steady nanoseconds).
+  std::atomic<int64_t> last_wait_ns_{0};
+  std::mutex workers_mu_;
+  std::list<Worker> workers_;  // guarded by workers_mu_; joined by Reap() or Stop()
+  size_t live_workers_ = 0;    // workers not exited; guarded by workers_mu_
 };
 
 absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file) {

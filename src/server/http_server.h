@@ -130,10 +130,11 @@ absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_
 
 // Serves HTTP/1.1 on a listening socket, or HTTPS with ServerOptions::tls_cert_file:
 // keep-alive, pipelining, chunked or Content-Length bodies, `Expect: 100-continue`. The TLS
-// handshake is bounded by `io_timeout`. One acceptor thread; each connection is
-// served by its own thread with blocking I/O, at most `max_connections` at once (more wait
-// in the listen queue). A watchdog closes connections idle past `idle_timeout` or making no
-// progress for `io_timeout`. Uploads are streamed through the CSV validator into the
+// handshake is bounded by `io_timeout`. One acceptor thread; requests are served with
+// blocking I/O by a few worker threads, and a connection between requests waits in an epoll
+// set holding no thread (http_server.cc, "Threading"); at most `max_connections` at once
+// (more wait in the listen queue). A watchdog closes connections idle past `idle_timeout` or making
+// no progress for `io_timeout`. Uploads are streamed through the CSV validator into the
 // ObjectStore, never held in memory whole. Thread-safe.
 class HttpServer {
  public:
