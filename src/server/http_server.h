@@ -133,9 +133,9 @@ absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_
 // handshake is bounded by `io_timeout`. One acceptor thread; requests are served with
 // blocking I/O by a few worker threads, and a connection between requests waits in an epoll
 // set holding no thread (http_server.cc, "Threading"); at most `max_connections` at once
-// (more wait in the listen queue). A watchdog closes connections idle past `idle_timeout` or making
-// no progress for `io_timeout`. Uploads are streamed through the CSV validator into the
-// ObjectStore, never held in memory whole. Thread-safe.
+// (more wait in the listen queue). A watchdog closes connections idle past `idle_timeout`
+// or making no progress for `io_timeout`. Uploads are streamed through the CSV validator
+// into the ObjectStore, never held in memory whole. Thread-safe.
 class HttpServer {
  public:
   // Serves the JSON API (an ApiRouter over `services`).
