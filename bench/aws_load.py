@@ -161,7 +161,11 @@ def main():
             sys.exit(f"expected {args.rows} items in the table, found {total}")
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # moto_server can ignore SIGTERM while busy
+            server.kill()
+            server.wait()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 
