@@ -123,6 +123,19 @@ class MotoServer:
             "AuthParameters": {"USERNAME": user, "PASSWORD": password}})
         return doc["AuthenticationResult"]["IdToken"]
 
+    def create_inventory_table(self, name="Inventory", stream=True):
+        """The original stack's table: Store (partition key) and Item (sort key), strings, on
+        demand, with a NEW_AND_OLD_IMAGES stream unless `stream` is false."""
+        body = {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
+                                         {"AttributeName": "Item", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
+                              {"AttributeName": "Item", "KeyType": "RANGE"}]}
+        if stream:
+            body["StreamSpecification"] = {"StreamEnabled": True,
+                                           "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        return self.dynamodb("CreateTable", body)
+
     def dynamodb(self, action, body):
         """One DynamoDB call (setup and inspection; what is under test uses our client)."""
         return self.json_call("application/x-amz-json-1.0", f"DynamoDB_20120810.{action}",

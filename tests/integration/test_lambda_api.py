@@ -60,12 +60,7 @@ class LambdaApiTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="sw-lambda-api-")
         cls.moto = m = MotoServer("sw-lambda-api-moto")
         try:
-            m.dynamodb("CreateTable", {
-                "TableName": "Inventory", "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
-                                         {"AttributeName": "Item", "AttributeType": "S"}],
-                "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
-                              {"AttributeName": "Item", "KeyType": "RANGE"}]})
+            m.create_inventory_table(stream=False)
             for it in (item("Berlin", "Echo Plus", 0), item("Berlin", "Echo Dot", 3),
                        item("Berlin", "Kindle", 40), item("Paris", "Kindle", 7),
                        # Not inventory: load-inventory's state row, and a bad Count.

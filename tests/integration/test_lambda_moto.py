@@ -111,13 +111,7 @@ class LambdaMotoTest(unittest.TestCase):
     def test_upload_load_check_publish(self):
         m = self.moto
         m.request("PUT", f"/{BUCKET}", headers={"Authorization": auth("s3")})
-        m.dynamodb("CreateTable", {
-            "TableName": "Inventory", "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
-                                     {"AttributeName": "Item", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
-                          {"AttributeName": "Item", "KeyType": "RANGE"}],
-            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        m.create_inventory_table()
         m.dynamodb("CreateTable", {
             "TableName": "InventoryLoads", "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [{"AttributeName": "Key", "AttributeType": "S"}],
@@ -184,13 +178,7 @@ class LambdaMotoTest(unittest.TestCase):
         m = self.moto
         bucket_ok = m.request("PUT", f"/{BUCKET}", headers={"Authorization": auth("s3")})
         self.assertEqual(bucket_ok[0], 200)
-        m.dynamodb("CreateTable", {
-            "TableName": "Plain", "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
-                                     {"AttributeName": "Item", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
-                          {"AttributeName": "Item", "KeyType": "RANGE"}],
-            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        m.create_inventory_table("Plain")
         m.sns({"Action": "CreateTopic", "Name": "PlainOut"})
         data = b"store,item,count\nOslo,Kindle,0\nOslo,Echo,2\n"
         etag = m.put_object("plain/oslo.csv", data)

@@ -41,14 +41,7 @@ class ServeAwsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.moto = MotoServer("sw-serve-aws-moto")
         m = cls.moto
-        m.dynamodb("CreateTable", {
-            "TableName": "Inventory", "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "Store", "AttributeType": "S"},
-                                     {"AttributeName": "Item", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "Store", "KeyType": "HASH"},
-                          {"AttributeName": "Item", "KeyType": "RANGE"}],
-            "StreamSpecification": {"StreamEnabled": True,
-                                    "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+        m.create_inventory_table()
         m.create_topic("NoStock")
         m.request("PUT", "/inventory-uploads")  # aws.bucket: where uploads are copied
         # Already in the table before the server first starts: out of stock, but not news.
