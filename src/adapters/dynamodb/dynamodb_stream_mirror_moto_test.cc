@@ -25,6 +25,7 @@
 #include "adapters/dynamodb/dynamodb_stream_mirror.h"
 #include "adapters/sqlite/sqlite_database.h"
 #include "adapters/sqlite/sqlite_inventory_store.h"
+#include "aws/moto_test_support.h"
 
 namespace stockwatch::adapters {
 namespace {
@@ -33,82 +34,7 @@ using aws::DynamoN;
 using aws::DynamoS;
 using nlohmann::json;
 
-size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
-
-long HttpStatus(const std::string& url) {
-  CURL* curl = curl_easy_init();
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
-  long code = 0;
-  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(curl);
-  return code;
-}
-
-// A port below the ephemeral range (RECIPES.md) that nothing listens on right now.
-int PickFreePort() {
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> pick(20000, 32000);
-  for (int tries = 0; tries < 100; ++tries) {
-    const int port = pick(rng);
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    close(fd);
-    if (free) return port;
-  }
-  return 0;
-}
-
-// One moto_server process in its own process group, stopped by its id.
-class MotoServer {
- public:
-  bool Start() {
-    const int port = PickFreePort();
-    if (port == 0) return false;
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      if (std::freopen("/dev/null", "w", stdout) != nullptr) dup2(fileno(stdout), STDERR_FILENO);
-      const std::string port_text = std::to_string(port);
-      execlp("moto_server", "moto_server", "-H", "127.0.0.1", "-p", port_text.c_str(),
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    if (pid_ < 0) return false;
-    endpoint_ = "http://127.0.0.1:" + std::to_string(port);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int exit_status = 0;
-      if (waitpid(pid_, &exit_status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      if (HttpStatus(endpoint_ + "/moto-api/") == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(-pid_, SIGTERM);
-    int exit_status = 0;
-    waitpid(pid_, &exit_status, 0);
-    pid_ = -1;
-  }
-
-  const std::string& endpoint() const { return endpoint_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string endpoint_;
-};
+using aws::moto_test::MotoServer;
 
 // A clock the test sets; Monotonic() is real so DescribeStream intervals behave.
 class TestClock final : public core::Clock {
