@@ -452,6 +452,24 @@ absl::Status AlreadyApplied(int64_t upload_id) {
                                   " is already applied");
 }
 
+// The store's one writer at a time for ApplyMirrored and RecordReport (an upload's Writer
+// holds the same flag for its lifetime): held from construction, if nobody held it then,
+// until destruction.
+class WriterClaim {
+ public:
+  explicit WriterClaim(std::atomic<bool>& flag) : flag_(flag), held_(!flag.exchange(true)) {}
+  ~WriterClaim() {
+    if (held_) flag_.store(false);
+  }
+  WriterClaim(const WriterClaim&) = delete;
+  WriterClaim& operator=(const WriterClaim&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<bool>& flag_;
+  const bool held_;
+};
+
 }  // namespace
 
 // The in-memory mirror of the table. Readers hold `mu` shared. The one live writer reads
@@ -1718,13 +1736,10 @@ absl::StatusOr<MirrorResult> SqliteInventoryStore::ApplyMirrored(
     }
   }
   Impl& impl = *impl_;
-  if (impl.writer_active.exchange(true)) {
+  const WriterClaim claim(impl.writer_active);
+  if (!claim.held()) {
     return absl::FailedPreconditionError("inventory: an upload is being applied; mirror later");
   }
-  struct Release {
-    std::atomic<bool>& flag;
-    ~Release() { flag.store(false); }
-  } release{impl.writer_active};
 
   const bool record = changes_mode == MirrorChanges::kRecord;
   NameTable new_stores(impl.store_names.end());
@@ -1998,13 +2013,10 @@ absl::Status SqliteInventoryStore::RecordReport(int64_t upload_id, TimePoint at,
     }
   }
   Impl& impl = *impl_;
-  if (impl.writer_active.exchange(true)) {
+  const WriterClaim claim(impl.writer_active);
+  if (!claim.held()) {
     return absl::FailedPreconditionError("inventory: another upload is being applied");
   }
-  struct Release {
-    std::atomic<bool>& flag;
-    ~Release() { flag.store(false); }
-  } release{impl.writer_active};
   {
     std::shared_lock lock(impl.mu);
     if (impl.applied.contains(upload_id)) return AlreadyApplied(upload_id);
