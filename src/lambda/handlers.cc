@@ -91,6 +91,16 @@ class CheckStockHandler final : public LambdaHandler {
   CheckStockOptions options_;
 };
 
+// The request path of a Function URL (rawPath) or API Gateway 1.0 (path) event, for logs;
+// "" when neither is a string.
+std::string PathOf(const nlohmann::json& event) {
+  for (const char* name : {"rawPath", "path"}) {
+    auto it = event.is_object() ? event.find(name) : event.end();
+    if (it != event.end() && it->is_string()) return it->get<std::string>();
+  }
+  return "";
+}
+
 // The dashboard's JSON API over the table (dashboard_api.h), for Cognito users.
 class ApiHandler final : public LambdaHandler {
  public:
@@ -111,7 +121,7 @@ class ApiHandler final : public LambdaHandler {
       LogJson({{"level", status >= 500 ? "error" : "warn"},
                {"msg", "api"},
                {"status", status},
-               {"path", event.value("rawPath", event.value("path", ""))},
+               {"path", PathOf(event)},
                {"skipped_items", source_.skipped()},
                {"error", status >= 500 ? response.value("body", "") : ""}});
     }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 
 #include "lambda/handlers.h"
@@ -48,7 +49,13 @@ absl::Status ServeInvocations(RuntimeApiClient& client, LambdaHandler& handler) 
     if (event.is_discarded()) {
       result = absl::InvalidArgumentError("the event is not JSON");
     } else {
-      result = handler.Invoke(event, context);
+      // A handler bug must fail this invocation, not the process (Lambda would start a new
+      // one, cold, and the event would be retried against the same bug anyway).
+      try {
+        result = handler.Invoke(event, context);
+      } catch (const std::exception& e) {
+        result = absl::InternalError(std::string("the handler failed: ") + e.what());
+      }
     }
     const char* trace = std::getenv("_X_AMZN_TRACE_ID");
     nlohmann::json log = {{"level", result.ok() ? "info" : "error"},
