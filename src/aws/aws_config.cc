@@ -116,7 +116,7 @@ absl::StatusOr<std::string> CheckEndpoint(std::string_view where, std::string ur
 }
 
 constexpr AwsService kKnownServices[] = {kDynamoDbService, kDynamoDbStreamsService, kS3Service,
-                                         kSnsService};
+                                         kSnsService, kSecretsManagerService};
 
 }  // namespace
 

@@ -46,6 +46,8 @@ inline constexpr AwsService kDynamoDbStreamsService{"dynamodb_streams", "dynamod
                                                     "streams.dynamodb", ErrorProtocol::kJson};
 inline constexpr AwsService kS3Service{"s3", "s3", "s3", ErrorProtocol::kRestXml};
 inline constexpr AwsService kSnsService{"sns", "sns", "sns", ErrorProtocol::kQueryXml};
+inline constexpr AwsService kSecretsManagerService{"secrets_manager", "secretsmanager",
+                                                   "secretsmanager", ErrorProtocol::kJson};
 
 // S3 bucket addressing. kAuto: path style (http://endpoint/bucket/key) against an
 // endpoint override (emulators, MinIO, our own S3 API), virtual-hosted style

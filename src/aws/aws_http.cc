@@ -463,9 +463,10 @@ absl::StatusOr<AwsHttpResponse> AwsHttpClient::Send(const AwsHttpRequest& reques
 absl::StatusOr<nlohmann::json> CallJsonProtocol(const AwsHttpClient& http,
                                                 std::string_view target_prefix,
                                                 std::string_view operation,
-                                                const nlohmann::json& request) {
+                                                const nlohmann::json& request,
+                                                std::string_view content_type) {
   AwsHttpRequest http_request;
-  http_request.headers = {{"content-type", "application/x-amz-json-1.0"},
+  http_request.headers = {{"content-type", std::string(content_type)},
                           {"x-amz-target", Cat(target_prefix, ".", operation)}};
   http_request.body = request.dump();
   absl::StatusOr<AwsHttpResponse> response = http.Send(http_request);

@@ -119,13 +119,12 @@ class AwsHttpClient {
 // query and REST protocols want it.
 std::string QueryEncode(std::string_view text);
 
-// One call of AWS's JSON 1.0 protocol (DynamoDB, DynamoDB Streams): POSTs `request` with
-// X-Amz-Target `<target_prefix>.<operation>` and returns the parsed answer (an empty object
-// for an empty body). Errors as AwsHttpClient::Send; an answer that is not JSON is
-// kInternal naming `operation` and the request id.
-absl::StatusOr<nlohmann::json> CallJsonProtocol(const AwsHttpClient& http,
-                                                std::string_view target_prefix,
-                                                std::string_view operation,
-                                                const nlohmann::json& request);
+// One call of AWS's JSON protocol (1.0: DynamoDB, DynamoDB Streams; 1.1: Secrets Manager):
+// POSTs `request` with X-Amz-Target `<target_prefix>.<operation>` and returns the parsed
+// answer (an empty object for an empty body). Errors as AwsHttpClient::Send; an answer that
+// is not JSON is kInternal naming `operation` and the request id.
+absl::StatusOr<nlohmann::json> CallJsonProtocol(
+    const AwsHttpClient& http, std::string_view target_prefix, std::string_view operation,
+    const nlohmann::json& request, std::string_view content_type = "application/x-amz-json-1.0");
 
 }  // namespace stockwatch::aws

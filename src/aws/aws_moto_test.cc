@@ -30,6 +30,7 @@
 #include "aws/dynamodb_streams_client.h"
 #include "aws/moto_test_support.h"
 #include "aws/s3_client.h"
+#include "aws/secrets_manager.h"
 #include "aws/sigv4.h"
 #include "aws/sns_client.h"
 
@@ -107,6 +108,20 @@ TEST_F(MotoTest, CreatesAndDescribesATable) {
   EXPECT_EQ((*table)["KeySchema"][0]["AttributeName"], "Store");
   EXPECT_EQ((*table)["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
   EXPECT_TRUE((*table)["LatestStreamArn"].is_string());
+}
+
+TEST_F(MotoTest, ReadsASecretStringFromSecretsManager) {
+  AwsHttpClient secrets(Config(), kSecretsManagerService);
+  ASSERT_TRUE(CallJsonProtocol(secrets, "secretsmanager", "CreateSecret",
+                               {{"Name", "sw-session"}, {"SecretString", "s3cr3t-value"}},
+                               "application/x-amz-json-1.1")
+                  .ok());
+  absl::StatusOr<std::string> value = GetSecretString(secrets, "sw-session");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "s3cr3t-value");
+  const absl::Status missing = GetSecretString(secrets, "no-such-secret").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing;
+  EXPECT_EQ(AwsErrorCode(missing), "ResourceNotFoundException") << missing;
 }
 
 TEST_F(MotoTest, MissingTableIsNotFoundWithAwsCodeAndRequestId) {

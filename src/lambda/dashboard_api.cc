@@ -1,5 +1,8 @@
 #include "lambda/dashboard_api.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <string>
 #include <utility>
 
@@ -12,6 +15,7 @@
 #include "server/ascii.h"
 #include "server/inventory_json.h"
 #include "server/inventory_query_params.h"
+#include "server/router.h"
 #include "server/status_http.h"
 #include "server/url.h"
 
@@ -21,33 +25,91 @@ struct DashboardApi::Snapshot {
   adapters::InMemoryInventoryStore store;
 };
 
+// One request of a payload format 2.0 or 1.0 event, as the embedded server's handlers see
+// one: header names lower case, format 2.0's `cookies` array joined into a `cookie` header.
+struct DashboardApi::Request {
+  server::HttpRequest http;  // method, target, headers, secure
+  std::string path;
+  std::string query;
+  std::string body;       // decoded when the event's body is base64
+  bool format_v2 = true;  // Set-Cookie goes in `cookies` (2.0) or `multiValueHeaders` (1.0)
+
+  // The value of cookie `name`, "" when absent.
+  std::string Cookie(std::string_view name) const {
+    std::optional<std::string_view> header = http.Header("cookie");
+    if (!header) return "";
+    std::optional<std::string_view> value = server::CookieValue(*header, name);
+    return value ? std::string(*value) : "";
+  }
+  // Whether the request is a browser's navigation (Accept names text/html), which gets a
+  // page rather than a JSON error.
+  bool AcceptsHtml() const {
+    std::optional<std::string_view> accept = http.Header("accept");
+    return accept && server::AsciiLower(*accept).find("text/html") != std::string::npos;
+  }
+};
+
 namespace {
 
-nlohmann::json Response(int status, std::string body) {
-  return {{"statusCode", status},
-          {"headers",
-           {{"content-type", "application/json"},
-            {"cache-control", "no-store"},
-            {"x-content-type-options", "nosniff"}}},
-          {"body", std::move(body)}};
+// The cookie holding a sign-in attempt while the browser is at the hosted UI (as the
+// embedded server's, server/oidc_sign_in.h).
+constexpr std::string_view kAttemptCookie = "sw_oidc";
+// What each sealed cookie is for: a token sealed for one does not open as the other.
+constexpr std::string_view kSessionPurpose = "stockwatch session v1";
+constexpr std::string_view kAttemptPurpose = "stockwatch oidc attempt v1";
+constexpr std::chrono::seconds kAttemptTtl{600};
+constexpr std::string_view kCallbackPath = "/api/v1/oidc/callback";
+// The dashboard pages this function serves (GET /api/v1/me, "features"); the web app hides
+// the others (overview, item, uploads, alerts, subscriptions, account, admin, live events),
+// whose data the inventory table does not hold.
+constexpr const char* kFeatures[] = {"inventory"};
+
+// The printable-ASCII start of a value a client sent, for messages.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
 }
 
-nlohmann::json JsonResponse(int status, const nlohmann::json& body) {
-  return Response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
-
-nlohmann::json ErrorResponse(const absl::Status& status) {
-  const server::HttpError http = server::StatusToHttp(status);
-  nlohmann::json response = Response(http.http_status, server::ErrorJson(status));
-  if (http.http_status == 401) response["headers"]["www-authenticate"] = "Bearer";
+server::HttpResponse Json(int status, const nlohmann::json& body) {
+  server::HttpResponse response = server::JsonResponse(status, body);
+  response.headers.emplace_back("Cache-Control", "no-store");
   return response;
 }
 
-nlohmann::json MethodNotAllowed(const std::string& method) {
-  nlohmann::json response = ErrorResponse(server::WithHttpStatus(
-      absl::InvalidArgumentError("method " + method + " is not allowed here; use GET"), 405));
-  response["headers"]["allow"] = "GET";
+server::HttpResponse Error(const absl::Status& status) {
+  server::HttpResponse response = server::ErrorResponse(status);
+  response.headers.emplace_back("Cache-Control", "no-store");
   return response;
+}
+
+server::HttpResponse MethodNotAllowed(const std::string& method, std::string_view allow) {
+  server::HttpResponse response = Error(server::WithHttpStatus(
+      absl::InvalidArgumentError("method " + Printable(method) + " is not allowed here; use " +
+                                 std::string(allow)),
+      405));
+  response.headers.emplace_back("Allow", std::string(allow));
+  return response;
+}
+
+server::HttpResponse Redirect(std::string location) {
+  server::HttpResponse response;
+  response.status = 302;
+  response.content_type.clear();
+  response.headers.emplace_back("Location", std::move(location));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
+std::string SetCookie(std::string_view name, std::string_view value, std::string_view path,
+                      std::chrono::seconds max_age, std::string_view same_site, bool secure) {
+  return std::string(name) + "=" + std::string(value) + "; Path=" + std::string(path) +
+         "; Max-Age=" + std::to_string(max_age.count()) +
+         "; HttpOnly; SameSite=" + std::string(same_site) + (secure ? "; Secure" : "");
+}
+
+std::string ClearAttemptCookie(bool secure) {
+  return SetCookie(kAttemptCookie, "", "/api/v1/oidc", std::chrono::seconds(0), "Lax", secure);
 }
 
 // A string member of `object`, or "" when absent or not a string.
@@ -57,21 +119,44 @@ std::string StringAt(const nlohmann::json& object, std::string_view name) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// Method, path and query of a payload format 2.0 or 1.0 event.
-struct Request {
-  std::string method;
-  std::string path;
-  std::string query;
-  std::string authorization;
-};
+bool SameSecret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
-Request ReadRequest(const nlohmann::json& event) {
-  Request request;
+std::string Base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> FromBase64(std::string_view text) {
+  std::string out(3 * (text.size() / 4) + 3, '\0');
+  if (text.size() % 4 != 0) return std::nullopt;
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t size = static_cast<size_t>(n);
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) --size;
+  out.resize(size);
+  return out;
+}
+
+DashboardApi::Request ReadRequest(const nlohmann::json& event) {
+  DashboardApi::Request request;
+  std::string method;
   if (auto context = event.find("requestContext");
       context != event.end() && context->is_object() && context->contains("http")) {
-    request.method = StringAt((*context)["http"], "method");
+    method = StringAt((*context)["http"], "method");
   }
-  if (request.method.empty()) request.method = StringAt(event, "httpMethod");
+  if (method.empty()) {
+    method = StringAt(event, "httpMethod");
+    request.format_v2 = method.empty() || StringAt(event, "version") == "2.0";
+  }
   request.path = StringAt(event, "rawPath");
   if (request.path.empty()) request.path = StringAt(event, "path");
   request.query = StringAt(event, "rawQueryString");
@@ -87,40 +172,79 @@ Request ReadRequest(const nlohmann::json& event) {
       }
     }
   }
+  request.http.method = std::move(method);
+  request.http.target = request.query.empty() ? request.path : request.path + "?" + request.query;
   // Format 2.0 lower-cases header names; 1.0 keeps the client's case.
   if (auto headers = event.find("headers"); headers != event.end() && headers->is_object()) {
     for (const auto& [name, value] : headers->items()) {
-      if (value.is_string() && server::EqualsIgnoreCase(name, "authorization")) {
-        request.authorization = value.get<std::string>();
-      }
+      if (!value.is_string()) continue;
+      request.http.headers.emplace_back(server::AsciiLower(name), value.get<std::string>());
     }
+  }
+  if (auto cookies = event.find("cookies"); cookies != event.end() && cookies->is_array()) {
+    std::string joined;
+    for (const nlohmann::json& cookie : *cookies) {
+      if (!cookie.is_string()) continue;
+      if (!joined.empty()) joined += "; ";
+      joined += cookie.get<std::string>();
+    }
+    if (!joined.empty()) request.http.headers.emplace_back("cookie", std::move(joined));
+  }
+  // A Function URL is HTTPS only and says so; a plain-HTTP front (a test) says "http".
+  std::optional<std::string_view> proto = request.http.Header("x-forwarded-proto");
+  request.http.secure = !proto || !server::EqualsIgnoreCase(*proto, "http");
+  request.body = StringAt(event, "body");
+  if (event.value("isBase64Encoded", false) == true) {
+    request.body = FromBase64(request.body).value_or("");
   }
   return request;
 }
 
-absl::StatusOr<core::Principal> Authenticate(const Request& request, const TokenVerifier& verify,
-                                             const core::OidcRoleMapping& roles) {
-  constexpr std::string_view kScheme = "bearer ";
-  const std::string& header = request.authorization;
-  if (header.size() <= kScheme.size() || !server::StartsWithIgnoreCase(header, kScheme)) {
-    return absl::UnauthenticatedError(
-        "sign in: send the Cognito ID token as Authorization: Bearer <token>");
+// The Lambda answer to `request`: the security headers added, Set-Cookie moved where the
+// event's format wants it, a binary (gzipped) body base64-encoded.
+nlohmann::json ToLambda(server::HttpResponse response, const DashboardApi::Request& request) {
+  server::AddSecurityHeaders(response, request.http.secure);
+  nlohmann::json headers = nlohmann::json::object();
+  nlohmann::json cookies = nlohmann::json::array();
+  if (!response.content_type.empty()) headers["content-type"] = response.content_type;
+  bool binary = false;
+  for (auto& [name, value] : response.headers) {
+    const std::string lower = server::AsciiLower(name);
+    if (lower == "set-cookie") {
+      cookies.push_back(std::move(value));
+      continue;
+    }
+    if (lower == "content-encoding") binary = true;
+    headers[lower] = std::move(value);
   }
-  SW_ASSIGN_OR_RETURN(nlohmann::json claims, verify(header.substr(kScheme.size())));
-  SW_ASSIGN_OR_RETURN(std::string name, core::OidcUserName(claims));
-  SW_ASSIGN_OR_RETURN(core::MappedRole mapped, core::MapOidcRole(claims, roles));
-  core::Principal principal;
-  principal.name = std::move(name);
-  principal.role = std::string(core::RoleName(mapped.role));
-  principal.scope = std::move(mapped.scope);
-  return principal;
+  nlohmann::json out = {{"statusCode", response.status}, {"headers", std::move(headers)}};
+  if (!cookies.empty()) {
+    if (request.format_v2) {
+      out["cookies"] = std::move(cookies);
+    } else {
+      out["multiValueHeaders"] = {{"set-cookie", std::move(cookies)}};
+    }
+  }
+  if (binary) {
+    out["body"] = Base64(response.body);
+    out["isBase64Encoded"] = true;
+  } else {
+    out["body"] = std::move(response.body);
+    out["isBase64Encoded"] = false;
+  }
+  return out;
 }
 
 }  // namespace
 
 DashboardApi::DashboardApi(InventorySource& source, TokenVerifier verify, core::Clock& clock,
                            DashboardApiOptions options)
-    : source_(source), verify_(std::move(verify)), clock_(clock), options_(std::move(options)) {}
+    : source_(source), verify_(std::move(verify)), clock_(clock), options_(std::move(options)) {
+  if (options_.browser) {
+    SW_CHECK(options_.browser->provider != nullptr);
+    sealer_ = std::make_unique<core::TokenSealer>(options_.browser->session_secret);
+  }
+}
 
 DashboardApi::~DashboardApi() = default;
 
@@ -154,58 +278,259 @@ absl::StatusOr<std::shared_ptr<DashboardApi::Snapshot>> DashboardApi::Read(
 
 nlohmann::json DashboardApi::Handle(const nlohmann::json& event) {
   const Request request = ReadRequest(event);
-  if (request.path == "/healthz") {
-    if (request.method != "GET") return MethodNotAllowed(request.method);
-    return JsonResponse(200, {{"status", "ok"}});
-  }
-  // Everything else needs a signed-in user, before even saying whether the route exists.
-  absl::StatusOr<core::Principal> principal = Authenticate(request, verify_, options_.roles);
-  if (!principal.ok()) return ErrorResponse(principal.status());
-  const bool known = request.path == "/api/v1/me" || request.path == "/api/v1/stores" ||
-                     request.path == "/api/v1/inventory";
-  if (!known) {
-    return ErrorResponse(absl::NotFoundError("no route " + request.path +
-                                             " (the api function serves /api/v1/me, "
-                                             "/api/v1/stores and /api/v1/inventory)"));
-  }
-  if (request.method != "GET") return MethodNotAllowed(request.method);
+  return ToLambda(Route(request), request);
+}
 
-  if (request.path == "/api/v1/me") {
+server::HttpResponse DashboardApi::Route(const Request& request) {
+  const std::string& method = request.http.method;
+  const std::string& path = request.path;
+  if (path == "/healthz") {
+    if (method != "GET") return MethodNotAllowed(method, "GET");
+    return Json(200, {{"status", "ok"}});
+  }
+  // The web app and the sign-in are open: they hold no data.
+  if (server::IsWebRoute(path)) return server::WebAssetResponse(request.http, path);
+  if (path.starts_with("/api/v1/oidc/")) return OidcRoute(request);
+
+  // Everything else needs a signed-in user, before even saying whether the route exists.
+  std::string csrf_token;
+  absl::StatusOr<core::Principal> principal = Authenticate(request, &csrf_token);
+  if (!principal.ok()) return Error(principal.status());
+  const bool known = path == "/api/v1/me" || path == "/api/v1/stores" ||
+                     path == "/api/v1/inventory" || path == "/api/v1/logout";
+  if (!known) {
+    return Error(absl::NotFoundError("no route " + Printable(path) +
+                                     " (the api function serves /api/v1/me, /api/v1/stores, "
+                                     "/api/v1/inventory and /api/v1/logout)"));
+  }
+  if (path == "/api/v1/logout") {
+    if (method != "POST") return MethodNotAllowed(method, "POST");
+    // A session's write needs its CSRF token (a bearer token has none to check).
+    if (!csrf_token.empty()) {
+      std::optional<std::string_view> sent = request.http.Header("x-csrf-token");
+      if (!sent || !SameSecret(*sent, csrf_token)) {
+        return Error(absl::PermissionDeniedError(
+            "X-CSRF-Token is missing or wrong: send the csrf_token of GET /api/v1/me"));
+      }
+    }
+    return Logout(request);
+  }
+  if (method != "GET") return MethodNotAllowed(method, "GET");
+
+  if (path == "/api/v1/me") {
     nlohmann::json stores = nullptr;
     if (!principal->scope.all_stores) stores = principal->scope.stores;
-    return JsonResponse(
+    nlohmann::json features = nlohmann::json::array();
+    for (const char* feature : kFeatures) features.push_back(feature);
+    return Json(
         200,
         {{"user",
-          {{"name", principal->name}, {"role", principal->role}, {"stores", std::move(stores)}}}});
+          {{"name", principal->name}, {"role", principal->role}, {"stores", std::move(stores)}}},
+         {"csrf_token", csrf_token.empty() ? nlohmann::json() : nlohmann::json(csrf_token)},
+         {"features", std::move(features)}});
   }
   absl::StatusOr<server::QueryParams> params = server::QueryParams::Parse(request.query);
-  if (!params.ok()) return ErrorResponse(params.status());
+  if (!params.ok()) return Error(params.status());
 
-  if (request.path == "/api/v1/stores") {
+  if (path == "/api/v1/stores") {
     absl::StatusOr<std::shared_ptr<Snapshot>> snapshot = Read(std::nullopt);
-    if (!snapshot.ok()) return ErrorResponse(snapshot.status());
+    if (!snapshot.ok()) return Error(snapshot.status());
     absl::StatusOr<nlohmann::json> stores =
         server::StoreSummariesJson((*snapshot)->store, principal->scope);
-    if (!stores.ok()) return ErrorResponse(stores.status());
+    if (!stores.ok()) return Error(stores.status());
     // The table keeps no upload times (see the header).
     for (nlohmann::json& store : *stores) store["last_upload"] = nullptr;
-    return JsonResponse(200, {{"stores", *std::move(stores)}});
+    return Json(200, {{"stores", *std::move(stores)}});
   }
 
   absl::StatusOr<core::InventoryQuery> query = server::ParseInventoryQuery(*params);
-  if (!query.ok()) return ErrorResponse(query.status());
+  if (!query.ok()) return Error(query.status());
   query->scope = principal->scope;
   if (query->store && !core::ScopeCoversStore(query->scope, *query->store)) {
-    return ErrorResponse(absl::PermissionDeniedError(
+    return Error(absl::PermissionDeniedError(
         principal->name + " may not see the inventory of store \"" + *query->store + "\""));
   }
   absl::StatusOr<std::shared_ptr<Snapshot>> snapshot = Read(query->store);
-  if (!snapshot.ok()) return ErrorResponse(snapshot.status());
+  if (!snapshot.ok()) return Error(snapshot.status());
   absl::StatusOr<core::InventoryPage> page = (*snapshot)->store.Query(*query);
-  if (!page.ok()) return ErrorResponse(page.status());
+  if (!page.ok()) return Error(page.status());
   absl::StatusOr<std::vector<core::Threshold>> thresholds = (*snapshot)->store.Thresholds();
-  if (!thresholds.ok()) return ErrorResponse(thresholds.status());
-  return Response(200, server::InventoryPageJson(*page, core::ThresholdTable(*thresholds)));
+  if (!thresholds.ok()) return Error(thresholds.status());
+  server::HttpResponse response;
+  response.body = server::InventoryPageJson(*page, core::ThresholdTable(*thresholds));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
+absl::StatusOr<core::Principal> DashboardApi::Authenticate(const Request& request,
+                                                           std::string* csrf_token) {
+  core::Principal principal;
+  // A bearer token wins over a cookie, as in the embedded server: scripts send one.
+  if (std::optional<std::string_view> header = request.http.Header("authorization")) {
+    constexpr std::string_view kScheme = "bearer ";
+    if (header->size() <= kScheme.size() || !server::StartsWithIgnoreCase(*header, kScheme)) {
+      return absl::UnauthenticatedError(
+          "sign in: send the Cognito ID token as Authorization: Bearer <token>");
+    }
+    SW_ASSIGN_OR_RETURN(nlohmann::json claims, verify_(header->substr(kScheme.size())));
+    SW_ASSIGN_OR_RETURN(principal.name, core::OidcUserName(claims));
+    SW_ASSIGN_OR_RETURN(core::MappedRole mapped, core::MapOidcRole(claims, options_.roles));
+    principal.role = std::string(core::RoleName(mapped.role));
+    principal.scope = std::move(mapped.scope);
+    return principal;
+  }
+  const std::string cookie = request.Cookie(server::SessionCookieName(request.http.secure));
+  if (cookie.empty() || !sealer_) {
+    return absl::UnauthenticatedError(
+        sealer_ ? "sign in at /api/v1/oidc/login, or send the Cognito ID token as "
+                  "Authorization: Bearer <token>"
+                : "sign in: send the Cognito ID token as Authorization: Bearer <token>");
+  }
+  SW_ASSIGN_OR_RETURN(nlohmann::json session, sealer_->Open(kSessionPurpose, cookie, clock_.Now()));
+  // What the callback sealed: its role mapping was applied then, at sign-in.
+  const std::string role = StringAt(session, "role");
+  principal.name = StringAt(session, "name");
+  principal.role = role;
+  *csrf_token = StringAt(session, "csrf");
+  const std::optional<core::Role> parsed = core::ParseRole(role);
+  auto stores = session.find("stores");
+  if (principal.name.empty() || !parsed || csrf_token->empty() || stores == session.end()) {
+    return absl::UnauthenticatedError("the session is malformed: sign in again");
+  }
+  if (stores->is_array()) {
+    principal.scope.all_stores = false;
+    for (const nlohmann::json& store : *stores) {
+      if (store.is_string()) principal.scope.stores.push_back(store.get<std::string>());
+    }
+  }
+  if (*parsed == core::Role::kManager && principal.scope.all_stores) {
+    return absl::UnauthenticatedError("the session is malformed: sign in again");
+  }
+  return principal;
+}
+
+std::string DashboardApi::RedirectUrl(const Request& request) const {
+  if (!options_.browser->redirect_url.empty()) return options_.browser->redirect_url;
+  std::string host(request.http.Header("host").value_or(""));
+  return (request.http.secure ? "https://" : "http://") + host + std::string(kCallbackPath);
+}
+
+server::HttpResponse DashboardApi::OidcRoute(const Request& request) {
+  const std::string_view name =
+      std::string_view(request.path).substr(std::string_view("/api/v1/oidc/").size());
+  absl::StatusOr<server::HttpResponse> response;
+  if (name != "config" && name != "login" && name != "callback") {
+    return Error(absl::NotFoundError("no route " + Printable(request.path)));
+  }
+  if (request.http.method != "GET") return MethodNotAllowed(request.http.method, "GET");
+  if (name == "config") {
+    // No password form here: the pool's hosted UI is the only sign-in.
+    return Json(200, {{"enabled", sealer_ != nullptr},
+                      {"login_url", "/api/v1/oidc/login"},
+                      {"password_login", false}});
+  }
+  if (!sealer_) {
+    response = absl::NotFoundError(
+        "sign-in in the browser is not configured (SESSION_SECRET or SESSION_SECRET_ARN)");
+  } else if (name == "login") {
+    response = OidcLogin(request);
+  } else {
+    response = OidcCallback(request);
+  }
+  if (response.ok()) return *std::move(response);
+  if (name == "callback" && request.AcceptsHtml()) {
+    // A browser the pool sent back lands on the login page, which explains the code; the
+    // detail (which check failed) goes to the log, not into a URL.
+    std::fprintf(stderr, "%s\n",
+                 nlohmann::json({{"level", "warn"},
+                                 {"msg", "oidc sign-in failed"},
+                                 {"error", std::string(response.status().message())}})
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                     .c_str());
+    server::HttpResponse redirect =
+        Redirect("/#/login?error=" + std::string(server::StatusToHttp(response.status()).code));
+    redirect.headers.emplace_back("Set-Cookie", ClearAttemptCookie(request.http.secure));
+    return redirect;
+  }
+  return Error(response.status());
+}
+
+absl::StatusOr<server::HttpResponse> DashboardApi::OidcLogin(const Request& request) {
+  const BrowserSignInOptions& browser = *options_.browser;
+  SW_ASSIGN_OR_RETURN(std::string endpoint, browser.provider->AuthorizationEndpoint());
+  const core::OidcAttempt attempt = core::NewOidcAttempt();
+  core::AuthorizationRequest authorization;
+  authorization.endpoint = std::move(endpoint);
+  authorization.client_id = browser.client_id;
+  authorization.redirect_uri = RedirectUrl(request);
+  authorization.scopes = browser.scopes;
+  authorization.state = attempt.state;
+  authorization.nonce = attempt.nonce;
+  authorization.code_challenge = core::PkceChallenge(attempt.code_verifier);
+  server::HttpResponse response = Redirect(core::AuthorizationUrl(authorization));
+  // The attempt travels with the browser, sealed: a state seen in a URL (logs, Referer) is
+  // useless without it. SameSite=Lax: the pool's redirect back is a cross-site top-level GET.
+  const std::string sealed = sealer_->Seal(
+      kAttemptPurpose,
+      {{"state", attempt.state}, {"nonce", attempt.nonce}, {"verifier", attempt.code_verifier}},
+      clock_.Now() + kAttemptTtl);
+  response.headers.emplace_back("Set-Cookie", SetCookie(kAttemptCookie, sealed, "/api/v1/oidc",
+                                                        kAttemptTtl, "Lax", request.http.secure));
+  return response;
+}
+
+absl::StatusOr<server::HttpResponse> DashboardApi::OidcCallback(const Request& request) {
+  SW_ASSIGN_OR_RETURN(server::QueryParams params, server::QueryParams::Parse(request.query));
+  if (std::optional<std::string> error = params.Get("error")) {
+    return absl::UnauthenticatedError("the provider refused the sign-in: " + Printable(*error));
+  }
+  const std::string cookie = request.Cookie(kAttemptCookie);
+  if (cookie.empty()) {
+    return absl::UnauthenticatedError(
+        "no sign-in is waiting in this browser (it expired or was used): start again at "
+        "/api/v1/oidc/login");
+  }
+  SW_ASSIGN_OR_RETURN(nlohmann::json attempt, sealer_->Open(kAttemptPurpose, cookie, clock_.Now()));
+  const std::optional<std::string> state = params.Get("state");
+  if (!state || !SameSecret(*state, StringAt(attempt, "state"))) {
+    return absl::UnauthenticatedError(
+        "the sign-in state does not match this browser's: start again at /api/v1/oidc/login");
+  }
+  const std::optional<std::string> code = params.Get("code");
+  if (!code || code->empty()) return absl::InvalidArgumentError("code is required");
+  SW_ASSIGN_OR_RETURN(nlohmann::json claims, options_.browser->provider->Redeem(
+                                                 *code, StringAt(attempt, "verifier"),
+                                                 RedirectUrl(request), StringAt(attempt, "nonce")));
+  SW_ASSIGN_OR_RETURN(std::string name, core::OidcUserName(claims));
+  SW_ASSIGN_OR_RETURN(core::MappedRole mapped, core::MapOidcRole(claims, options_.roles));
+  nlohmann::json stores = nullptr;
+  if (!mapped.scope.all_stores) stores = mapped.scope.stores;
+  const std::string sealed = sealer_->Seal(kSessionPurpose,
+                                           {{"name", name},
+                                            {"role", core::RoleName(mapped.role)},
+                                            {"stores", std::move(stores)},
+                                            {"csrf", core::RandomUrlToken()}},
+                                           clock_.Now() + options_.browser->session_ttl);
+  const bool secure = request.http.secure;
+  server::HttpResponse response = Redirect("/");
+  // SameSite=Strict: no other site can make the browser send it.
+  response.headers.emplace_back("Set-Cookie",
+                                SetCookie(server::SessionCookieName(secure), sealed, "/",
+                                          options_.browser->session_ttl, "Strict", secure));
+  response.headers.emplace_back("Set-Cookie", ClearAttemptCookie(secure));
+  return response;
+}
+
+server::HttpResponse DashboardApi::Logout(const Request& request) {
+  // Stateless sessions end when the browser forgets the cookie (see the header).
+  server::HttpResponse response;
+  response.status = 204;
+  response.content_type.clear();
+  response.headers.emplace_back("Cache-Control", "no-store");
+  const bool secure = request.http.secure;
+  response.headers.emplace_back("Set-Cookie", SetCookie(server::SessionCookieName(secure), "", "/",
+                                                        std::chrono::seconds(0), "Strict", secure));
+  return response;
 }
 
 }  // namespace stockwatch::lambda

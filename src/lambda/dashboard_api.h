@@ -1,15 +1,27 @@
-// The `api` function: the dashboard's JSON API, read side, behind a Lambda Function URL or
-// an API Gateway HTTP API, over the inventory table, for users signed in to the Cognito user
-// pool (an ID token sent as `Authorization: Bearer`).
+// The `api` function: the dashboard, web app and JSON API (read side), behind a Lambda
+// Function URL or an API Gateway HTTP API, over the inventory table, for users of the Cognito
+// user pool.
 //
-// Routes (docs/API.md, "The api Lambda function"): GET /healthz (open), GET /api/v1/me,
-// GET /api/v1/stores and GET /api/v1/inventory with the embedded server's parameters, paging
-// and JSON, byte for byte. They answer from a snapshot of the table: a Query of one store when
-// the request names one, else a Scan of the table, reused for `table_cache`; the snapshot is
-// loaded into the reference in-memory inventory store, so filters, sorting, cursors and the
-// low-stock rule are the embedded mode's own code. The original table keeps no times, so
-// `updated_at` and a store's `last_updated` are the time the table was read, and
-// `last_upload` is null.
+// Two ways in:
+// - A browser signs in with the pool's hosted UI (OpenID Connect, authorization code flow
+//   with PKCE: GET /api/v1/oidc/login, /api/v1/oidc/callback) and then holds a session
+//   cookie. The function keeps no state between invocations, so the session (user, role,
+//   stores, CSRF token, expiry) and the sign-in attempt (state, nonce, code verifier) live in
+//   cookies sealed with the session secret (core/auth/sealed_token.h): the browser can
+//   neither read nor change them. A session ends at its expiry or at logout (the cookie is
+//   cleared); changing the secret ends every session at once.
+// - A script sends the pool's ID token as `Authorization: Bearer` (it wins over a cookie).
+//
+// Routes (docs/API.md, "The api Lambda function"): GET /healthz, the web app (GET `/` and
+// `/assets/...`) and the sign-in routes are open; GET /api/v1/me, /api/v1/stores and
+// /api/v1/inventory (the embedded server's parameters, paging and JSON, byte for byte) and
+// POST /api/v1/logout need a user. /api/v1/me lists in `features` the dashboard pages this
+// function serves (the inventory), so the web app shows only those. The JSON routes answer
+// from a snapshot of the table: a Query of one store when the request names one, else a Scan
+// of the table, reused for `table_cache`; the snapshot is loaded into the reference
+// in-memory inventory store, so filters, sorting, cursors and the low-stock rule are the
+// embedded mode's own code. The original table keeps no times, so `updated_at` and a store's
+// `last_updated` are the time the table was read, and `last_upload` is null.
 #pragma once
 
 #include <chrono>
@@ -22,10 +34,14 @@
 
 #include "absl/status/statusor.h"
 #include "core/auth/oidc.h"
+#include "core/auth/sealed_token.h"
 #include "core/model/types.h"
 #include "core/ports/clock.h"
+#include "core/ports/credential_store.h"
+#include "core/ports/identity_provider.h"
 #include "core/ports/inventory_store.h"
 #include "nlohmann/json.hpp"
+#include "server/http_message.h"
 
 namespace stockwatch::lambda {
 
@@ -44,6 +60,26 @@ class InventorySource {
 // kUnavailable if it cannot be checked now (the key set cannot be fetched).
 using TokenVerifier = std::function<absl::StatusOr<nlohmann::json>(std::string_view token)>;
 
+// Sign-in in the browser. Without it (DashboardApiOptions::browser unset) only bearer tokens
+// are accepted and /api/v1/oidc/config says sign-in is not enabled.
+struct BrowserSignInOptions {
+  // Seals the session and sign-in cookies: at least core::kMinSealSecretBytes bytes.
+  // Required.
+  std::string session_secret;
+  // How long a session lasts. Default 8 h.
+  std::chrono::seconds session_ttl{8 * 3600};
+  // The pool's hosted UI (authorization endpoint) and token exchange; must outlive the api.
+  // Required.
+  core::IdentityProvider* provider = nullptr;
+  // The app client id, sent in the authorization request. Required.
+  std::string client_id;
+  // Scopes asked for ("openid" is always added). Default "openid email".
+  std::string scopes = "openid email";
+  // Our callback as registered with the app client; empty: the request's own origin
+  // (https://<Host>) + "/api/v1/oidc/callback". Default empty.
+  std::string redirect_url;
+};
+
 struct DashboardApiOptions {
   // The LowStock threshold in force for every item (check-stock's LOW_STOCK_THRESHOLD), for
   // `status=low` and the stores' `low` counts. Default none: no item is low.
@@ -53,6 +89,8 @@ struct DashboardApiOptions {
   std::chrono::milliseconds table_cache{5000};
   // How the ID token's groups become a role and store scope (as the embedded OIDC sign-in).
   core::OidcRoleMapping roles;
+  // Sign-in in the browser; unset: bearer tokens only.
+  std::optional<BrowserSignInOptions> browser;
 };
 
 class DashboardApi {
@@ -63,13 +101,29 @@ class DashboardApi {
   ~DashboardApi();
 
   // Answers one request. `event` is a Function URL or HTTP API event (payload format 2.0:
-  // requestContext.http.method, rawPath, rawQueryString, headers; format 1.0's httpMethod,
-  // path and queryStringParameters are read too). Returns the response as those expect it:
-  // {"statusCode","headers","body"}. Never fails: errors are JSON error responses as the
-  // embedded server's (docs/API.md, "Errors"), 401 with `WWW-Authenticate: Bearer`.
+  // requestContext.http.method, rawPath, rawQueryString, headers, cookies, body; format 1.0's
+  // httpMethod, path, queryStringParameters and multiValueHeaders are read too). Returns the
+  // response as those expect it: {"statusCode","headers","body"}, with "cookies" (2.0) or
+  // "multiValueHeaders" (1.0) for Set-Cookie and "isBase64Encoded" for a gzipped file. Every
+  // response carries the embedded server's security headers. Never fails: errors are JSON
+  // error responses as the embedded server's (docs/API.md, "Errors"), 401 with
+  // `WWW-Authenticate: Bearer`; a browser the sign-in fails for is sent to the login page.
   nlohmann::json Handle(const nlohmann::json& event);
 
+  struct Request;  // one request, read from the event (dashboard_api.cc)
+
  private:
+  server::HttpResponse Route(const Request& request);
+  // The sign-in routes: /api/v1/oidc/config, /login and /callback.
+  server::HttpResponse OidcRoute(const Request& request);
+  absl::StatusOr<server::HttpResponse> OidcLogin(const Request& request);
+  absl::StatusOr<server::HttpResponse> OidcCallback(const Request& request);
+  server::HttpResponse Logout(const Request& request);
+  // The user a bearer token or session cookie names, and the session's CSRF token ("" for
+  // a bearer token).
+  absl::StatusOr<core::Principal> Authenticate(const Request& request, std::string* csrf_token);
+  std::string RedirectUrl(const Request& request) const;
+
   struct Snapshot;
   // The table (or one store of it) as an in-memory inventory store.
   absl::StatusOr<std::shared_ptr<Snapshot>> Read(const std::optional<std::string>& store);
@@ -78,7 +132,8 @@ class DashboardApi {
   TokenVerifier verify_;
   core::Clock& clock_;
   DashboardApiOptions options_;
-  std::shared_ptr<Snapshot> table_;  // the last whole-table snapshot
+  std::unique_ptr<core::TokenSealer> sealer_;  // set with options_.browser
+  std::shared_ptr<Snapshot> table_;            // the last whole-table snapshot
   std::chrono::steady_clock::time_point table_read_at_;
 };
 

@@ -2,10 +2,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <map>
 #include <string>
 #include <vector>
+
+#include "core/auth/oidc.h"
+#include "server/url.h"
+#include "server/web_assets.h"
 
 namespace stockwatch::lambda {
 namespace {
@@ -14,11 +19,15 @@ using ::testing::HasSubstr;
 
 class FakeClock final : public core::Clock {
  public:
-  core::TimePoint Now() override { return core::TimePoint(std::chrono::seconds(1795680000)); }
+  core::TimePoint Now() override { return now_; }
   std::chrono::steady_clock::time_point Monotonic() override { return monotonic_; }
-  void Advance(std::chrono::milliseconds by) { monotonic_ += by; }
+  void Advance(std::chrono::milliseconds by) {
+    monotonic_ += by;
+    now_ += by;
+  }
 
  private:
+  core::TimePoint now_{std::chrono::seconds(1795680000)};
   std::chrono::steady_clock::time_point monotonic_{std::chrono::hours(1000)};
 };
 
@@ -89,7 +98,7 @@ TEST_F(DashboardApiTest, HealthIsOpenAndEverythingElseNeedsAValidToken) {
   EXPECT_EQ(health["statusCode"], 200);
   EXPECT_EQ(Body(health)["status"], "ok");
 
-  for (const char* path : {"/api/v1/inventory", "/api/v1/no-such-route", "/"}) {
+  for (const char* path : {"/api/v1/inventory", "/api/v1/no-such-route", "/api/v1/me"}) {
     nlohmann::json refused = api.Handle(Event("GET", path, "", ""));
     EXPECT_EQ(refused["statusCode"], 401) << path;
     EXPECT_EQ(refused["headers"]["www-authenticate"], "Bearer");
@@ -210,6 +219,278 @@ TEST_F(DashboardApiTest, ATableThatCannotBeReadIsUnavailableAndNotCached) {
   source_.status = absl::OkStatus();
   EXPECT_EQ(api.Handle(Event("GET", "/api/v1/inventory"))["statusCode"], 200);
   EXPECT_EQ(source_.calls.size(), 2u);
+}
+
+// The pool's hosted UI and token endpoint: Redeem() checks the PKCE verifier against the
+// challenge of the authorization URL the function made, as Cognito does.
+class FakeProvider final : public core::IdentityProvider {
+ public:
+  absl::StatusOr<std::string> AuthorizationEndpoint() override {
+    return std::string("https://pool.auth.eu-west-1.amazoncognito.com/oauth2/authorize");
+  }
+  absl::StatusOr<nlohmann::json> Redeem(std::string_view code, std::string_view code_verifier,
+                                        std::string_view redirect_uri,
+                                        std::string_view nonce) override {
+    redeemed.push_back({std::string(code), std::string(redirect_uri), std::string(nonce)});
+    if (core::PkceChallenge(code_verifier) != challenge) {
+      return absl::UnauthenticatedError("token endpoint: invalid_grant");
+    }
+    if (code == "manager-code") {
+      return nlohmann::json{{"cognito:username", "bob"},
+                            {"cognito:groups", {"managers"}},
+                            {"custom:stores", "Berlin"}};
+    }
+    return nlohmann::json{{"cognito:username", "carol"}, {"cognito:groups", {"admins"}}};
+  }
+  std::string challenge;  // of the last authorization URL
+  struct Redeemed {
+    std::string code, redirect_uri, nonce;
+  };
+  std::vector<Redeemed> redeemed;
+};
+
+// The value of `name` in a URL's query.
+std::string QueryValue(const std::string& url, const std::string& name) {
+  absl::StatusOr<server::QueryParams> params =
+      server::QueryParams::Parse(url.substr(url.find('?') + 1));
+  return params.ok() ? params->Get(name).value_or("") : "";
+}
+
+// "name=value" of the Set-Cookie for `name` in a response's `cookies`, "" when none.
+std::string CookiePair(const nlohmann::json& response, const std::string& name) {
+  for (const nlohmann::json& cookie : response.value("cookies", nlohmann::json::array())) {
+    const std::string text = cookie.get<std::string>();
+    if (text.starts_with(name + "=")) return text.substr(0, text.find(';'));
+  }
+  return "";
+}
+
+std::string SetCookieFor(const nlohmann::json& response, const std::string& name) {
+  for (const nlohmann::json& cookie : response.value("cookies", nlohmann::json::array())) {
+    if (cookie.get<std::string>().starts_with(name + "=")) return cookie.get<std::string>();
+  }
+  return "";
+}
+
+nlohmann::json BrowserEvent(const std::string& method, const std::string& path,
+                            const std::string& query, std::vector<std::string> cookies,
+                            bool html = false) {
+  nlohmann::json event = Event(method, path, query, "");
+  event["headers"]["x-forwarded-proto"] = "https";
+  if (html) event["headers"]["accept"] = "text/html,application/xhtml+xml";
+  if (!cookies.empty()) event["cookies"] = cookies;
+  return event;
+}
+
+class BrowserSignInTest : public DashboardApiTest {
+ protected:
+  DashboardApi MakeBrowserApi(std::string secret = std::string(48, 'k')) {
+    DashboardApiOptions options;
+    options.roles.admin_groups = {"admins"};
+    options.roles.manager_groups = {"managers"};
+    BrowserSignInOptions browser;
+    browser.session_secret = std::move(secret);
+    browser.provider = &provider_;
+    browser.client_id = "client-1";
+    browser.session_ttl = std::chrono::hours(8);
+    options.browser = browser;
+    return DashboardApi(source_, Verify, clock_, options);
+  }
+
+  // Login, then the pool's redirect back with `code`: the callback's response.
+  nlohmann::json SignIn(DashboardApi& api, const std::string& code = "admin-code") {
+    nlohmann::json login = api.Handle(BrowserEvent("GET", "/api/v1/oidc/login", "", {}, true));
+    const std::string location = login["headers"]["location"];
+    provider_.challenge = QueryValue(location, "code_challenge");
+    return api.Handle(BrowserEvent("GET", "/api/v1/oidc/callback",
+                                   "code=" + code + "&state=" + QueryValue(location, "state"),
+                                   {CookiePair(login, "sw_oidc")}, true));
+  }
+
+  FakeProvider provider_;
+};
+
+TEST_F(BrowserSignInTest, TheWebAppIsServedOpenWithTheSecurityHeaders) {
+  DashboardApi api = MakeApi();
+  nlohmann::json index = api.Handle(Event("GET", "/", "", ""));
+  ASSERT_EQ(index["statusCode"], 200) << index;
+  EXPECT_THAT(index["headers"]["content-type"].get<std::string>(), HasSubstr("text/html"));
+  EXPECT_THAT(index["headers"]["content-security-policy"].get<std::string>(),
+              HasSubstr("default-src 'self'"));
+  EXPECT_EQ(index["headers"]["x-frame-options"], "DENY");
+  EXPECT_EQ(index["headers"]["strict-transport-security"], "max-age=31536000");
+  EXPECT_EQ(index["isBase64Encoded"], false);
+  EXPECT_EQ(index["body"], std::string(server::WebAssets()[0].body));
+
+  // A hashed file, gzipped for a client that takes gzip: base64 in the Lambda answer.
+  const server::WebAsset* zipped = nullptr;
+  for (const server::WebAsset& asset : server::WebAssets()) {
+    if (asset.immutable && !asset.gzip.empty()) zipped = &asset;
+  }
+  ASSERT_NE(zipped, nullptr);
+  nlohmann::json event = Event("GET", std::string(zipped->path), "", "");
+  event["headers"]["accept-encoding"] = "gzip, br";
+  nlohmann::json file = api.Handle(event);
+  ASSERT_EQ(file["statusCode"], 200);
+  EXPECT_EQ(file["isBase64Encoded"], true);
+  EXPECT_EQ(file["headers"]["content-encoding"], "gzip");
+  EXPECT_EQ(file["headers"]["cache-control"], "public, max-age=31536000, immutable");
+  const std::string encoded = file["body"];
+  std::string decoded(encoded.size(), '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                                reinterpret_cast<const unsigned char*>(encoded.data()),
+                                static_cast<int>(encoded.size()));
+  ASSERT_GT(n, 0);
+  decoded.resize(zipped->gzip.size());
+  EXPECT_EQ(decoded, std::string(zipped->gzip));
+
+  EXPECT_EQ(api.Handle(Event("GET", "/assets/nope.js", "", ""))["statusCode"], 404);
+}
+
+TEST_F(BrowserSignInTest, WithoutASecretOnlyBearerTokensWork) {
+  DashboardApi api = MakeApi();
+  nlohmann::json config = Body(api.Handle(Event("GET", "/api/v1/oidc/config", "", "")));
+  EXPECT_EQ(config["enabled"], false);
+  EXPECT_EQ(config["password_login"], false);
+  nlohmann::json login = api.Handle(Event("GET", "/api/v1/oidc/login", "", ""));
+  EXPECT_EQ(login["statusCode"], 404);
+  EXPECT_THAT(Body(login)["error"]["message"].get<std::string>(), HasSubstr("SESSION_SECRET"));
+}
+
+TEST_F(BrowserSignInTest, SignInWithTheHostedUiGivesASealedSessionCookie) {
+  DashboardApi api = MakeBrowserApi();
+  EXPECT_EQ(Body(api.Handle(Event("GET", "/api/v1/oidc/config", "", "")))["enabled"], true);
+
+  nlohmann::json login = api.Handle(BrowserEvent("GET", "/api/v1/oidc/login", "", {}, true));
+  ASSERT_EQ(login["statusCode"], 302) << login;
+  const std::string location = login["headers"]["location"];
+  EXPECT_TRUE(
+      location.starts_with("https://pool.auth.eu-west-1.amazoncognito.com/oauth2/authorize?"))
+      << location;
+  EXPECT_EQ(QueryValue(location, "client_id"), "client-1");
+  EXPECT_EQ(QueryValue(location, "redirect_uri"),
+            "https://abc.lambda-url.eu-west-1.on.aws/api/v1/oidc/callback");
+  EXPECT_EQ(QueryValue(location, "code_challenge_method"), "S256");
+  const std::string attempt = SetCookieFor(login, "sw_oidc");
+  EXPECT_THAT(attempt, HasSubstr("HttpOnly"));
+  EXPECT_THAT(attempt, HasSubstr("Secure"));
+  EXPECT_THAT(attempt, HasSubstr("Path=/api/v1/oidc"));
+  // The attempt's secrets are sealed: neither state nor nonce shows in the cookie.
+  EXPECT_EQ(attempt.find(QueryValue(location, "state")), std::string::npos);
+
+  provider_.challenge = QueryValue(location, "code_challenge");
+  nlohmann::json callback = api.Handle(BrowserEvent(
+      "GET", "/api/v1/oidc/callback", "code=admin-code&state=" + QueryValue(location, "state"),
+      {CookiePair(login, "sw_oidc")}, true));
+  ASSERT_EQ(callback["statusCode"], 302) << callback;
+  EXPECT_EQ(callback["headers"]["location"], "/");
+  ASSERT_EQ(provider_.redeemed.size(), 1u);
+  EXPECT_EQ(provider_.redeemed[0].nonce, QueryValue(location, "nonce"));
+  EXPECT_EQ(provider_.redeemed[0].redirect_uri, QueryValue(location, "redirect_uri"));
+  const std::string session_cookie = SetCookieFor(callback, "__Host-sw_session");
+  EXPECT_THAT(session_cookie, HasSubstr("SameSite=Strict"));
+  EXPECT_THAT(session_cookie, HasSubstr("HttpOnly"));
+  EXPECT_THAT(session_cookie, HasSubstr("Secure"));
+  EXPECT_THAT(session_cookie, HasSubstr("Max-Age=28800"));
+  EXPECT_THAT(SetCookieFor(callback, "sw_oidc"), HasSubstr("Max-Age=0"));
+
+  const std::string session = CookiePair(callback, "__Host-sw_session");
+  nlohmann::json me = Body(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session})));
+  EXPECT_EQ(me["user"]["name"], "carol");
+  EXPECT_EQ(me["user"]["role"], "admin");
+  EXPECT_EQ(me["features"], nlohmann::json({"inventory"}));
+  EXPECT_FALSE(me["csrf_token"].get<std::string>().empty());
+  nlohmann::json page = Body(api.Handle(BrowserEvent("GET", "/api/v1/inventory", "", {session})));
+  EXPECT_EQ(page["total"], 5);
+}
+
+TEST_F(BrowserSignInTest, AManagersSessionKeepsTheirStores) {
+  DashboardApi api = MakeBrowserApi();
+  const std::string session = CookiePair(SignIn(api, "manager-code"), "__Host-sw_session");
+  ASSERT_FALSE(session.empty());
+  nlohmann::json page = Body(api.Handle(BrowserEvent("GET", "/api/v1/inventory", "", {session})));
+  EXPECT_EQ(page["total"], 3);
+  EXPECT_EQ(
+      api.Handle(BrowserEvent("GET", "/api/v1/inventory", "store=Paris", {session}))["statusCode"],
+      403);
+}
+
+TEST_F(BrowserSignInTest, AChangedExpiredOrForeignSessionIsRefused) {
+  DashboardApi api = MakeBrowserApi();
+  const std::string session = CookiePair(SignIn(api), "__Host-sw_session");
+  ASSERT_FALSE(session.empty());
+  std::string changed = session;
+  changed.back() = changed.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {changed}))["statusCode"], 401);
+  // Another deployment's secret.
+  DashboardApi other = MakeBrowserApi(std::string(48, 'z'));
+  EXPECT_EQ(other.Handle(BrowserEvent("GET", "/api/v1/me", "", {session}))["statusCode"], 401);
+  // The attempt cookie is not a session.
+  nlohmann::json login = api.Handle(BrowserEvent("GET", "/api/v1/oidc/login", "", {}, true));
+  const std::string attempt = CookiePair(login, "sw_oidc");
+  EXPECT_EQ(api.Handle(BrowserEvent("GET", "/api/v1/me", "",
+                                    {"__Host-sw_session=" + attempt.substr(8)}))["statusCode"],
+            401);
+  // Past its eight hours.
+  EXPECT_EQ(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session}))["statusCode"], 200);
+  clock_.Advance(std::chrono::hours(8));
+  nlohmann::json expired = api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session}));
+  EXPECT_EQ(expired["statusCode"], 401);
+  EXPECT_THAT(Body(expired)["error"]["message"].get<std::string>(), HasSubstr("expired"));
+}
+
+TEST_F(BrowserSignInTest, ACallbackThatDoesNotMatchTheBrowsersAttemptIsRefused) {
+  DashboardApi api = MakeBrowserApi();
+  nlohmann::json login = api.Handle(BrowserEvent("GET", "/api/v1/oidc/login", "", {}, true));
+  const std::string location = login["headers"]["location"];
+  provider_.challenge = QueryValue(location, "code_challenge");
+  // Another state: a browser gets the login page with the code, a script the JSON error.
+  nlohmann::json page =
+      api.Handle(BrowserEvent("GET", "/api/v1/oidc/callback", "code=admin-code&state=forged",
+                              {CookiePair(login, "sw_oidc")}, true));
+  EXPECT_EQ(page["statusCode"], 302);
+  EXPECT_EQ(page["headers"]["location"], "/#/login?error=unauthenticated");
+  EXPECT_TRUE(CookiePair(page, "__Host-sw_session").empty());
+  nlohmann::json json =
+      api.Handle(BrowserEvent("GET", "/api/v1/oidc/callback", "code=admin-code&state=forged",
+                              {CookiePair(login, "sw_oidc")}));
+  EXPECT_EQ(json["statusCode"], 401);
+  EXPECT_THAT(Body(json)["error"]["message"].get<std::string>(), HasSubstr("state"));
+  // No attempt cookie at all (another browser), and the provider's own refusal.
+  EXPECT_EQ(api.Handle(BrowserEvent("GET", "/api/v1/oidc/callback",
+                                    "code=admin-code&state=" + QueryValue(location, "state"),
+                                    {}))["statusCode"],
+            401);
+  nlohmann::json refused =
+      api.Handle(BrowserEvent("GET", "/api/v1/oidc/callback", "error=access_denied", {}, false));
+  EXPECT_THAT(Body(refused)["error"]["message"].get<std::string>(), HasSubstr("access_denied"));
+  EXPECT_TRUE(provider_.redeemed.empty()) << "no code is redeemed for a mismatched callback";
+}
+
+TEST_F(BrowserSignInTest, LogoutNeedsTheCsrfTokenAndClearsTheCookie) {
+  DashboardApi api = MakeBrowserApi();
+  const std::string session = CookiePair(SignIn(api), "__Host-sw_session");
+  const std::string csrf =
+      Body(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session})))["csrf_token"];
+  EXPECT_EQ(api.Handle(BrowserEvent("POST", "/api/v1/logout", "", {session}))["statusCode"], 403);
+  nlohmann::json event = BrowserEvent("POST", "/api/v1/logout", "", {session});
+  event["headers"]["x-csrf-token"] = csrf;
+  nlohmann::json out = api.Handle(event);
+  EXPECT_EQ(out["statusCode"], 204);
+  EXPECT_THAT(SetCookieFor(out, "__Host-sw_session"), HasSubstr("Max-Age=0"));
+}
+
+TEST_F(BrowserSignInTest, Format10AnswersCookiesInMultiValueHeaders) {
+  DashboardApi api = MakeBrowserApi();
+  nlohmann::json v1 = {{"httpMethod", "GET"},
+                       {"path", "/api/v1/oidc/login"},
+                       {"headers", {{"Host", "api.example.com"}}}};
+  nlohmann::json login = api.Handle(v1);
+  ASSERT_EQ(login["statusCode"], 302);
+  EXPECT_FALSE(login.contains("cookies"));
+  ASSERT_EQ(login["multiValueHeaders"]["set-cookie"].size(), 1u);
+  EXPECT_EQ(QueryValue(login["headers"]["location"], "redirect_uri"),
+            "https://api.example.com/api/v1/oidc/callback");
 }
 
 }  // namespace

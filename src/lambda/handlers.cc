@@ -8,8 +8,11 @@
 
 #include "adapters/oidc/oidc_identity_provider.h"
 #include "aws/aws_config.h"
+#include "aws/aws_http.h"
+#include "aws/secrets_manager.h"
 #include "base/status.h"
 #include "core/auth/oidc.h"
+#include "core/auth/sealed_token.h"
 #include "core/ports/clock.h"
 #include "lambda/aws_adapters.h"
 #include "lambda/check_stock.h"
@@ -101,7 +104,13 @@ std::string PathOf(const nlohmann::json& event) {
   return "";
 }
 
-// The dashboard's JSON API over the table (dashboard_api.h), for Cognito users.
+// `options` with the browser sign-in (if any) going through `provider`.
+DashboardApiOptions WithProvider(DashboardApiOptions options, core::IdentityProvider* provider) {
+  if (options.browser) options.browser->provider = provider;
+  return options;
+}
+
+// The dashboard over the table (dashboard_api.h), for Cognito users.
 class ApiHandler final : public LambdaHandler {
  public:
   ApiHandler(aws::AwsConfig config, const std::string& table, adapters::OidcProviderOptions cognito,
@@ -111,7 +120,7 @@ class ApiHandler final : public LambdaHandler {
         cognito_(std::move(cognito), clock_),
         api_(
             source_, [this](std::string_view token) { return cognito_.VerifyBearer(token); },
-            clock_, std::move(options)) {}
+            clock_, WithProvider(std::move(options), &cognito_)) {}
 
   absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json& event,
                                         const InvocationContext&) override {
@@ -152,6 +161,58 @@ absl::StatusOr<std::optional<int64_t>> ThresholdFromEnv() {
 
 namespace {
 
+// Sign-in in the browser, when a session secret is set: SESSION_SECRET itself, or the
+// Secrets Manager secret SESSION_SECRET_ARN names (read once, at the function's start).
+// COGNITO_DOMAIN (the hosted UI's https://<prefix>.auth.<region>.amazoncognito.com) gives
+// the authorization and token endpoints, else the pool's discovery document does;
+// DASHBOARD_CALLBACK_URL the registered callback, SESSION_HOURS the session's length,
+// OIDC_SCOPES the scopes, OIDC_REQUIRE_NONCE=false accepts ID tokens without the nonce.
+absl::StatusOr<std::optional<BrowserSignInOptions>> BrowserSignInFromEnv(
+    const aws::AwsConfig& config, const std::string& client,
+    adapters::OidcProviderOptions& cognito) {
+  std::string secret = Env("SESSION_SECRET");
+  const std::string secret_arn = Env("SESSION_SECRET_ARN");
+  if (secret.empty() && secret_arn.empty()) return std::nullopt;
+  std::string secret_name = "SESSION_SECRET";
+  if (secret.empty()) {
+    aws::AwsHttpClient secrets(config, aws::kSecretsManagerService);
+    absl::StatusOr<std::string> fetched = aws::GetSecretString(secrets, secret_arn);
+    if (!fetched.ok()) {
+      return absl::Status(fetched.status().code(),
+                          "SESSION_SECRET_ARN: " + std::string(fetched.status().message()));
+    }
+    secret = *std::move(fetched);
+    secret_name = "the secret SESSION_SECRET_ARN names";
+  }
+  SW_RETURN_IF_ERROR(core::CheckSealSecret(secret, secret_name));
+  BrowserSignInOptions browser;
+  browser.session_secret = std::move(secret);
+  browser.client_id = client;
+  browser.redirect_url = Env("DASHBOARD_CALLBACK_URL");
+  browser.scopes = Env("OIDC_SCOPES", browser.scopes);
+  const std::string hours = Env("SESSION_HOURS", "8");
+  int64_t value = 0;
+  const auto parsed = std::from_chars(hours.data(), hours.data() + hours.size(), value);
+  if (parsed.ec != std::errc() || parsed.ptr != hours.data() + hours.size() || value < 1 ||
+      value > 168) {
+    return absl::InvalidArgumentError("SESSION_HOURS \"" + hours +
+                                      "\" is not a whole number of hours within 1..168");
+  }
+  browser.session_ttl = std::chrono::hours(value);
+  std::string domain = Env("COGNITO_DOMAIN");
+  while (!domain.empty() && domain.back() == '/') domain.pop_back();
+  if (!domain.empty()) {
+    cognito.authorization_endpoint = domain + "/oauth2/authorize";
+    cognito.token_endpoint = domain + "/oauth2/token";
+  }
+  const std::string nonce = Env("OIDC_REQUIRE_NONCE", "true");
+  if (nonce != "true" && nonce != "false") {
+    return absl::InvalidArgumentError("OIDC_REQUIRE_NONCE \"" + nonce + "\" is not true or false");
+  }
+  cognito.require_nonce = nonce == "true";
+  return browser;
+}
+
 // The api function's settings from the environment: the user pool, the table, the groups.
 absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeApiHandler(aws::AwsConfig config) {
   const std::string pool = Env("COGNITO_USER_POOL_ID");
@@ -180,6 +241,7 @@ absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeApiHandler(aws::AwsConfig con
   options.roles.manager_groups = core::SplitCommaList(Env("MANAGER_GROUPS"));
   options.roles.viewer_groups = core::SplitCommaList(Env("VIEWER_GROUPS"));
   options.roles.require_group = Env("REQUIRE_GROUP") == "true";
+  SW_ASSIGN_OR_RETURN(options.browser, BrowserSignInFromEnv(config, client, cognito));
   return std::make_unique<ApiHandler>(std::move(config), Env("TABLE_NAME", "Inventory"),
                                       std::move(cognito), std::move(options));
 }

@@ -242,6 +242,12 @@ bool IsSubscriberRoute(std::string_view path);
 // Whether `path` is one of the dashboard's static files: `/` or `/assets/...` (web_handlers.cc).
 bool IsWebRoute(std::string_view path);
 
+// The answer to a request for one of the dashboard's static files (ApiRouter::WebRoute, and
+// the `api` Lambda function): GET and HEAD only (405 else), 404 for a file that does not
+// exist, ETag/If-None-Match (304), Cache-Control, and the gzipped file when Accept-Encoding
+// allows. REQUIRES: IsWebRoute(path).
+HttpResponse WebAssetResponse(const HttpRequest& request, std::string_view path);
+
 // Adds the security headers every response of the API listener carries (docs/API.md,
 // "Security headers"): Content-Security-Policy, X-Content-Type-Options, Referrer-Policy,
 // X-Frame-Options, and Strict-Transport-Security when `tls`. A header the handler set

@@ -67,6 +67,10 @@ const WebAsset* FindAsset(std::string_view path) {
 bool IsWebRoute(std::string_view path) { return path == "/" || path.substr(0, 8) == "/assets/"; }
 
 HttpResponse ApiRouter::WebRoute(const HttpRequest& request, std::string_view path) {
+  return WebAssetResponse(request, path);
+}
+
+HttpResponse WebAssetResponse(const HttpRequest& request, std::string_view path) {
   if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse response = ErrorResponse(
         WithHttpStatus(absl::UnimplementedError(fmt::format(
