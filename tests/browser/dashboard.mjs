@@ -6,60 +6,12 @@
 // SW_VIEWER_USER/SW_VIEWER_PASSWORD, SW_RESTOCK_FILE (a CSV that sets Berlin's Echo Plus to
 // 5), SW_ARTIFACTS (screenshots are written there), CHROMIUM (default /usr/bin/chromium).
 import {strict as assert} from 'node:assert';
-import {mkdirSync, readFileSync} from 'node:fs';
+import {readFileSync} from 'node:fs';
 import {createServer} from 'node:http';
-import {createRequire} from 'node:module';
-import {join} from 'node:path';
 
-const require = createRequire(new URL('../../web/package.json', import.meta.url));
-const {chromium} = require('playwright-core');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const url = env('SW_URL');
-const artifacts = env('SW_ARTIFACTS');
-mkdirSync(artifacts, {recursive: true});
+import {env, kTimeout, launchChromium, openPage, snapshot, step, url, watch} from './common.mjs';
 
 const kSampleStores = ['Berlin', 'Calcutta', 'Karachi', 'Pusan', 'Shanghai', 'Springfield'];
-const kTimeout = 15_000;
-
-function step(text) {
-  console.log(`browser: ${text}`);
-}
-
-// axe-core in the page (evaluated over the DevTools protocol, which the page's CSP does not
-// govern): zero serious or critical violations.
-async function checkAccessibility(page, name) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, {resultTypes: ['violations']});
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
-  });
-  assert.deepEqual(violations, [], `${name}: accessibility violations`);
-}
-
-async function snapshot(page, name) {
-  await checkAccessibility(page, name);
-  await page.screenshot({path: join(artifacts, `${name}.png`), fullPage: true});
-}
-
-// Fails the test on any console error (a CSP violation included) or uncaught exception.
-function watch(page, problems) {
-  page.on('console', (msg) => {
-    // 401 and 403 are answers the test provokes; the Overview page shows "not available"
-    // for a server without the out-of-stock statistics route.
-    if (msg.type() === 'error' && !/status of 40[13]/.test(msg.text()) &&
-        !msg.location().url.includes('/api/v1/stats/')) {
-      problems.push(`${msg.text()} (${msg.location().url})`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
-}
 
 async function login(page, name, password) {
   await page.goto(`${url}/`);
@@ -78,17 +30,10 @@ function row(page, store, item) {
   return page.locator(`tr[data-store="${store}"][data-item="${item}"]`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launchChromium();
 const problems = [];
 try {
-  const context = await browser.newContext({viewport: {width: 1280, height: 800}});
-  const page = await context.newPage();
-  watch(page, problems);
-  page.setDefaultTimeout(kTimeout);
+  const {context, page} = await openPage(browser, problems);
 
   step('the login page');
   await page.goto(`${url}/`);

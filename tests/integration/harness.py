@@ -26,6 +26,46 @@ BIN = os.environ.get("STOCKWATCH_BIN", os.path.join(HERE, "../../build/ci/src/st
 SAMPLES = os.environ.get("SW_SAMPLES", os.path.join(HERE, "../../samples"))
 TOKEN = "sw_test_admin_token_0123456789abcdef"
 SYS_PYTHON = "/usr/bin/python3"  # Debian's python, which has python3-aiosmtpd
+ROOT = os.path.abspath(os.path.join(HERE, "../.."))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def node_major():
+    try:
+        out = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30)
+        return int(out.stdout.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
+def browser_test_missing():
+    """What the browser tests (tests/browser/*.mjs) need and this machine lacks: empty when
+    Chromium, node 20+ and web/node_modules/playwright-core are all there."""
+    return [what for what, ok in [
+        (CHROMIUM, os.access(CHROMIUM, os.X_OK)),
+        ("node 20 or later", node_major() >= 20),
+        ("web/node_modules/playwright-core",
+         os.path.isdir(os.path.join(ROOT, "web/node_modules/playwright-core")))] if not ok]
+
+
+def run_browser_script(test, script, env, server_log):
+    """Runs tests/browser/<script> with node and `env` (CHROMIUM added); fails `test` with the
+    script's output and the tail of `server_log` (a string) when it exits non-zero. Returns
+    its stdout."""
+    proc = subprocess.run(["node", os.path.join(ROOT, "tests/browser", script)],
+                          env=dict(env, CHROMIUM=CHROMIUM), capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0:
+        test.fail(f"{script} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n"
+                  f"--- stderr\n{proc.stderr}\n--- server log (tail)\n{server_log[-4000:]}")
+    return proc.stdout
+
+
+def browser_artifacts():
+    """Where the browser tests put their screenshots: $SW_ARTIFACTS, else
+    <build dir>/browser-artifacts."""
+    return os.environ.get("SW_ARTIFACTS") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(BIN))), "browser-artifacts")
 
 
 def stop_process(proc):

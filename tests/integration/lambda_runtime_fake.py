@@ -110,6 +110,19 @@ class FakeRuntimeApi:
                 self.cond.wait(left)
             return list(self.posts)
 
+    def wait_post_for(self, request_id, timeout=30.0):
+        """The response or error posted for invocation `request_id` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for post in self.posts:
+                    if post["request_id"] == request_id:
+                        return post
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no answer to invocation {request_id}")
+                self.cond.wait(left)
+
     def wait_next_requests(self, count, timeout=30.0):
         deadline = time.monotonic() + timeout
         with self.cond:

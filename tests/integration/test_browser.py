@@ -11,34 +11,19 @@ docs/screenshots/inventory.png (the README's).
 
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, SAMPLES, Server
+from harness import (ROOT, SAMPLES, Server, browser_artifacts, browser_test_missing,
+                     run_browser_script)
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-SCRIPT = os.path.join(ROOT, "tests/browser/dashboard.mjs")
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ADMIN_PASSWORD = "admin password for the browser test"
 VIEWER_PASSWORD = "viewer password for the browser test"
 
 
-def node_major():
-    try:
-        out = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30)
-        return int(out.stdout.strip().lstrip("v").split(".")[0])
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return 0
-
-
 class DashboardBrowserTest(unittest.TestCase):
     def setUp(self):
-        missing = [what for what, ok in [
-            (CHROMIUM, os.access(CHROMIUM, os.X_OK)),
-            ("node 20 or later", node_major() >= 20),
-            ("web/node_modules/playwright-core",
-             os.path.isdir(os.path.join(ROOT, "web/node_modules/playwright-core")))] if not ok]
+        missing = browser_test_missing()
         if missing:
             self.skipTest("needs " + ", ".join(missing) + " (scripts/setup.sh installs them)")
         self.server = Server(env={"STOCKWATCH_ADMIN_PASSWORD": ADMIN_PASSWORD}).start()
@@ -66,18 +51,13 @@ class DashboardBrowserTest(unittest.TestCase):
         with open(restock, "w") as f:
             f.write(text.replace("Berlin,Echo Plus,0\n", "Berlin,Echo Plus,5\n"))
 
-        artifacts = os.environ.get("SW_ARTIFACTS") or os.path.join(
-            os.path.dirname(os.path.dirname(os.path.abspath(BIN))), "browser-artifacts")
+        artifacts = browser_artifacts()
         env = dict(os.environ, SW_URL=s.url, SW_ADMIN_USER="admin",
                    SW_ADMIN_PASSWORD=ADMIN_PASSWORD, SW_VIEWER_USER="viv",
                    SW_VIEWER_PASSWORD=VIEWER_PASSWORD, SW_RESTOCK_FILE=restock,
-                   SW_ARTIFACTS=artifacts, CHROMIUM=CHROMIUM)
-        proc = subprocess.run(["node", SCRIPT], env=env, capture_output=True, text=True,
-                              timeout=300)
-        if proc.returncode != 0:
-            self.fail(f"dashboard.mjs exited {proc.returncode}\n--- stdout\n{proc.stdout}\n"
-                      f"--- stderr\n{proc.stderr}\n--- server log (tail)\n{s.logs()[-4000:]}")
-        self.assertIn("browser: 1 passed, 0 failed", proc.stdout)
+                   SW_ARTIFACTS=artifacts)
+        stdout = run_browser_script(self, "dashboard.mjs", env, s.logs())
+        self.assertIn("browser: 1 passed, 0 failed", stdout)
         for page in ["login", "inventory", "uploads", "item", "subscriptions",
                      "subscriptions-test", "alerts", "overview", "admin", "viewer-admin"]:
             self.assertTrue(os.path.getsize(os.path.join(artifacts, page + ".png")) > 0, page)

@@ -15,6 +15,18 @@ export class ApiError extends Error {
 
 let csrfToken: string | null = null;
 
+// The dashboard pages the server serves, from GET /api/v1/me's `features`: null (the embedded
+// server, which sends none) means every page; the api Lambda function serves only some.
+let features: string[] | null = null;
+
+export function setFeatures(list: string[] | null | undefined): void {
+  features = Array.isArray(list) ? list : null;
+}
+
+export function hasFeature(name: string): boolean {
+  return features === null || features.includes(name);
+}
+
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }

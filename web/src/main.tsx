@@ -6,8 +6,8 @@ import './style.css';
 import {render} from 'preact';
 import {useEffect, useState} from 'preact/hooks';
 
-import {api, ApiError, dropPrefetched, errorText, prefetch, setCsrfToken, setUnauthenticatedHandler,
-        type User} from './api';
+import {api, ApiError, dropPrefetched, errorText, hasFeature, prefetch, setCsrfToken, setFeatures,
+        setUnauthenticatedHandler, type User} from './api';
 import {startLive, stopLive} from './live';
 import {AccountPage} from './pages/account';
 import {AdminPage} from './pages/admin';
@@ -22,6 +22,15 @@ import {href, ssoErrorText, useRoute} from './route';
 interface Session {
   user: User;
   csrf_token: string | null;
+  // The pages this server serves; absent: all of them (see api.ts, setFeatures).
+  features?: string[];
+}
+
+interface SsoConfig {
+  enabled: boolean;
+  login_url: string;
+  // false: the server has no password sign-in (the api Lambda function). Absent: it has.
+  password_login?: boolean;
 }
 
 function Login({onLogin}: {onLogin: (session: Session) => void}) {
@@ -30,11 +39,16 @@ function Login({onLogin}: {onLogin: (session: Session) => void}) {
   // A failed sign-in with SSO comes back as #/login?error=<code>.
   const [error, setError] = useState<string | null>(ssoErrorText(location.hash));
   const [busy, setBusy] = useState(false);
-  // Single sign-on (OpenID Connect), when the server has it configured.
+  // Single sign-on (OpenID Connect), when the server has it configured; the password form
+  // unless the server says it has no password sign-in.
   const [sso, setSso] = useState<string | null>(null);
+  const [passwords, setPasswords] = useState(true);
   useEffect(() => {
-    api<{enabled: boolean; login_url: string}>('GET', '/oidc/config')
-        .then((config) => setSso(config.enabled ? config.login_url : null))
+    api<SsoConfig>('GET', '/oidc/config')
+        .then((config) => {
+          setSso(config.enabled ? config.login_url : null);
+          setPasswords(config.password_login !== false);
+        })
         .catch(() => setSso(null));
   }, []);
   const submit = async (event: Event) => {
@@ -56,7 +70,7 @@ function Login({onLogin}: {onLogin: (session: Session) => void}) {
   return (
     <main class="login">
       <h1>stockwatch</h1>
-      <form onSubmit={submit} aria-label="Sign in">
+      {passwords && <form onSubmit={submit} aria-label="Sign in">
         <label for="login-name">User name</label>
         <input id="login-name" name="username" autocomplete="username" required value={name}
                onInput={(e) => setName((e.target as HTMLInputElement).value)} />
@@ -66,12 +80,15 @@ function Login({onLogin}: {onLogin: (session: Session) => void}) {
                onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
         <button type="submit" disabled={busy}>Sign in</button>
         {error && <p class="error" role="alert">{error}</p>}
-      </form>
+      </form>}
+      {!passwords && error && <p class="error" role="alert">{error}</p>}
       {sso && <p class="sso"><a class="button" href={sso}>Sign in with SSO</a></p>}
+      {!passwords && !sso && <p role="status">Sign-in is not configured on this server.</p>}
     </main>
   );
 }
 
+// Every page; a server may serve only some (hasFeature).
 const kPages: {path: string; title: string; admin?: boolean}[] = [
   {path: 'overview', title: 'Overview'},
   {path: 'inventory', title: 'Inventory'},
@@ -92,7 +109,10 @@ function Shell({user, onLogout}: {user: User; onLogout: () => void}) {
     document.title = `${title} · stockwatch`;
   }, [route.join('/')]);
   let content;
-  switch (page) {
+  const known = page === 'item' || kPages.some((p) => p.path === page);
+  if (known && !hasFeature(page)) {
+    content = <section><h1>Not available</h1><p>This deployment does not serve the page {page}.</p></section>;
+  } else switch (page) {
     case 'overview': content = <OverviewPage />; break;
     case 'inventory':
       content = <InventoryPage key={route[1] ?? ''} user={user} initialStore={route[1] ?? ''} />;
@@ -118,7 +138,7 @@ function Shell({user, onLogout}: {user: User; onLogout: () => void}) {
         <span class="brand">stockwatch</span>
         <nav aria-label="Main">
           <ul>
-            {kPages.filter((p) => !p.admin || isAdmin).map((p) => (
+            {kPages.filter((p) => (!p.admin || isAdmin) && hasFeature(p.path)).map((p) => (
               <li key={p.path}>
                 <a href={href(p.path)} aria-current={page === p.path ? 'page' : undefined}>{p.title}</a>
               </li>
@@ -143,6 +163,7 @@ function App() {
   const signedOut = () => {
     stopLive();
     setCsrfToken(null);
+    setFeatures(null);
     setUser(null);
   };
   useEffect(() => {
@@ -150,19 +171,21 @@ function App() {
     api<Session>('GET', '/me')
         .then((session) => {
           setCsrfToken(session.csrf_token);
+          setFeatures(session.features);
           setUser(session.user);
         })
         .catch(() => setUser(null))
         .finally(() => setChecked(true));
   }, []);
   useEffect(() => {
-    if (user) startLive();
+    if (user && hasFeature('events')) startLive();
   }, [user]);
   if (!checked) return <main aria-busy="true"><p>Loading…</p></main>;
   if (!user) {
     return <Login onLogin={(session) => {
       dropPrefetched();
       setCsrfToken(session.csrf_token);
+      setFeatures(session.features);
       setUser(session.user);
       if (!location.hash || location.hash.startsWith('#/login')) location.hash = '#/inventory';
     }} />;

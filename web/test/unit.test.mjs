@@ -87,3 +87,18 @@ test('a failed sign-in with SSO is explained on the login page', async () => {
   assert.equal(route.ssoErrorText('#/login'), null);
   assert.equal(route.ssoErrorText('#/inventory'), null);
 });
+
+test('a server that lists its features hides the pages it does not serve', async () => {
+  const api = await load('src/api.ts');
+  // The embedded server sends no list: every page.
+  api.setFeatures(undefined);
+  assert.equal(api.hasFeature('uploads'), true);
+  assert.equal(api.hasFeature('item'), true);
+  // The api Lambda function serves the inventory only.
+  api.setFeatures(['inventory']);
+  assert.equal(api.hasFeature('inventory'), true);
+  assert.equal(api.hasFeature('uploads'), false);
+  assert.equal(api.hasFeature('events'), false);
+  api.setFeatures(null);
+  assert.equal(api.hasFeature('admin'), true);
+});

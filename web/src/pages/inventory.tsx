@@ -1,7 +1,7 @@
 // Inventory: store selector, search, filters, sortable columns, server-side paging, CSV export.
 import {useEffect, useState} from 'preact/hooks';
 
-import {api, formatTime, query, type User} from '../api';
+import {api, formatTime, hasFeature, query, type User} from '../api';
 import {download, toCsv} from '../csv';
 import {useLive} from '../live';
 import {href} from '../route';
@@ -186,7 +186,8 @@ export function InventoryPage({initialStore = ''}: {user: User; initialStore?: s
             {items.map((item) => (
               <tr key={`${item.store}\u0000${item.item}`} data-store={item.store} data-item={item.item}>
                 <td>{item.store}</td>
-                <td><a href={href('item', item.store, item.item)}>{item.item}</a></td>
+                <td>{hasFeature('item') ? <a href={href('item', item.store, item.item)}>{item.item}</a> :
+                                          item.item}</td>
                 <CountCell item={item} />
                 <td class="num">{item.threshold ?? ''}</td>
                 <td>{formatTime(item.updated_at)}</td>

@@ -1,0 +1,55 @@
+// The dashboard in AWS mode in Debian's Chromium: the `api` Lambda function behind a Function
+// URL stand-in, signing in with the Cognito hosted UI's stand-in (which signs in the user the
+// test chose). Run by tests/integration/test_lambda_dashboard.py; exits non-zero on the
+// first failed check.
+//
+// Environment: SW_URL (the Function URL front), SW_ARTIFACTS (screenshots), CHROMIUM.
+import {strict as assert} from 'node:assert';
+
+import {launchChromium, openPage, snapshot, step, url} from './common.mjs';
+
+const browser = await launchChromium();
+const problems = [];
+try {
+  const {page} = await openPage(browser, problems);
+
+  step('the login page offers the pool\'s sign-in only: no password form');
+  await page.goto(`${url}/`);
+  const sso = page.getByRole('link', {name: 'Sign in with SSO'});
+  await sso.waitFor();
+  assert.equal(await page.getByLabel('Password').count(), 0);
+  await snapshot(page, 'lambda-login');
+
+  step('sign in through the hosted UI: back on the dashboard as the pool\'s manager of Berlin');
+  await sso.click();
+  await page.getByTestId('user-name').waitFor();
+  assert.equal(await page.getByTestId('user-name').textContent(), 'carol');
+  assert.equal(await page.getByTestId('user-role').textContent(), 'manager');
+  await page.getByRole('heading', {name: 'Inventory', exact: true}).waitFor();
+
+  step('only the pages the function serves are offered');
+  const nav = await page.getByRole('navigation', {name: 'Main'}).getByRole('link').allTextContents();
+  assert.deepEqual(nav, ['Inventory']);
+
+  step('Berlin\'s inventory from the table: Echo Plus out of stock, no other store');
+  const echoPlus = page.locator('tr[data-store="Berlin"][data-item="Echo Plus"] td.count-out');
+  await echoPlus.waitFor();
+  assert.match(await echoPlus.textContent(), /^0\s*out of stock$/);
+  assert.equal(await page.locator('tbody tr[data-store]:not([data-store="Berlin"])').count(), 0);
+  // No item page here: the item names are text, not links.
+  assert.equal(await page.locator('tr[data-store="Berlin"][data-item="Echo Plus"] a').count(), 0);
+  await snapshot(page, 'lambda-inventory');
+
+  step('a page the function does not serve says so');
+  await page.goto(`${url}/#/uploads`);
+  await page.getByRole('heading', {name: 'Not available'}).waitFor();
+
+  step('log out: back to the login page, and the API answers 401');
+  await page.getByRole('button', {name: 'Log out'}).click();
+  await sso.waitFor();
+  assert.equal(await page.evaluate(async () => (await fetch('/api/v1/me')).status), 401);
+  assert.deepEqual(problems, [], 'console errors');
+  console.log('browser: lambda dashboard passed');
+} finally {
+  await browser.close();
+}
