@@ -5,6 +5,7 @@ row), both into moto_server standing in for AWS (issue 6, "Performance").
 
     bench/aws_load.py [--bin build/release/src/stockwatch] [--rows 100000]
                       [--python-rows N]
+    bench/aws_load.py --bin ... --memory 10000,100000,300000
 
 Starts moto_server on a loopback port, makes the bucket and the table (Store/Item keys, a
 NEW_AND_OLD_IMAGES stream, as the SAM template does), puts one generated file of --rows
@@ -15,6 +16,10 @@ rows, and times:
     rows (default: all of them; a smaller number gives a per-row rate).
 It prints the times, the calls made and the requests per 1,000 rows. moto is far slower
 than DynamoDB, so the figures compare the two loaders, not what AWS would take.
+
+With --memory, it runs only ours, once per file size (row counts, comma-separated, each its
+own object), and prints the peak resident memory of each invocation (its VmHWM, read from
+/proc while it runs): memory per invocation should be flat in the file size.
 """
 
 import argparse
@@ -58,6 +63,8 @@ def main():
     ap.add_argument("--bin", default="build/release/src/stockwatch")
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--python-rows", type=int, default=None)
+    ap.add_argument("--memory", default=None,
+                    help="row counts (comma-separated): peak memory of ours for each")
     args = ap.parse_args()
     python_rows = args.rows if args.python_rows is None else min(args.python_rows, args.rows)
 
@@ -98,28 +105,59 @@ def main():
                 BillingMode="PAY_PER_REQUEST",
                 StreamSpecification={"StreamEnabled": True,
                                      "StreamViewType": "NEW_AND_OLD_IMAGES"})
-        body = make_csv(args.rows)
-        etag = s3.put_object(Bucket=BUCKET, Key=KEY, Body=body)["ETag"].strip('"')
-
-        # Ours: one S3 event record, as S3 sends it, through the load-inventory handler.
-        event = {"Records": [{
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
-            "eventTime": "2026-11-26T12:00:00.000Z", "eventName": "ObjectCreated:Put",
-            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET,
-                                                        "arn": f"arn:aws:s3:::{BUCKET}"},
-                   "object": {"key": KEY.replace(" ", "+"), "size": len(body), "eTag": etag,
-                              "sequencer": "0055AED6DCD90281E5"}}}]}
-        event_file = os.path.join(work, "event.json")
-        with open(event_file, "w") as f:
-            json.dump(event, f)
         ours_env = dict(env, TABLE_NAME="Inventory", STATE_TABLE="LoadState")
-        t0 = time.monotonic()
-        run = subprocess.run([args.bin, "lambda", "--invoke", "load-inventory", "--event",
-                              event_file], env=ours_env, capture_output=True, text=True)
-        ours_s = time.monotonic() - t0
-        if run.returncode != 0:
-            sys.exit(f"load-inventory failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
-        result = json.loads(run.stdout)
+
+        def ours(key, body):
+            """One S3 event record, as S3 sends it, through the load-inventory handler:
+            (seconds, peak RSS in KiB, the handler's result)."""
+            etag = s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"')
+            event = {"Records": [{
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+                "eventTime": "2026-11-26T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET,
+                                                            "arn": f"arn:aws:s3:::{BUCKET}"},
+                       "object": {"key": key.replace(" ", "+"), "size": len(body),
+                                  "eTag": etag, "sequencer": "0055AED6DCD90281E5"}}}]}
+            event_file = os.path.join(work, "event.json")
+            with open(event_file, "w") as f:
+                json.dump(event, f)
+            out_file = os.path.join(work, "out.json")
+            t0 = time.monotonic()
+            with open(out_file, "w") as out, open(os.path.join(work, "err.log"), "w") as err:
+                proc = subprocess.Popen([args.bin, "lambda", "--invoke", "load-inventory",
+                                         "--event", event_file], env=ours_env, stdout=out,
+                                        stderr=err)
+                # The high-water mark of the process's own address space (VmHWM): ru_maxrss
+                # would also count the Python parent it was forked from, whose memory grows
+                # with the generated file.
+                hwm_kib = 0
+                while proc.poll() is None:
+                    try:
+                        with open(f"/proc/{proc.pid}/status") as status:
+                            for line in status:
+                                if line.startswith("VmHWM:"):
+                                    hwm_kib = max(hwm_kib, int(line.split()[1]))
+                    except (OSError, ValueError):
+                        pass
+                    time.sleep(0.01)
+            seconds = time.monotonic() - t0
+            with open(out_file) as f:
+                text = f.read()
+            if proc.returncode != 0:
+                with open(os.path.join(work, "err.log")) as f:
+                    sys.exit(f"load-inventory failed ({proc.returncode}):\n{text}\n{f.read()}")
+            return seconds, hwm_kib, json.loads(text)
+
+        if args.memory:
+            print("rows       file bytes   seconds   peak RSS")
+            for rows in [int(r) for r in args.memory.split(",")]:
+                body = make_csv(rows)
+                seconds, rss_kib, _ = ours(f"uploads/memory {rows}.csv", body)
+                print(f"{rows:>9,} {len(body):>13,} {seconds:>9.1f} {rss_kib / 1024:>8.1f} MiB")
+            return
+
+        body = make_csv(args.rows)
+        ours_s, _, result = ours(KEY, body)
 
         # The original's way: one PutItem per row.
         table = tables["InventoryPython"]
