@@ -435,6 +435,39 @@ TEST_F(MotoTest, SnsCreateSubscribePublishWithAttributes) {
   EXPECT_EQ(AwsErrorCode(missing), "NotFound");
 }
 
+TEST_F(MotoTest, SnsSubscriptionsAreListedWithTheirFilterPolicyAndRemoved) {
+  SnsClient sns(Config());
+  absl::StatusOr<std::string> topic = sns.CreateTopic("SubsListed");
+  ASSERT_TRUE(topic.ok()) << topic.status();
+  absl::StatusOr<std::string> sms =
+      sns.Subscribe(*topic, "sms", "+15555550100", {{"FilterPolicy", R"({"store":["Berlin"]})"}});
+  ASSERT_TRUE(sms.ok()) << sms.status();
+  absl::StatusOr<std::string> email = sns.Subscribe(*topic, "email", "ops@example.com");
+  ASSERT_TRUE(email.ok()) << email.status();
+
+  absl::StatusOr<std::vector<SnsSubscription>> listed = sns.ListSubscriptionsByTopic(*topic);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  std::map<std::string, SnsSubscription> by_protocol;
+  for (const SnsSubscription& sub : *listed) by_protocol[sub.protocol] = sub;
+  EXPECT_EQ(by_protocol["sms"].endpoint, "+15555550100");
+  EXPECT_EQ(by_protocol["sms"].arn, *sms);
+  EXPECT_EQ(by_protocol["email"].endpoint, "ops@example.com");
+
+  absl::StatusOr<std::map<std::string, std::string>> attributes =
+      sns.GetSubscriptionAttributes(*sms);
+  ASSERT_TRUE(attributes.ok()) << attributes.status();
+  EXPECT_EQ(nlohmann::json::parse((*attributes)["FilterPolicy"]),
+            nlohmann::json::parse(R"({"store":["Berlin"]})"));
+  EXPECT_EQ((*attributes)["TopicArn"], *topic);
+
+  ASSERT_TRUE(sns.Unsubscribe(*sms).ok());
+  listed = sns.ListSubscriptionsByTopic(*topic);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].protocol, "email");
+}
+
 TEST_F(MotoTest, ListTopicsReadsEveryPageAndFindsByNameIgnoringCase) {
   SnsClient sns(Config());
   // moto pages ListTopics at 100 topics.

@@ -137,12 +137,70 @@ absl::StatusOr<std::string> SnsClient::CreateTopic(std::string_view name) const 
 absl::StatusOr<std::string> SnsClient::Subscribe(std::string_view topic_arn,
                                                  std::string_view protocol,
                                                  std::string_view endpoint) const {
-  absl::StatusOr<std::string> xml = CallAction("Subscribe", {{"TopicArn", std::string(topic_arn)},
-                                                             {"Protocol", std::string(protocol)},
-                                                             {"Endpoint", std::string(endpoint)},
-                                                             {"ReturnSubscriptionArn", "true"}});
+  return Subscribe(topic_arn, protocol, endpoint, {});
+}
+
+absl::StatusOr<std::string> SnsClient::Subscribe(
+    std::string_view topic_arn, std::string_view protocol, std::string_view endpoint,
+    const std::map<std::string, std::string>& attributes) const {
+  Params params = {{"TopicArn", std::string(topic_arn)},
+                   {"Protocol", std::string(protocol)},
+                   {"Endpoint", std::string(endpoint)},
+                   {"ReturnSubscriptionArn", "true"}};
+  int index = 0;
+  for (const auto& [name, value] : attributes) {
+    ++index;
+    params.emplace_back(Cat("Attributes.entry.", index, ".key"), name);
+    params.emplace_back(Cat("Attributes.entry.", index, ".value"), value);
+  }
+  absl::StatusOr<std::string> xml = CallAction("Subscribe", params);
   if (!xml.ok()) return xml.status();
   return ResultField("Subscribe", *xml, "SubscriptionArn");
+}
+
+absl::StatusOr<std::vector<SnsSubscription>> SnsClient::ListSubscriptionsByTopic(
+    std::string_view topic_arn) const {
+  std::vector<SnsSubscription> out;
+  std::string next_token;
+  while (true) {
+    Params params = {{"TopicArn", std::string(topic_arn)}};
+    if (!next_token.empty()) params.emplace_back("NextToken", next_token);
+    absl::StatusOr<std::string> xml = CallAction("ListSubscriptionsByTopic", params);
+    if (!xml.ok()) return xml.status();
+    pugi::xml_document doc;
+    absl::StatusOr<pugi::xml_document*> parsed = Parse(doc, "ListSubscriptionsByTopic", *xml);
+    if (!parsed.ok()) return parsed.status();
+    const pugi::xml_node list = FindDescendant(doc, "Subscriptions");
+    for (pugi::xml_node member = list.child("member"); member;
+         member = member.next_sibling("member")) {
+      out.push_back({member.child("SubscriptionArn").text().as_string(),
+                     member.child("Protocol").text().as_string(),
+                     member.child("Endpoint").text().as_string()});
+    }
+    next_token = FindDescendant(doc, "NextToken").text().as_string();
+    if (next_token.empty()) return out;
+  }
+}
+
+absl::StatusOr<std::map<std::string, std::string>> SnsClient::GetSubscriptionAttributes(
+    std::string_view subscription_arn) const {
+  absl::StatusOr<std::string> xml =
+      CallAction("GetSubscriptionAttributes", {{"SubscriptionArn", std::string(subscription_arn)}});
+  if (!xml.ok()) return xml.status();
+  pugi::xml_document doc;
+  absl::StatusOr<pugi::xml_document*> parsed = Parse(doc, "GetSubscriptionAttributes", *xml);
+  if (!parsed.ok()) return parsed.status();
+  std::map<std::string, std::string> out;
+  const pugi::xml_node attributes = FindDescendant(doc, "Attributes");
+  for (pugi::xml_node entry = attributes.child("entry"); entry;
+       entry = entry.next_sibling("entry")) {
+    out[entry.child("key").text().as_string()] = entry.child("value").text().as_string();
+  }
+  return out;
+}
+
+absl::Status SnsClient::Unsubscribe(std::string_view subscription_arn) const {
+  return CallAction("Unsubscribe", {{"SubscriptionArn", std::string(subscription_arn)}}).status();
 }
 
 absl::StatusOr<std::vector<std::string>> SnsClient::ListTopics() const {

@@ -45,6 +45,13 @@ bool IsFifoTopic(std::string_view topic_arn);
 // from uploaded files, so an alert's subject may need this.
 std::string SnsSubject(std::string_view subject);
 
+// One subscription as ListSubscriptionsByTopic lists it.
+struct SnsSubscription {
+  std::string arn;  // "PendingConfirmation" until the endpoint confirms
+  std::string protocol;
+  std::string endpoint;
+};
+
 // Thread-safe.
 class SnsClient {
  public:
@@ -61,6 +68,22 @@ class SnsClient {
   // confirm, as SNS answers).
   absl::StatusOr<std::string> Subscribe(std::string_view topic_arn, std::string_view protocol,
                                         std::string_view endpoint) const;
+  // Subscribe with subscription attributes (e.g. FilterPolicy); ReturnSubscriptionArn is
+  // set, so the ARN comes back for a pending subscription too.
+  absl::StatusOr<std::string> Subscribe(std::string_view topic_arn, std::string_view protocol,
+                                        std::string_view endpoint,
+                                        const std::map<std::string, std::string>& attributes) const;
+
+  // Every subscription of the topic, all pages of ListSubscriptionsByTopic read.
+  absl::StatusOr<std::vector<SnsSubscription>> ListSubscriptionsByTopic(
+      std::string_view topic_arn) const;
+
+  // GetSubscriptionAttributes: every attribute (FilterPolicy, PendingConfirmation, ...).
+  absl::StatusOr<std::map<std::string, std::string>> GetSubscriptionAttributes(
+      std::string_view subscription_arn) const;
+
+  // Unsubscribe. kNotFound for an unknown subscription.
+  absl::Status Unsubscribe(std::string_view subscription_arn) const;
 
   // Every topic ARN, all pages of ListTopics read (NextToken).
   absl::StatusOr<std::vector<std::string>> ListTopics() const;

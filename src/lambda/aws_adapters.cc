@@ -1,5 +1,6 @@
 #include "lambda/aws_adapters.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -149,6 +150,58 @@ absl::StatusOr<std::vector<core::InventoryItem>> DynamoDbInventorySource::Items(
     items.push_back({std::move((*item)->store), std::move((*item)->item), *(*item)->count, {}});
   }
   return items;
+}
+
+std::vector<std::string> SnsAlertSubscriptions::Topics() {
+  std::vector<std::string> names;
+  for (const auto& topic : topics_) names.push_back(topic.first);
+  return names;
+}
+
+absl::StatusOr<std::vector<AlertSubscription>> SnsAlertSubscriptions::List() {
+  std::vector<AlertSubscription> out;
+  for (const auto& [name, arn] : topics_) {
+    SW_ASSIGN_OR_RETURN(std::vector<aws::SnsSubscription> listed,
+                        sns_.ListSubscriptionsByTopic(arn));
+    for (aws::SnsSubscription& listed_one : listed) {
+      AlertSubscription subscription;
+      subscription.id = std::move(listed_one.arn);
+      subscription.topic = name;
+      subscription.protocol = std::move(listed_one.protocol);
+      subscription.endpoint = std::move(listed_one.endpoint);
+      if (subscription.id.starts_with("arn:")) {
+        SW_ASSIGN_OR_RETURN(auto attributes, sns_.GetSubscriptionAttributes(subscription.id));
+        const nlohmann::json policy =
+            nlohmann::json::parse(attributes["FilterPolicy"], nullptr, false);
+        auto stores = policy.is_object() ? policy.find("store") : policy.end();
+        if (stores != policy.end() && stores->is_array()) {
+          for (const nlohmann::json& store : *stores) {
+            if (store.is_string()) subscription.stores.push_back(store.get<std::string>());
+          }
+        }
+      }
+      out.push_back(std::move(subscription));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> SnsAlertSubscriptions::Subscribe(
+    const AlertSubscription& subscription) {
+  auto topic = std::find_if(topics_.begin(), topics_.end(),
+                            [&](const auto& t) { return t.first == subscription.topic; });
+  if (topic == topics_.end()) {
+    return absl::NotFoundError("no alert topic " + subscription.topic);
+  }
+  std::map<std::string, std::string> attributes;
+  if (!subscription.stores.empty()) {
+    attributes["FilterPolicy"] = nlohmann::json({{"store", subscription.stores}}).dump();
+  }
+  return sns_.Subscribe(topic->second, subscription.protocol, subscription.endpoint, attributes);
+}
+
+absl::Status SnsAlertSubscriptions::Unsubscribe(const std::string& id) {
+  return sns_.Unsubscribe(id);
 }
 
 }  // namespace stockwatch::lambda

@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "aws/dynamodb_client.h"
 #include "aws/s3_client.h"
@@ -101,6 +103,24 @@ class DynamoDbInventorySource final : public InventorySource {
   const aws::DynamoDbClient& db_;
   std::string table_;
   int64_t skipped_ = 0;  // in the last Items() call
+};
+
+// The alert topics' SNS subscriptions, for the api function. A subscription's stores are the
+// `store` list of its FilterPolicy (one GetSubscriptionAttributes call per confirmed
+// subscription when listing). Topics are given by name and ARN.
+class SnsAlertSubscriptions final : public AlertSubscriptions {
+ public:
+  SnsAlertSubscriptions(const aws::SnsClient& sns,
+                        std::vector<std::pair<std::string, std::string>> topics)
+      : sns_(sns), topics_(std::move(topics)) {}
+  std::vector<std::string> Topics() override;
+  absl::StatusOr<std::vector<AlertSubscription>> List() override;
+  absl::StatusOr<std::string> Subscribe(const AlertSubscription& subscription) override;
+  absl::Status Unsubscribe(const std::string& id) override;
+
+ private:
+  const aws::SnsClient& sns_;
+  std::vector<std::pair<std::string, std::string>> topics_;  // name, ARN
 };
 
 }  // namespace stockwatch::lambda

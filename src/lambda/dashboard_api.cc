@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "adapters/memory/in_memory_inventory_store.h"
@@ -59,10 +61,14 @@ constexpr std::string_view kSessionPurpose = "stockwatch session v1";
 constexpr std::string_view kAttemptPurpose = "stockwatch oidc attempt v1";
 constexpr std::chrono::seconds kAttemptTtl{600};
 constexpr std::string_view kCallbackPath = "/api/v1/oidc/callback";
-// The dashboard pages this function serves (GET /api/v1/me, "features"); the web app hides
-// the others (overview, item, uploads, alerts, subscriptions, account, admin, live events),
-// whose data the inventory table does not hold.
+// The dashboard pages this function serves (GET /api/v1/me, "features"; "subscriptions" is
+// added when the alert topics are configured); the web app hides the others (overview, item,
+// uploads, alerts, account, admin, live events, and the embedded notifier's subscription
+// options: digests, quiet hours, test messages), whose data the table and SNS do not hold.
 constexpr const char* kFeatures[] = {"inventory"};
+// Bounds of a subscription request.
+constexpr size_t kMaxSubscriptionBody = 64 * 1024;
+constexpr size_t kMaxPolicyStores = 100;
 
 // The printable-ASCII start of a value a client sent, for messages.
 std::string Printable(std::string_view text) {
@@ -296,25 +302,31 @@ server::HttpResponse DashboardApi::Route(const Request& request) {
   std::string csrf_token;
   absl::StatusOr<core::Principal> principal = Authenticate(request, &csrf_token);
   if (!principal.ok()) return Error(principal.status());
-  const bool known = path == "/api/v1/me" || path == "/api/v1/stores" ||
+  const bool subscriptions = options_.subscriptions != nullptr &&
+                             (path == "/api/v1/topics" || path == "/api/v1/subscriptions" ||
+                              path.starts_with("/api/v1/subscriptions/"));
+  const bool known = subscriptions || path == "/api/v1/me" || path == "/api/v1/stores" ||
                      path == "/api/v1/inventory" || path == "/api/v1/logout";
   if (!known) {
-    return Error(absl::NotFoundError("no route " + Printable(path) +
-                                     " (the api function serves /api/v1/me, /api/v1/stores, "
-                                     "/api/v1/inventory and /api/v1/logout)"));
+    return Error(absl::NotFoundError(
+        "no route " + Printable(path) +
+        " (the api function serves /api/v1/me, /api/v1/stores, "
+        "/api/v1/inventory, /api/v1/logout" +
+        (options_.subscriptions != nullptr ? ", /api/v1/topics and /api/v1/subscriptions)" : ")")));
+  }
+  // A session's writes need its CSRF token (a bearer token has none to check).
+  if (method != "GET" && method != "HEAD" && !csrf_token.empty()) {
+    std::optional<std::string_view> sent = request.http.Header("x-csrf-token");
+    if (!sent || !SameSecret(*sent, csrf_token)) {
+      return Error(absl::PermissionDeniedError(
+          "X-CSRF-Token is missing or wrong: send the csrf_token of GET /api/v1/me"));
+    }
   }
   if (path == "/api/v1/logout") {
     if (method != "POST") return MethodNotAllowed(method, "POST");
-    // A session's write needs its CSRF token (a bearer token has none to check).
-    if (!csrf_token.empty()) {
-      std::optional<std::string_view> sent = request.http.Header("x-csrf-token");
-      if (!sent || !SameSecret(*sent, csrf_token)) {
-        return Error(absl::PermissionDeniedError(
-            "X-CSRF-Token is missing or wrong: send the csrf_token of GET /api/v1/me"));
-      }
-    }
     return Logout(request);
   }
+  if (subscriptions) return SubscriptionRoute(request, *principal);
   if (method != "GET") return MethodNotAllowed(method, "GET");
 
   if (path == "/api/v1/me") {
@@ -322,6 +334,7 @@ server::HttpResponse DashboardApi::Route(const Request& request) {
     if (!principal->scope.all_stores) stores = principal->scope.stores;
     nlohmann::json features = nlohmann::json::array();
     for (const char* feature : kFeatures) features.push_back(feature);
+    if (options_.subscriptions != nullptr) features.push_back("subscriptions");
     return Json(
         200,
         {{"user",
@@ -530,6 +543,169 @@ server::HttpResponse DashboardApi::Logout(const Request& request) {
   const bool secure = request.http.secure;
   response.headers.emplace_back("Set-Cookie", SetCookie(server::SessionCookieName(secure), "", "/",
                                                         std::chrono::seconds(0), "Strict", secure));
+  return response;
+}
+
+namespace {
+
+nlohmann::json SubscriptionJson(const AlertSubscription& subscription) {
+  const bool confirmed = subscription.id.starts_with("arn:");
+  nlohmann::json policy = nullptr;
+  if (!subscription.stores.empty()) policy = {{"store", subscription.stores}};
+  return {{"id", subscription.id},
+          {"topic", subscription.topic},
+          {"protocol", subscription.protocol},
+          {"endpoint", subscription.endpoint},
+          {"status", confirmed ? "confirmed" : "pending_confirmation"},
+          {"filter_policy", std::move(policy)}};
+}
+
+// Whether `principal` may see and change `subscription`: an admin or viewer (who may not
+// change anything anyway) any; a manager those limited to stores all of which are theirs.
+bool InScope(const core::Principal& principal, const AlertSubscription& subscription) {
+  if (principal.scope.all_stores) return true;
+  if (subscription.stores.empty()) return false;
+  for (const std::string& store : subscription.stores) {
+    if (!core::ScopeCoversStore(principal.scope, store)) return false;
+  }
+  return true;
+}
+
+// The SNS protocol and endpoint of what the dashboard's form takes: mailto:<address>,
+// https://<url> or +<E.164 number>.
+absl::StatusOr<std::pair<std::string, std::string>> SnsEndpoint(const std::string& endpoint) {
+  if (endpoint.starts_with("mailto:")) {
+    const std::string address = endpoint.substr(7);
+    const size_t at = address.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == address.size() || address.size() > 254 ||
+        address.find_first_of(" ,;<>\"") != std::string::npos) {
+      return absl::InvalidArgumentError("endpoint: \"" + Printable(endpoint) +
+                                        "\" is not mailto:<one email address>");
+    }
+    return std::make_pair(std::string("email"), address);
+  }
+  if (endpoint.starts_with("https://")) {
+    if (endpoint.size() > 2048 || endpoint.size() < 9 ||
+        endpoint.find_first_of(" \t\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError("endpoint: not an https URL of at most 2048 characters");
+    }
+    return std::make_pair(std::string("https"), endpoint);
+  }
+  if (endpoint.starts_with("+")) {
+    const std::string digits = endpoint.substr(1);
+    if (digits.size() < 8 || digits.size() > 15 || digits[0] == '0' ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      return absl::InvalidArgumentError("endpoint: \"" + Printable(endpoint) +
+                                        "\" is not a phone number in E.164 form (+ and 8 to 15 "
+                                        "digits)");
+    }
+    return std::make_pair(std::string("sms"), endpoint);
+  }
+  return absl::InvalidArgumentError(
+      "endpoint: use mailto:<address> (email), https://<url> (webhook) or +<E.164 number> "
+      "(SMS)");
+}
+
+}  // namespace
+
+server::HttpResponse DashboardApi::SubscriptionRoute(const Request& request,
+                                                     const core::Principal& principal) {
+  AlertSubscriptions& subscriptions = *options_.subscriptions;
+  const std::string& method = request.http.method;
+  const std::string& path = request.path;
+  const bool may_change = principal.role != "viewer";
+  if (path == "/api/v1/topics") {
+    if (method != "GET") return MethodNotAllowed(method, "GET");
+    return Json(200, {{"topics", subscriptions.Topics()}});
+  }
+  if (path == "/api/v1/subscriptions") {
+    if (method == "GET") {
+      absl::StatusOr<std::vector<AlertSubscription>> all = subscriptions.List();
+      if (!all.ok()) return Error(all.status());
+      nlohmann::json out = nlohmann::json::array();
+      for (const AlertSubscription& subscription : *all) {
+        if (InScope(principal, subscription)) out.push_back(SubscriptionJson(subscription));
+      }
+      return Json(200, {{"subscriptions", std::move(out)}});
+    }
+    if (method != "POST") return MethodNotAllowed(method, "GET, POST");
+    if (!may_change) {
+      return Error(absl::PermissionDeniedError(principal.name + " (a viewer) may not subscribe"));
+    }
+    if (request.body.size() > kMaxSubscriptionBody) {
+      return Error(server::PayloadTooLarge("the request body is over 64 KiB"));
+    }
+    const nlohmann::json body =
+        nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) {
+      return Error(absl::InvalidArgumentError("the body must be a JSON object"));
+    }
+    AlertSubscription subscription;
+    subscription.topic = StringAt(body, "topic");
+    const std::vector<std::string> topics = subscriptions.Topics();
+    if (std::find(topics.begin(), topics.end(), subscription.topic) == topics.end()) {
+      return Error(absl::InvalidArgumentError("topic: \"" + Printable(subscription.topic) +
+                                              "\" is not one of the alert topics"));
+    }
+    absl::StatusOr<std::pair<std::string, std::string>> endpoint =
+        SnsEndpoint(StringAt(body, "endpoint"));
+    if (!endpoint.ok()) return Error(endpoint.status());
+    std::tie(subscription.protocol, subscription.endpoint) = *std::move(endpoint);
+    if (auto policy = body.find("filter_policy"); policy != body.end() && !policy->is_null()) {
+      auto stores = policy->is_object() ? policy->find("store") : policy->end();
+      if (stores == policy->end() || !stores->is_array() || stores->empty() ||
+          stores->size() > kMaxPolicyStores) {
+        return Error(absl::InvalidArgumentError(
+            "filter_policy: must be {\"store\": [1 to 100 store names]}"));
+      }
+      for (const nlohmann::json& store : *stores) {
+        if (!store.is_string() || store.get<std::string>().empty() ||
+            store.get<std::string>().size() > 256) {
+          return Error(absl::InvalidArgumentError(
+              "filter_policy: each store must be a name of 1 to 256 bytes"));
+        }
+        subscription.stores.push_back(store.get<std::string>());
+      }
+    }
+    if (!InScope(principal, subscription)) {
+      return Error(absl::PermissionDeniedError(
+          principal.name + " may subscribe only to alerts of their own stores (filter_policy)"));
+    }
+    absl::StatusOr<std::string> id = subscriptions.Subscribe(subscription);
+    if (!id.ok()) return Error(id.status());
+    subscription.id = *std::move(id);
+    nlohmann::json created = SubscriptionJson(subscription);
+    // SNS confirms SMS at once; an email or a URL must confirm first.
+    if (subscription.protocol != "sms") created["status"] = "pending_confirmation";
+    return Json(201, created);
+  }
+  // /api/v1/subscriptions/{id}
+  if (method != "DELETE") return MethodNotAllowed(method, "DELETE");
+  absl::StatusOr<std::string> id = server::PercentDecode(
+      std::string_view(path).substr(std::string_view("/api/v1/subscriptions/").size()),
+      server::PlusMode::kLiteral);
+  if (!id.ok()) return Error(id.status());
+  if (!may_change) {
+    return Error(absl::PermissionDeniedError(principal.name + " (a viewer) may not unsubscribe"));
+  }
+  if (!id->starts_with("arn:")) {
+    return Error(absl::FailedPreconditionError(
+        "a subscription pending confirmation cannot be removed (SNS drops it after 3 days "
+        "unconfirmed)"));
+  }
+  absl::StatusOr<std::vector<AlertSubscription>> all = subscriptions.List();
+  if (!all.ok()) return Error(all.status());
+  auto found = std::find_if(all->begin(), all->end(),
+                            [&](const AlertSubscription& s) { return s.id == *id; });
+  if (found == all->end() || !InScope(principal, *found)) {
+    return Error(absl::NotFoundError("no subscription " + Printable(*id)));
+  }
+  absl::Status removed = subscriptions.Unsubscribe(*id);
+  if (!removed.ok()) return Error(removed);
+  server::HttpResponse response;
+  response.status = 204;
+  response.content_type.clear();
+  response.headers.emplace_back("Cache-Control", "no-store");
   return response;
 }
 

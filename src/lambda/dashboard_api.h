@@ -14,11 +14,12 @@
 //
 // Routes (docs/API.md, "The api Lambda function"): GET /healthz, the web app (GET `/` and
 // `/assets/...`) and the sign-in routes are open; GET /api/v1/me, /api/v1/stores and
-// /api/v1/inventory (the embedded server's parameters, paging and JSON, byte for byte) and
-// POST /api/v1/logout need a user. /api/v1/me lists in `features` the dashboard pages this
-// function serves (the inventory), so the web app shows only those. The JSON routes answer
-// from a snapshot of the table: a Query of one store when the request names one, else a Scan
-// of the table, reused for `table_cache`; the snapshot is loaded into the reference
+// /api/v1/inventory (the embedded server's parameters, paging and JSON, byte for byte),
+// POST /api/v1/logout and, with the alert topics configured, the subscriptions (SNS
+// subscriptions, store-scoped by a filter policy) need a user. /api/v1/me lists in
+// `features` the dashboard pages this function serves, so the web app shows only those. The JSON
+// routes answer from a snapshot of the table: a Query of one store when the request names one, else
+// a Scan of the table, reused for `table_cache`; the snapshot is loaded into the reference
 // in-memory inventory store, so filters, sorting, cursors and the low-stock rule are the
 // embedded mode's own code. The original table keeps no times, so `updated_at` and a store's
 // `last_updated` are the time the table was read, and `last_upload` is null.
@@ -60,6 +61,32 @@ class InventorySource {
 // kUnavailable if it cannot be checked now (the key set cannot be fetched).
 using TokenVerifier = std::function<absl::StatusOr<nlohmann::json>(std::string_view token)>;
 
+// One subscription to an alert topic (SNS in AWS mode).
+struct AlertSubscription {
+  std::string id;        // the subscription ARN; "PendingConfirmation" until confirmed
+  std::string topic;     // the topic's name: NoStock, LowStock or BackInStock
+  std::string protocol;  // email, sms or https
+  std::string endpoint;  // the address, number or URL
+  // The filter policy's `store` list (check-stock publishes `store` as a message attribute):
+  // the subscription gets only those stores' alerts. Empty: every store's.
+  std::vector<std::string> stores;
+};
+
+// Where the api function manages who gets alerts: the SNS topics check-stock publishes to.
+class AlertSubscriptions {
+ public:
+  virtual ~AlertSubscriptions() = default;
+  // The topics' names, in a fixed order.
+  virtual std::vector<std::string> Topics() = 0;
+  // Every subscription of every topic.
+  virtual absl::StatusOr<std::vector<AlertSubscription>> List() = 0;
+  // Subscribes (id ignored); returns the new subscription's id. kNotFound for an unknown
+  // topic.
+  virtual absl::StatusOr<std::string> Subscribe(const AlertSubscription& subscription) = 0;
+  // Removes the subscription `id` (an ARN).
+  virtual absl::Status Unsubscribe(const std::string& id) = 0;
+};
+
 // Sign-in in the browser. Without it (DashboardApiOptions::browser unset) only bearer tokens
 // are accepted and /api/v1/oidc/config says sign-in is not enabled.
 struct BrowserSignInOptions {
@@ -91,6 +118,9 @@ struct DashboardApiOptions {
   core::OidcRoleMapping roles;
   // Sign-in in the browser; unset: bearer tokens only.
   std::optional<BrowserSignInOptions> browser;
+  // The alert topics' subscriptions (GET /api/v1/topics, GET and POST /api/v1/subscriptions,
+  // DELETE /api/v1/subscriptions/{id}); must outlive the api. Null: not served.
+  AlertSubscriptions* subscriptions = nullptr;
 };
 
 class DashboardApi {
@@ -119,6 +149,8 @@ class DashboardApi {
   absl::StatusOr<server::HttpResponse> OidcLogin(const Request& request);
   absl::StatusOr<server::HttpResponse> OidcCallback(const Request& request);
   server::HttpResponse Logout(const Request& request);
+  // The subscription routes (only with options_.subscriptions).
+  server::HttpResponse SubscriptionRoute(const Request& request, const core::Principal& principal);
   // The user a bearer token or session cookie names, and the session's CSRF token ("" for
   // a bearer token).
   absl::StatusOr<core::Principal> Authenticate(const Request& request, std::string* csrf_token);

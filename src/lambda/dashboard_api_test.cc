@@ -493,5 +493,180 @@ TEST_F(BrowserSignInTest, Format10AnswersCookiesInMultiValueHeaders) {
             "https://api.example.com/api/v1/oidc/callback");
 }
 
+class FakeSubscriptions final : public AlertSubscriptions {
+ public:
+  std::vector<std::string> Topics() override { return {"NoStock", "LowStock", "BackInStock"}; }
+  absl::StatusOr<std::vector<AlertSubscription>> List() override { return subscriptions; }
+  absl::StatusOr<std::string> Subscribe(const AlertSubscription& subscription) override {
+    AlertSubscription added = subscription;
+    added.id = "arn:aws:sns:eu-west-1:1:" + subscription.topic + ":" +
+               std::to_string(subscriptions.size() + 1);
+    subscriptions.push_back(added);
+    return added.id;
+  }
+  absl::Status Unsubscribe(const std::string& id) override {
+    removed.push_back(id);
+    std::erase_if(subscriptions, [&](const AlertSubscription& s) { return s.id == id; });
+    return absl::OkStatus();
+  }
+  std::vector<AlertSubscription> subscriptions = {
+      {"arn:aws:sns:eu-west-1:1:NoStock:a", "NoStock", "email", "ops@example.com", {}},
+      {"arn:aws:sns:eu-west-1:1:NoStock:b", "NoStock", "sms", "+4915155550100", {"Berlin"}},
+      {"PendingConfirmation", "LowStock", "https", "https://hooks.example.com/x", {"Paris"}}};
+  std::vector<std::string> removed;
+};
+
+nlohmann::json WithBody(nlohmann::json event, const nlohmann::json& body) {
+  event["body"] = body.dump();
+  return event;
+}
+
+class SubscriptionRoutesTest : public DashboardApiTest {
+ protected:
+  DashboardApi MakeSubscriptionApi(bool with_topics = true) {
+    DashboardApiOptions options;
+    options.roles.admin_groups = {"admins"};
+    options.roles.manager_groups = {"managers"};
+    if (with_topics) options.subscriptions = &subscriptions_;
+    return DashboardApi(source_, VerifyWithAdmin, clock_, options);
+  }
+  // "admin" is in the admins group; the others as Verify().
+  static absl::StatusOr<nlohmann::json> VerifyWithAdmin(std::string_view token) {
+    if (token == "admin") {
+      return nlohmann::json{{"cognito:username", "root"}, {"cognito:groups", {"admins"}}};
+    }
+    return Verify(token);
+  }
+  FakeSubscriptions subscriptions_;
+};
+
+TEST_F(SubscriptionRoutesTest, OnlyServedWhenTheTopicsAreConfigured) {
+  DashboardApi without = MakeSubscriptionApi(false);
+  EXPECT_EQ(without.Handle(Event("GET", "/api/v1/subscriptions"))["statusCode"], 404);
+  EXPECT_EQ(Body(without.Handle(Event("GET", "/api/v1/me")))["features"],
+            nlohmann::json({"inventory"}));
+  DashboardApi with = MakeSubscriptionApi();
+  EXPECT_EQ(Body(with.Handle(Event("GET", "/api/v1/me")))["features"],
+            nlohmann::json({"inventory", "subscriptions"}));
+  EXPECT_EQ(Body(with.Handle(Event("GET", "/api/v1/topics")))["topics"],
+            nlohmann::json({"NoStock", "LowStock", "BackInStock"}));
+  EXPECT_EQ(with.Handle(Event("GET", "/api/v1/subscriptions", "", ""))["statusCode"], 401);
+}
+
+TEST_F(SubscriptionRoutesTest, ListShowsStatusAndStoresAndAManagerOnlyTheirs) {
+  DashboardApi api = MakeSubscriptionApi();
+  nlohmann::json all = Body(api.Handle(Event("GET", "/api/v1/subscriptions")));
+  ASSERT_EQ(all["subscriptions"].size(), 3u) << all;
+  EXPECT_EQ(all["subscriptions"][0]["status"], "confirmed");
+  EXPECT_TRUE(all["subscriptions"][0]["filter_policy"].is_null());
+  EXPECT_EQ(all["subscriptions"][1]["filter_policy"], nlohmann::json({{"store", {"Berlin"}}}));
+  EXPECT_EQ(all["subscriptions"][2]["status"], "pending_confirmation");
+  // The manager of Berlin sees the Berlin one only: not the all-stores one, not Paris's.
+  nlohmann::json mine =
+      Body(api.Handle(Event("GET", "/api/v1/subscriptions", "", "manager")))["subscriptions"];
+  ASSERT_EQ(mine.size(), 1u) << mine;
+  EXPECT_EQ(mine[0]["endpoint"], "+4915155550100");
+}
+
+TEST_F(SubscriptionRoutesTest, SubscribeMapsTheEndpointToItsProtocolAndChecksTheScope) {
+  DashboardApi api = MakeSubscriptionApi();
+  nlohmann::json created =
+      api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "admin"),
+                          {{"topic", "LowStock"}, {"endpoint", "mailto:buyer@example.com"}}));
+  ASSERT_EQ(created["statusCode"], 201) << created;
+  EXPECT_EQ(Body(created)["protocol"], "email");
+  EXPECT_EQ(Body(created)["endpoint"], "buyer@example.com");
+  EXPECT_EQ(Body(created)["status"], "pending_confirmation");
+  EXPECT_EQ(subscriptions_.subscriptions.back().topic, "LowStock");
+
+  nlohmann::json sms =
+      Body(api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "manager"),
+                               {{"topic", "NoStock"},
+                                {"endpoint", "+4915155550199"},
+                                {"filter_policy", {{"store", {"Berlin"}}}}})));
+  EXPECT_EQ(sms["protocol"], "sms");
+  EXPECT_EQ(sms["status"], "confirmed");
+  EXPECT_EQ(subscriptions_.subscriptions.back().stores, std::vector<std::string>{"Berlin"});
+
+  // A manager must limit it to their stores; a viewer may not subscribe at all.
+  EXPECT_EQ(
+      api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "manager"),
+                          {{"topic", "NoStock"}, {"endpoint", "+4915155550199"}}))["statusCode"],
+      403);
+  EXPECT_EQ(
+      api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "manager"),
+                          {{"topic", "NoStock"},
+                           {"endpoint", "+4915155550199"},
+                           {"filter_policy", {{"store", {"Berlin", "Paris"}}}}}))["statusCode"],
+      403);
+  EXPECT_EQ(
+      api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "alice"),
+                          {{"topic", "NoStock"}, {"endpoint", "+4915155550199"}}))["statusCode"],
+      403);
+  const size_t before = subscriptions_.subscriptions.size();
+  for (const char* endpoint : {"ops@example.com", "http://plain.example.com/", "+0123",
+                               "mailto:", "mailto:a@b, c@d", "+12ab5678901"}) {
+    nlohmann::json bad = api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "admin"),
+                                             {{"topic", "NoStock"}, {"endpoint", endpoint}}));
+    EXPECT_EQ(bad["statusCode"], 400) << endpoint;
+    EXPECT_THAT(Body(bad)["error"]["message"].get<std::string>(), HasSubstr("endpoint"));
+  }
+  EXPECT_EQ(
+      api.Handle(WithBody(Event("POST", "/api/v1/subscriptions", "", "admin"),
+                          {{"topic", "Everything"}, {"endpoint", "+4915155550199"}}))["statusCode"],
+      400);
+  nlohmann::json not_json = Event("POST", "/api/v1/subscriptions", "", "admin");
+  not_json["body"] = "{not json";
+  EXPECT_EQ(api.Handle(not_json)["statusCode"], 400);
+  EXPECT_EQ(subscriptions_.subscriptions.size(), before) << "nothing was subscribed";
+}
+
+TEST_F(SubscriptionRoutesTest, UnsubscribeOnlyWithinScopeAndNeverAPendingOne) {
+  DashboardApi api = MakeSubscriptionApi();
+  const std::string berlin =
+      "/api/v1/subscriptions/" + core::PercentEncode("arn:aws:sns:eu-west-1:1:NoStock:b");
+  const std::string all_stores =
+      "/api/v1/subscriptions/" + core::PercentEncode("arn:aws:sns:eu-west-1:1:NoStock:a");
+  EXPECT_EQ(api.Handle(Event("DELETE", berlin, "", "alice"))["statusCode"], 403);  // viewer
+  EXPECT_EQ(api.Handle(Event("DELETE", all_stores, "", "manager"))["statusCode"], 404);
+  EXPECT_EQ(api.Handle(Event("DELETE", "/api/v1/subscriptions/PendingConfirmation", "",
+                             "admin"))["statusCode"],
+            412);
+  EXPECT_TRUE(subscriptions_.removed.empty());
+  EXPECT_EQ(api.Handle(Event("DELETE", berlin, "", "manager"))["statusCode"], 204);
+  EXPECT_EQ(subscriptions_.removed, std::vector<std::string>{"arn:aws:sns:eu-west-1:1:NoStock:b"});
+  EXPECT_EQ(api.Handle(Event("DELETE", berlin, "", "manager"))["statusCode"], 404);
+}
+
+TEST_F(SubscriptionRoutesTest, ASessionsWritesNeedItsCsrfToken) {
+  FakeProvider provider;
+  DashboardApiOptions options;
+  options.roles.admin_groups = {"admins"};
+  options.subscriptions = &subscriptions_;
+  BrowserSignInOptions browser;
+  browser.session_secret = std::string(48, 'k');
+  browser.provider = &provider;
+  browser.client_id = "client-1";
+  options.browser = browser;
+  DashboardApi api(source_, Verify, clock_, options);
+  nlohmann::json login = api.Handle(BrowserEvent("GET", "/api/v1/oidc/login", "", {}, true));
+  const std::string location = login["headers"]["location"];
+  provider.challenge = QueryValue(location, "code_challenge");
+  nlohmann::json callback = api.Handle(BrowserEvent(
+      "GET", "/api/v1/oidc/callback", "code=admin-code&state=" + QueryValue(location, "state"),
+      {CookiePair(login, "sw_oidc")}, true));
+  const std::string session = CookiePair(callback, "__Host-sw_session");
+  const std::string csrf =
+      Body(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session})))["csrf_token"];
+  const nlohmann::json body = {{"topic", "NoStock"}, {"endpoint", "+4915155550199"}};
+  EXPECT_EQ(api.Handle(WithBody(BrowserEvent("POST", "/api/v1/subscriptions", "", {session}),
+                                body))["statusCode"],
+            403);
+  nlohmann::json event =
+      WithBody(BrowserEvent("POST", "/api/v1/subscriptions", "", {session}), body);
+  event["headers"]["x-csrf-token"] = csrf;
+  EXPECT_EQ(api.Handle(event)["statusCode"], 201);
+}
+
 }  // namespace
 }  // namespace stockwatch::lambda

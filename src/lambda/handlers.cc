@@ -104,23 +104,32 @@ std::string PathOf(const nlohmann::json& event) {
   return "";
 }
 
-// `options` with the browser sign-in (if any) going through `provider`.
-DashboardApiOptions WithProvider(DashboardApiOptions options, core::IdentityProvider* provider) {
+// `options` with the browser sign-in (if any) going through `provider`, and the
+// subscriptions (if any topic is configured) through `subscriptions`.
+DashboardApiOptions WithAdapters(DashboardApiOptions options, core::IdentityProvider* provider,
+                                 AlertSubscriptions* subscriptions) {
   if (options.browser) options.browser->provider = provider;
+  options.subscriptions = subscriptions;
   return options;
 }
 
 // The dashboard over the table (dashboard_api.h), for Cognito users.
 class ApiHandler final : public LambdaHandler {
  public:
+  // `topics`: the alert topics (name, ARN) whose subscriptions the dashboard manages; none:
+  // no subscription routes.
   ApiHandler(aws::AwsConfig config, const std::string& table, adapters::OidcProviderOptions cognito,
-             DashboardApiOptions options)
-      : db_(std::move(config)),
+             DashboardApiOptions options, std::vector<std::pair<std::string, std::string>> topics)
+      : sns_(config),
+        db_(std::move(config)),
         source_(db_, table),
+        subscriptions_(sns_, std::move(topics)),
         cognito_(std::move(cognito), clock_),
         api_(
             source_, [this](std::string_view token) { return cognito_.VerifyBearer(token); },
-            clock_, WithProvider(std::move(options), &cognito_)) {}
+            clock_,
+            WithAdapters(std::move(options), &cognito_,
+                         subscriptions_.Topics().empty() ? nullptr : &subscriptions_)) {}
 
   absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json& event,
                                         const InvocationContext&) override {
@@ -138,8 +147,10 @@ class ApiHandler final : public LambdaHandler {
   }
 
  private:
+  aws::SnsClient sns_;
   aws::DynamoDbClient db_;
   DynamoDbInventorySource source_;
+  SnsAlertSubscriptions subscriptions_;
   core::SystemClock clock_;
   adapters::OidcIdentityProvider cognito_;
   DashboardApi api_;
@@ -242,8 +253,16 @@ absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeApiHandler(aws::AwsConfig con
   options.roles.viewer_groups = core::SplitCommaList(Env("VIEWER_GROUPS"));
   options.roles.require_group = Env("REQUIRE_GROUP") == "true";
   SW_ASSIGN_OR_RETURN(options.browser, BrowserSignInFromEnv(config, client, cognito));
+  // The alert topics by ARN (as check-stock's), for the subscriptions page.
+  std::vector<std::pair<std::string, std::string>> topics;
+  for (const auto& [name, variable] :
+       {std::pair<const char*, const char*>{"NoStock", "NO_STOCK_TOPIC_ARN"},
+        {"LowStock", "LOW_STOCK_TOPIC_ARN"},
+        {"BackInStock", "BACK_IN_STOCK_TOPIC_ARN"}}) {
+    if (std::string arn = Env(variable); !arn.empty()) topics.emplace_back(name, std::move(arn));
+  }
   return std::make_unique<ApiHandler>(std::move(config), Env("TABLE_NAME", "Inventory"),
-                                      std::move(cognito), std::move(options));
+                                      std::move(cognito), std::move(options), std::move(topics));
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ try {
 
   step('only the pages the function serves are offered');
   const nav = await page.getByRole('navigation', {name: 'Main'}).getByRole('link').allTextContents();
-  assert.deepEqual(nav, ['Inventory']);
+  assert.deepEqual(nav, ['Inventory', 'Subscriptions']);
 
   step('Berlin\'s inventory from the table: Echo Plus out of stock, no other store');
   const echoPlus = page.locator('tr[data-store="Berlin"][data-item="Echo Plus"] td.count-out');
@@ -39,6 +39,20 @@ try {
   // No item page here: the item names are text, not links.
   assert.equal(await page.locator('tr[data-store="Berlin"][data-item="Echo Plus"] a').count(), 0);
   await snapshot(page, 'lambda-inventory');
+
+  step('subscribe a phone to Berlin\'s out-of-stock alerts (an SNS subscription), then remove it');
+  await page.getByRole('link', {name: 'Subscriptions', exact: true}).click();
+  await page.getByRole('heading', {name: 'Subscriptions', exact: true}).waitFor();
+  assert.equal(await page.getByLabel('Digest').count(), 0, 'no digest option over SNS');
+  await page.getByLabel('Endpoint (mailto:, https://, +E.164)').fill('+15555550142');
+  await page.getByLabel('Only alerts of store').selectOption('Berlin');
+  await page.getByRole('button', {name: 'Subscribe'}).click();
+  const subscribed = page.locator('tbody tr').filter({hasText: '+15555550142'});
+  await subscribed.waitFor();
+  assert.match(await subscribed.textContent(), /sms: \+15555550142.*confirmed.*Berlin/);
+  await snapshot(page, 'lambda-subscriptions');
+  await subscribed.getByRole('button', {name: /^Delete/}).click();
+  await subscribed.waitFor({state: 'detached'});
 
   step('a page the function does not serve says so');
   await page.goto(`${url}/#/uploads`);

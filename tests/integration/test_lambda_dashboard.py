@@ -10,7 +10,8 @@ the real binary's traffic, each written for the tests from AWS's published forma
   PKCE) and hands out ID tokens that moto's Cognito minted for the user (real RS256 tokens,
   verified by stockwatch against moto's JWKS);
 - moto_server plays DynamoDB (the six sample files in the table), Cognito (the pool, its
-  groups and users) and Secrets Manager (the session secret, read by SESSION_SECRET_ARN).
+  groups and users), Secrets Manager (the session secret, read by SESSION_SECRET_ARN) and
+  SNS (the alert topics, whose subscriptions the dashboard manages).
 moto's tokens carry no nonce, so the function runs with OIDC_REQUIRE_NONCE=false (the
 unit tests cover the nonce, dashboard_api_test.cc).
 
@@ -19,12 +20,14 @@ With Chromium and node present, tests/browser/lambda_dashboard.mjs then clicks t
 
 import csv
 import glob
+import html
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -63,6 +66,8 @@ class LambdaDashboardTest(unittest.TestCase):
                                  "secretsmanager", {"Name": "stockwatch-session",
                                                     "SecretString": "k" * 48})
             cls.secret_arn = secret["ARN"]
+            cls.topics = {name: m.create_topic(name)
+                          for name in ("NoStock", "LowStock", "BackInStock")}
             cls.provider = StandInProvider(
                 cls.client_id, lambda user: m.id_token(cls.client_id, user, PASSWORD))
             cls.cleanups.append(cls.provider.stop)
@@ -102,7 +107,10 @@ class LambdaDashboardTest(unittest.TestCase):
                    COGNITO_JWKS_URL=f"{cls.moto.url}/{cls.pool_id}/.well-known/jwks.json",
                    COGNITO_DOMAIN=cls.provider.url, SESSION_SECRET_ARN=cls.secret_arn,
                    OIDC_REQUIRE_NONCE="false", LOW_STOCK_THRESHOLD="5",
-                   ADMIN_GROUPS="stockwatch-admins", MANAGER_GROUPS="stockwatch-managers")
+                   ADMIN_GROUPS="stockwatch-admins", MANAGER_GROUPS="stockwatch-managers",
+                   NO_STOCK_TOPIC_ARN=cls.topics["NoStock"],
+                   LOW_STOCK_TOPIC_ARN=cls.topics["LowStock"],
+                   BACK_IN_STOCK_TOPIC_ARN=cls.topics["BackInStock"])
         env.pop("SESSION_SECRET", None)
         env.update(overrides)
         return {k: v for k, v in env.items() if v is not None}
@@ -157,7 +165,7 @@ class LambdaDashboardTest(unittest.TestCase):
         status, me = self.get_json("/api/v1/me", session)
         self.assertEqual(status, 200, me)
         self.assertEqual((me["user"]["name"], me["user"]["role"]), ("alice", "admin"))
-        self.assertEqual(me["features"], ["inventory"])
+        self.assertEqual(me["features"], ["inventory", "subscriptions"])
         self.assertTrue(me["csrf_token"])
 
         status, body = self.get_json("/api/v1/stores", session)
@@ -178,6 +186,71 @@ class LambdaDashboardTest(unittest.TestCase):
         self.assertEqual([s["store"] for s in body["stores"]], ["Berlin"])
         status, body = self.get_json("/api/v1/inventory?store=Pusan", session)
         self.assertEqual(status, 403, body)
+
+    def send(self, method, path, session, csrf, body=None):
+        """(status, parsed body) of a write with the session and its CSRF token."""
+        data = json.dumps(body).encode() if body is not None else b""
+        req = urllib.request.Request(self.front.url + path, data=data, method=method, headers={
+            "Cookie": "sw_session=" + session, "X-CSRF-Token": csrf,
+            "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def sns_subscriptions(self, topic):
+        """(protocol, endpoint, filter policy) of every subscription SNS (moto) lists for
+        `topic`, read with SNS's own API."""
+        def field(xml, name):
+            return xml.split(f"<{name}>", 1)[1].split(f"</{name}>", 1)[0]
+        _, _, xml = self.moto.sns({"Action": "ListSubscriptionsByTopic",
+                                   "TopicArn": self.topics[topic]})
+        out = []
+        for member in xml.decode().split("<member>")[1:]:
+            _, _, attrs = self.moto.sns({"Action": "GetSubscriptionAttributes",
+                                         "SubscriptionArn": field(member, "SubscriptionArn")})
+            attrs = attrs.decode()
+            policy = None
+            if "<key>FilterPolicy</key>" in attrs:
+                value = attrs.split("<key>FilterPolicy</key>", 1)[1]
+                policy = json.loads(html.unescape(field(value, "value")))
+            out.append((field(member, "Protocol"), field(member, "Endpoint"), policy))
+        return sorted(out)
+
+    def test_subscriptions_are_sns_subscriptions_scoped_by_store(self):
+        session = self.sign_in("carol")  # the manager of Berlin
+        status, me = self.get_json("/api/v1/me", session)
+        self.assertEqual(me["features"], ["inventory", "subscriptions"])
+        self.assertEqual(self.get_json("/api/v1/topics", session)[1]["topics"],
+                         ["NoStock", "LowStock", "BackInStock"])
+        # A manager's subscription must be limited to their stores.
+        status, body = self.send("POST", "/api/v1/subscriptions", session, me["csrf_token"],
+                                 {"topic": "NoStock", "endpoint": "+15555550123"})
+        self.assertEqual(status, 403, body)
+        status, body = self.send("POST", "/api/v1/subscriptions", session, me["csrf_token"],
+                                 {"topic": "NoStock", "endpoint": "+15555550123",
+                                  "filter_policy": {"store": ["Berlin"]}})
+        self.assertEqual(status, 201, body)
+        self.assertEqual((body["protocol"], body["status"]), ("sms", "confirmed"))
+        arn = body["id"]
+        self.assertTrue(arn.startswith(self.topics["NoStock"] + ":"), arn)
+        # It is SNS's: the number on the topic, with the store filter check-stock's `store`
+        # message attribute is matched against.
+        self.assertEqual(self.sns_subscriptions("NoStock"),
+                         [("sms", "+15555550123", {"store": ["Berlin"]})])
+        status, listed = self.get_json("/api/v1/subscriptions", session)
+        self.assertEqual(status, 200, listed)
+        self.assertEqual([(s["id"], s["filter_policy"]) for s in listed["subscriptions"]],
+                         [(arn, {"store": ["Berlin"]})])
+        # Without the CSRF token a session cannot write; with it, the subscription goes.
+        status, _ = self.send("DELETE", "/api/v1/subscriptions/" + urllib.parse.quote(arn, ""),
+                              session, "wrong")
+        self.assertEqual(status, 403)
+        status, _ = self.send("DELETE", "/api/v1/subscriptions/" + urllib.parse.quote(arn, ""),
+                              session, me["csrf_token"])
+        self.assertEqual(status, 204)
+        self.assertEqual(self.sns_subscriptions("NoStock"), [])
 
     def test_a_changed_session_is_refused_and_logout_clears_it(self):
         session = self.sign_in("bob")

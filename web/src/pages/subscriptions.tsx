@@ -1,21 +1,24 @@
 // Subscriptions: create (topic, endpoint, store filter, digest, quiet hours), confirmation
-// state, filter by store, send a test message, delete.
+// state, filter by store, send a test message, delete. A server without the embedded
+// notifier's options (the api Lambda function, whose subscriptions are SNS's) does not list
+// the feature "subscription-options": no digest, quiet hours, creation time or test message.
 import {useState} from 'preact/hooks';
 
-import {api, errorText, formatTime, type User} from '../api';
+import {api, errorText, formatTime, hasFeature, type User} from '../api';
 import {ErrorLine, StoreSelect, useData, useStores} from '../ui';
 
 interface Subscription {
-  id: number;
+  // A number (embedded), or an SNS subscription ARN ("PendingConfirmation" until confirmed).
+  id: number | string;
   topic: string;
   protocol: string;
   endpoint: string;
-  created_at: string;
+  created_at?: string;
   status: 'pending_confirmation' | 'confirmed';
   filter_policy: Record<string, unknown> | null;
-  digest: string;
-  quiet_hours: string | null;
-  timezone: string;
+  digest?: string;
+  quiet_hours?: string | null;
+  timezone?: string;
 }
 
 interface Delivery {
@@ -29,7 +32,7 @@ interface Delivery {
 const kTestPollMillis = 1000;
 const kTestPolls = 30;
 
-function testOutcome(subscription: number, d: Delivery): string {
+function testOutcome(subscription: number | string, d: Delivery): string {
   const head = `Test message to subscription ${subscription} (delivery ${d.id})`;
   if (d.state === 'delivered') return `${head}: delivered.`;
   if (d.state === 'failed') return `${head}: failed: ${d.last_error}`;
@@ -46,6 +49,7 @@ export function SubscriptionsPage({user}: {user: User}) {
   const topics = useData(() => api<{topics: string[]}>('GET', '/topics').then((r) => r.topics), []);
   const list = useData(() => api<{subscriptions: Subscription[]}>('GET', '/subscriptions'), []);
   const canWrite = user.role !== 'viewer';
+  const options = hasFeature('subscription-options');
   const [filterStore, setFilterStore] = useState('');
   const [topic, setTopic] = useState('NoStock');
   const [endpoint, setEndpoint] = useState('');
@@ -61,9 +65,10 @@ export function SubscriptionsPage({user}: {user: User}) {
     setMessage(null);
     setFailure(null);
     try {
-      const body: Record<string, unknown> = {topic, endpoint: endpoint.trim(), digest};
+      const body: Record<string, unknown> = {topic, endpoint: endpoint.trim()};
+      if (options) body.digest = digest;
       if (store) body.filter_policy = {store: [store]};
-      if (quietHours.trim()) {
+      if (options && quietHours.trim()) {
         body.quiet_hours = quietHours.trim();
         body.timezone = timezone.trim() || 'UTC';
       }
@@ -76,11 +81,11 @@ export function SubscriptionsPage({user}: {user: User}) {
       setFailure(errorText(error));
     }
   };
-  const sendTest = async (id: number) => {
+  const sendTest = async (id: number | string) => {
     setMessage(null);
     setFailure(null);
     try {
-      let delivery = await api<Delivery>('POST', `/subscriptions/${id}/test`);
+      let delivery = await api<Delivery>('POST', `/subscriptions/${encodeURIComponent(String(id))}/test`);
       setMessage(testOutcome(id, delivery));
       // It goes through the outbox: follow its delivery until it is delivered or failed.
       for (let i = 0; i < kTestPolls && delivery.state === 'pending'; i++) {
@@ -92,11 +97,11 @@ export function SubscriptionsPage({user}: {user: User}) {
       setFailure(errorText(error));
     }
   };
-  const remove = async (id: number) => {
+  const remove = async (id: number | string) => {
     setMessage(null);
     setFailure(null);
     try {
-      await api('DELETE', `/subscriptions/${id}`);
+      await api('DELETE', `/subscriptions/${encodeURIComponent(String(id))}`);
       setMessage(`Subscription ${id} deleted.`);
       list.reload();
     } catch (error) {
@@ -120,12 +125,14 @@ export function SubscriptionsPage({user}: {user: User}) {
                    onInput={(e) => setEndpoint((e.target as HTMLInputElement).value)} />
             <label for="sub-store">Only alerts of store</label>
             <StoreSelect id="sub-store" value={store} stores={stores.data} onChange={setStore} allLabel="Any store" />
-            <label for="sub-digest">Digest</label>
-            <input id="sub-digest" value={digest} onInput={(e) => setDigest((e.target as HTMLInputElement).value)} />
-            <label for="sub-quiet">Quiet hours (e.g. 22:00-07:00)</label>
-            <input id="sub-quiet" value={quietHours} onInput={(e) => setQuietHours((e.target as HTMLInputElement).value)} />
-            <label for="sub-tz">Time zone of quiet hours</label>
-            <input id="sub-tz" value={timezone} onInput={(e) => setTimezone((e.target as HTMLInputElement).value)} />
+            {options && <>
+              <label for="sub-digest">Digest</label>
+              <input id="sub-digest" value={digest} onInput={(e) => setDigest((e.target as HTMLInputElement).value)} />
+              <label for="sub-quiet">Quiet hours (e.g. 22:00-07:00)</label>
+              <input id="sub-quiet" value={quietHours} onInput={(e) => setQuietHours((e.target as HTMLInputElement).value)} />
+              <label for="sub-tz">Time zone of quiet hours</label>
+              <input id="sub-tz" value={timezone} onInput={(e) => setTimezone((e.target as HTMLInputElement).value)} />
+            </>}
           </div>
           <button type="submit">Subscribe</button>
         </form>
@@ -143,24 +150,29 @@ export function SubscriptionsPage({user}: {user: User}) {
         <table class="data">
           <thead>
             <tr><th scope="col" class="num">ID</th><th scope="col">Topic</th><th scope="col">Endpoint</th>
-              <th scope="col">State</th><th scope="col">Stores</th><th scope="col">Digest</th>
-              <th scope="col">Quiet hours</th><th scope="col">Created</th>{canWrite && <th scope="col">Action</th>}</tr>
+              <th scope="col">State</th><th scope="col">Stores</th>
+              {options && <><th scope="col">Digest</th><th scope="col">Quiet hours</th><th scope="col">Created</th></>}
+              {canWrite && <th scope="col">Action</th>}</tr>
           </thead>
           <tbody>
             {shown.map((s) => (
-              <tr key={s.id}>
+              <tr key={`${s.topic}|${s.id}|${s.endpoint}`}>
                 <td class="num">{s.id}</td>
                 <td>{s.topic}</td>
                 <td>{s.protocol}: {s.endpoint}</td>
                 <td><span class={`status status-${s.status}`}>{s.status === 'confirmed' ? 'confirmed' : 'pending confirmation'}</span></td>
                 <td>{policyStores(s).join(', ') || 'all'}</td>
-                <td>{s.digest}</td>
-                <td>{s.quiet_hours ? `${s.quiet_hours} ${s.timezone}` : ''}</td>
-                <td>{formatTime(s.created_at)}</td>
+                {options && <>
+                  <td>{s.digest}</td>
+                  <td>{s.quiet_hours ? `${s.quiet_hours} ${s.timezone}` : ''}</td>
+                  <td>{formatTime(s.created_at)}</td>
+                </>}
                 {canWrite && <td class="actions">
-                  {s.status === 'confirmed' &&
+                  {options && s.status === 'confirmed' &&
                     <button type="button" onClick={() => sendTest(s.id)}>Send test<span class="visually-hidden"> message to subscription {s.id}</span></button>}
-                  <button type="button" onClick={() => remove(s.id)}>Delete<span class="visually-hidden"> subscription {s.id}</span></button>
+                  {/* SNS cannot remove a subscription before it is confirmed. */}
+                  {s.id !== 'PendingConfirmation' &&
+                    <button type="button" onClick={() => remove(s.id)}>Delete<span class="visually-hidden"> subscription {s.id}</span></button>}
                 </td>}
               </tr>
             ))}
