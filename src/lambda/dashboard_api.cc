@@ -200,7 +200,9 @@ DashboardApi::Request ReadRequest(const nlohmann::json& event) {
   std::optional<std::string_view> proto = request.http.Header("x-forwarded-proto");
   request.http.secure = !proto || !server::EqualsIgnoreCase(*proto, "http");
   request.body = StringAt(event, "body");
-  if (event.value("isBase64Encoded", false) == true) {
+  // find + is_boolean: json::value() throws on a non-boolean field.
+  if (auto encoded = event.find("isBase64Encoded");
+      encoded != event.end() && encoded->is_boolean() && encoded->get<bool>()) {
     request.body = FromBase64(request.body).value_or("");
   }
   return request;

@@ -210,6 +210,13 @@ TEST_F(DashboardApiTest, OnlyGetIsServedAndFormat10EventsAreRead) {
   EXPECT_EQ(page["items"][0]["store"], "Paris");
 }
 
+TEST_F(DashboardApiTest, AMalformedBase64FlagIsReadAsFalseNotThrown) {
+  DashboardApi api = MakeApi();
+  nlohmann::json event = Event("GET", "/healthz", "", "");
+  event["isBase64Encoded"] = "yes";
+  EXPECT_EQ(api.Handle(event)["statusCode"], 200);
+}
+
 TEST_F(DashboardApiTest, ATableThatCannotBeReadIsUnavailableAndNotCached) {
   DashboardApi api = MakeApi();
   source_.status = absl::UnavailableError("dynamodb: throttled");
