@@ -158,6 +158,29 @@ std::vector<std::string> SnsAlertSubscriptions::Topics() {
   return names;
 }
 
+void ReadFilterPolicy(const std::string& policy, const std::string& scope,
+                      AlertSubscription& subscription) {
+  if (policy.empty()) return;  // every store's alerts
+  const nlohmann::json parsed = nlohmann::json::parse(policy, nullptr, false);
+  // Only the dashboard's own shape is read as a store list: {"store":["A","B"]} on the
+  // message attributes. Anything else ({"store":[{"prefix":"Ber"}]}, more keys, the
+  // message body) filters in ways no store list can say.
+  auto stores = parsed.is_object() && parsed.size() == 1 ? parsed.find("store") : parsed.end();
+  bool plain = (scope.empty() || scope == "MessageAttributes") && stores != parsed.end() &&
+               stores->is_array() && !stores->empty();
+  if (plain) {
+    for (const nlohmann::json& store : *stores) plain = plain && store.is_string();
+  }
+  if (!plain) {
+    subscription.other_filter = policy;
+    subscription.other_filter_scope = scope;
+    return;
+  }
+  for (const nlohmann::json& store : *stores) {
+    subscription.stores.push_back(store.get<std::string>());
+  }
+}
+
 absl::StatusOr<std::vector<AlertSubscription>> SnsAlertSubscriptions::List() {
   std::vector<AlertSubscription> out;
   for (const auto& [name, arn] : topics_) {
@@ -171,14 +194,7 @@ absl::StatusOr<std::vector<AlertSubscription>> SnsAlertSubscriptions::List() {
       subscription.endpoint = std::move(listed_one.endpoint);
       if (subscription.id.starts_with("arn:")) {
         SW_ASSIGN_OR_RETURN(auto attributes, sns_.GetSubscriptionAttributes(subscription.id));
-        const nlohmann::json policy =
-            nlohmann::json::parse(attributes["FilterPolicy"], nullptr, false);
-        auto stores = policy.is_object() ? policy.find("store") : policy.end();
-        if (stores != policy.end() && stores->is_array()) {
-          for (const nlohmann::json& store : *stores) {
-            if (store.is_string()) subscription.stores.push_back(store.get<std::string>());
-          }
-        }
+        ReadFilterPolicy(attributes["FilterPolicy"], attributes["FilterPolicyScope"], subscription);
       }
       out.push_back(std::move(subscription));
     }

@@ -105,6 +105,12 @@ class DynamoDbInventorySource final : public InventorySource {
   int64_t skipped_ = 0;  // in the last Items() call
 };
 
+// Reads an SNS subscription's FilterPolicy and FilterPolicyScope attributes ("" when unset)
+// into `subscription`: its `stores` for the dashboard's own {"store":[names]} on the message
+// attributes, else `other_filter` (and `other_filter_scope`) as they are.
+void ReadFilterPolicy(const std::string& policy, const std::string& scope,
+                      AlertSubscription& subscription);
+
 // The alert topics' SNS subscriptions, for the api function. A subscription's stores are the
 // `store` list of its FilterPolicy (one GetSubscriptionAttributes call per confirmed
 // subscription when listing). Topics are given by name and ARN.

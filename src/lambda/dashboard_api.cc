@@ -225,6 +225,10 @@ nlohmann::json ToLambda(server::HttpResponse response, const DashboardApi::Reque
     if (lower == "content-encoding") binary = true;
     headers[lower] = std::move(value);
   }
+  // A HEAD answer has no body but says how long the GET's would be.
+  if (response.head_content_length) {
+    headers["content-length"] = std::to_string(*response.head_content_length);
+  }
   nlohmann::json out = {{"statusCode", response.status}, {"headers", std::move(headers)}};
   if (!cookies.empty()) {
     if (request.format_v2) {
@@ -402,6 +406,11 @@ absl::StatusOr<core::Principal> DashboardApi::Authenticate(const Request& reques
                 : "sign in: send the Cognito ID token as Authorization: Bearer <token>");
   }
   SW_ASSIGN_OR_RETURN(nlohmann::json session, sealer_->Open(kSessionPurpose, cookie, clock_.Now()));
+  const auto generation = session.find("gen");
+  if (generation == session.end() || !generation->is_number_integer() ||
+      generation->get<int64_t>() != options_.browser->session_generation) {
+    return absl::UnauthenticatedError("the session has been ended for everyone: sign in again");
+  }
   // What the callback sealed: its role mapping was applied then, at sign-in.
   const std::string role = StringAt(session, "role");
   principal.name = StringAt(session, "name");
@@ -524,7 +533,8 @@ absl::StatusOr<server::HttpResponse> DashboardApi::OidcCallback(const Request& r
                                            {{"name", name},
                                             {"role", core::RoleName(mapped.role)},
                                             {"stores", std::move(stores)},
-                                            {"csrf", core::RandomUrlToken()}},
+                                            {"csrf", core::RandomUrlToken()},
+                                            {"gen", options_.browser->session_generation}},
                                            clock_.Now() + options_.browser->session_ttl);
   const bool secure = request.http.secure;
   server::HttpResponse response = Redirect("/");
@@ -554,19 +564,28 @@ nlohmann::json SubscriptionJson(const AlertSubscription& subscription) {
   const bool confirmed = subscription.id.starts_with("arn:");
   nlohmann::json policy = nullptr;
   if (!subscription.stores.empty()) policy = {{"store", subscription.stores}};
-  return {{"id", subscription.id},
-          {"topic", subscription.topic},
-          {"protocol", subscription.protocol},
-          {"endpoint", subscription.endpoint},
-          {"status", confirmed ? "confirmed" : "pending_confirmation"},
-          {"filter_policy", std::move(policy)}};
+  if (!subscription.other_filter.empty()) {
+    policy = nlohmann::json::parse(subscription.other_filter, nullptr, false);
+    if (policy.is_discarded()) policy = subscription.other_filter;
+  }
+  nlohmann::json out = {{"id", subscription.id},
+                        {"topic", subscription.topic},
+                        {"protocol", subscription.protocol},
+                        {"endpoint", subscription.endpoint},
+                        {"status", confirmed ? "confirmed" : "pending_confirmation"},
+                        {"filter_policy", std::move(policy)}};
+  if (!subscription.other_filter_scope.empty()) {
+    out["filter_policy_scope"] = subscription.other_filter_scope;
+  }
+  return out;
 }
 
 // Whether `principal` may see and change `subscription`: an admin or viewer (who may not
-// change anything anyway) any; a manager those limited to stores all of which are theirs.
+// change anything anyway) any; a manager those limited to stores all of which are theirs
+// (never one with a filter policy the dashboard did not write).
 bool InScope(const core::Principal& principal, const AlertSubscription& subscription) {
   if (principal.scope.all_stores) return true;
-  if (subscription.stores.empty()) return false;
+  if (subscription.stores.empty() || !subscription.other_filter.empty()) return false;
   for (const std::string& store : subscription.stores) {
     if (!core::ScopeCoversStore(principal.scope, store)) return false;
   }

@@ -68,8 +68,15 @@ struct AlertSubscription {
   std::string protocol;  // email, sms or https
   std::string endpoint;  // the address, number or URL
   // The filter policy's `store` list (check-stock publishes `store` as a message attribute):
-  // the subscription gets only those stores' alerts. Empty: every store's.
+  // the subscription gets only those stores' alerts. Empty: every store's, unless
+  // `other_filter` is set.
   std::vector<std::string> stores;
+  // A filter policy the dashboard did not write (anything but {"store":[names]} on the
+  // message attributes), as SNS holds it; `stores` is then empty and means nothing. Shown
+  // as it is to admins and viewers, never to a manager, whose stores it cannot be checked
+  // against.
+  std::string other_filter;
+  std::string other_filter_scope;  // FilterPolicyScope with other_filter, if SNS gave one
 };
 
 // Where the api function manages who gets alerts: the SNS topics check-stock publishes to.
@@ -95,6 +102,10 @@ struct BrowserSignInOptions {
   std::string session_secret;
   // How long a session lasts. Default 8 h.
   std::chrono::seconds session_ttl{8 * 3600};
+  // Sealed into every session; a session of another generation is refused. Raising it
+  // (SESSION_GENERATION) ends every session at once: the configuration change also
+  // replaces every warm instance, which would otherwise keep the secret it read at start.
+  int64_t session_generation = 1;
   // The pool's hosted UI (authorization endpoint) and token exchange; must outlive the api.
   // Required.
   core::IdentityProvider* provider = nullptr;

@@ -291,7 +291,7 @@ nlohmann::json BrowserEvent(const std::string& method, const std::string& path,
 
 class BrowserSignInTest : public DashboardApiTest {
  protected:
-  DashboardApi MakeBrowserApi(std::string secret = std::string(48, 'k')) {
+  DashboardApi MakeBrowserApi(std::string secret = std::string(48, 'k'), int64_t generation = 1) {
     DashboardApiOptions options;
     options.roles.admin_groups = {"admins"};
     options.roles.manager_groups = {"managers"};
@@ -300,6 +300,7 @@ class BrowserSignInTest : public DashboardApiTest {
     browser.provider = &provider_;
     browser.client_id = "client-1";
     browser.session_ttl = std::chrono::hours(8);
+    browser.session_generation = generation;
     options.browser = browser;
     return DashboardApi(source_, Verify, clock_, options);
   }
@@ -328,6 +329,11 @@ TEST_F(BrowserSignInTest, TheWebAppIsServedOpenWithTheSecurityHeaders) {
   EXPECT_EQ(index["headers"]["strict-transport-security"], "max-age=31536000");
   EXPECT_EQ(index["isBase64Encoded"], false);
   EXPECT_EQ(index["body"], std::string(server::WebAssets()[0].body));
+  // HEAD: no body, the GET's length.
+  nlohmann::json head = api.Handle(Event("HEAD", "/", "", ""));
+  ASSERT_EQ(head["statusCode"], 200) << head;
+  EXPECT_EQ(head["body"], "");
+  EXPECT_EQ(head["headers"]["content-length"], std::to_string(server::WebAssets()[0].body.size()));
 
   // A hashed file, gzipped for a client that takes gzip: base64 in the Lambda answer.
   const server::WebAsset* zipped = nullptr;
@@ -348,7 +354,9 @@ TEST_F(BrowserSignInTest, TheWebAppIsServedOpenWithTheSecurityHeaders) {
                                 reinterpret_cast<const unsigned char*>(encoded.data()),
                                 static_cast<int>(encoded.size()));
   ASSERT_GT(n, 0);
-  decoded.resize(zipped->gzip.size());
+  // EVP_DecodeBlock counts the bytes "=" padding stands for: drop them.
+  const size_t padding = encoded.size() - encoded.find_last_not_of('=') - 1;
+  decoded.resize(static_cast<size_t>(n) - padding);
   EXPECT_EQ(decoded, std::string(zipped->gzip));
 
   EXPECT_EQ(api.Handle(Event("GET", "/assets/nope.js", "", ""))["statusCode"], 404);
@@ -426,8 +434,11 @@ TEST_F(BrowserSignInTest, AChangedExpiredOrForeignSessionIsRefused) {
   DashboardApi api = MakeBrowserApi();
   const std::string session = CookiePair(SignIn(api), "__Host-sw_session");
   ASSERT_FALSE(session.empty());
+  // One character in the middle of the sealed text (the last one may only carry padding
+  // bits, which a decoder can ignore).
   std::string changed = session;
-  changed.back() = changed.back() == 'A' ? 'B' : 'A';
+  char& middle = changed[changed.find('=') + (changed.size() - changed.find('=')) / 2];
+  middle = middle == 'A' ? 'B' : 'A';
   EXPECT_EQ(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {changed}))["statusCode"], 401);
   // Another deployment's secret.
   DashboardApi other = MakeBrowserApi(std::string(48, 'z'));
@@ -444,6 +455,21 @@ TEST_F(BrowserSignInTest, AChangedExpiredOrForeignSessionIsRefused) {
   nlohmann::json expired = api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session}));
   EXPECT_EQ(expired["statusCode"], 401);
   EXPECT_THAT(Body(expired)["error"]["message"].get<std::string>(), HasSubstr("expired"));
+}
+
+TEST_F(BrowserSignInTest, RaisingTheGenerationEndsEverySession) {
+  DashboardApi api = MakeBrowserApi();
+  const std::string session = CookiePair(SignIn(api), "__Host-sw_session");
+  ASSERT_FALSE(session.empty());
+  EXPECT_EQ(api.Handle(BrowserEvent("GET", "/api/v1/me", "", {session}))["statusCode"], 200);
+  // The same secret, the next generation (SESSION_GENERATION=2): the old session is over.
+  DashboardApi next = MakeBrowserApi(std::string(48, 'k'), 2);
+  nlohmann::json ended = next.Handle(BrowserEvent("GET", "/api/v1/me", "", {session}));
+  EXPECT_EQ(ended["statusCode"], 401);
+  EXPECT_THAT(Body(ended)["error"]["message"].get<std::string>(), HasSubstr("ended for everyone"));
+  // A new sign-in there works.
+  const std::string fresh = CookiePair(SignIn(next), "__Host-sw_session");
+  EXPECT_EQ(next.Handle(BrowserEvent("GET", "/api/v1/me", "", {fresh}))["statusCode"], 200);
 }
 
 TEST_F(BrowserSignInTest, ACallbackThatDoesNotMatchTheBrowsersAttemptIsRefused) {
@@ -517,9 +543,15 @@ class FakeSubscriptions final : public AlertSubscriptions {
     return absl::OkStatus();
   }
   std::vector<AlertSubscription> subscriptions = {
-      {"arn:aws:sns:eu-west-1:1:NoStock:a", "NoStock", "email", "ops@example.com", {}},
-      {"arn:aws:sns:eu-west-1:1:NoStock:b", "NoStock", "sms", "+4915155550100", {"Berlin"}},
-      {"PendingConfirmation", "LowStock", "https", "https://hooks.example.com/x", {"Paris"}}};
+      {"arn:aws:sns:eu-west-1:1:NoStock:a", "NoStock", "email", "ops@example.com", {}, "", ""},
+      {"arn:aws:sns:eu-west-1:1:NoStock:b", "NoStock", "sms", "+4915155550100", {"Berlin"}, "", ""},
+      {"PendingConfirmation",
+       "LowStock",
+       "https",
+       "https://hooks.example.com/x",
+       {"Paris"},
+       "",
+       ""}};
   std::vector<std::string> removed;
 };
 
@@ -573,6 +605,31 @@ TEST_F(SubscriptionRoutesTest, ListShowsStatusAndStoresAndAManagerOnlyTheirs) {
       Body(api.Handle(Event("GET", "/api/v1/subscriptions", "", "manager")))["subscriptions"];
   ASSERT_EQ(mine.size(), 1u) << mine;
   EXPECT_EQ(mine[0]["endpoint"], "+4915155550100");
+}
+
+TEST_F(SubscriptionRoutesTest, AFilterPolicyTheDashboardDidNotWriteIsShownRawNeverToAManager) {
+  AlertSubscription prefix;
+  prefix.id = "arn:aws:sns:eu-west-1:1:NoStock:c";
+  prefix.topic = "NoStock";
+  prefix.protocol = "email";
+  prefix.endpoint = "berlin-all@example.com";
+  prefix.other_filter = R"({"store":[{"prefix":"Ber"}]})";
+  prefix.other_filter_scope = "MessageAttributes";
+  subscriptions_.subscriptions.push_back(prefix);
+  DashboardApi api = MakeSubscriptionApi();
+  nlohmann::json all = Body(api.Handle(Event("GET", "/api/v1/subscriptions")))["subscriptions"];
+  ASSERT_EQ(all.size(), 4u) << all;
+  EXPECT_EQ(all[3]["filter_policy"], nlohmann::json::parse(prefix.other_filter));
+  EXPECT_EQ(all[3]["filter_policy_scope"], "MessageAttributes");
+  // "Ber" covers Berlin, but a prefix is not a list of stores: the manager of Berlin can
+  // neither see it nor remove it.
+  nlohmann::json mine =
+      Body(api.Handle(Event("GET", "/api/v1/subscriptions", "", "manager")))["subscriptions"];
+  ASSERT_EQ(mine.size(), 1u) << mine;
+  EXPECT_EQ(mine[0]["endpoint"], "+4915155550100");
+  const std::string path = "/api/v1/subscriptions/" + core::PercentEncode(prefix.id);
+  EXPECT_EQ(api.Handle(Event("DELETE", path, "", "manager"))["statusCode"], 404);
+  EXPECT_TRUE(subscriptions_.removed.empty());
 }
 
 TEST_F(SubscriptionRoutesTest, SubscribeMapsTheEndpointToItsProtocolAndChecksTheScope) {

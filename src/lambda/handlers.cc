@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -26,6 +27,28 @@ namespace {
 std::string Env(const char* name, std::string fallback = "") {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+// The whole number environment variable `name` holds, within min..max; `fallback` when it is
+// unset or empty. `unit` ("hours") only words the error.
+absl::StatusOr<std::optional<int64_t>> WholeNumberFromEnv(const char* name,
+                                                          std::optional<int64_t> fallback,
+                                                          int64_t min, int64_t max,
+                                                          std::string_view unit) {
+  const std::string text = Env(name);
+  if (text.empty()) return fallback;
+  int64_t value = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || value < min ||
+      value > max) {
+    std::string message = std::string(name) + " \"" + text + "\" is not a whole number";
+    if (!unit.empty()) message += " of " + std::string(unit);
+    message += max == std::numeric_limits<int64_t>::max()
+                   ? " >= " + std::to_string(min)
+                   : " within " + std::to_string(min) + ".." + std::to_string(max);
+    return absl::InvalidArgumentError(message);
+  }
+  return value;
 }
 
 void LogJson(const nlohmann::json& line) {
@@ -157,15 +180,8 @@ class ApiHandler final : public LambdaHandler {
 };
 
 absl::StatusOr<std::optional<int64_t>> ThresholdFromEnv() {
-  const std::string text = Env("LOW_STOCK_THRESHOLD");
-  if (text.empty()) return std::nullopt;
-  int64_t value = 0;
-  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || value < 0) {
-    return absl::InvalidArgumentError("LOW_STOCK_THRESHOLD \"" + text +
-                                      "\" is not a whole number >= 0");
-  }
-  return value;
+  return WholeNumberFromEnv("LOW_STOCK_THRESHOLD", std::nullopt, 0,
+                            std::numeric_limits<int64_t>::max(), "");
 }
 
 }  // namespace
@@ -173,7 +189,8 @@ absl::StatusOr<std::optional<int64_t>> ThresholdFromEnv() {
 namespace {
 
 // Sign-in in the browser, when a session secret is set: SESSION_SECRET itself, or the
-// Secrets Manager secret SESSION_SECRET_ARN names (read once, at the function's start).
+// Secrets Manager secret SESSION_SECRET_ARN names (read once, at the function's start);
+// SESSION_GENERATION, sealed into each session, ends every session when raised.
 // COGNITO_DOMAIN (the hosted UI's https://<prefix>.auth.<region>.amazoncognito.com) gives
 // the authorization and token endpoints, else the pool's discovery document does;
 // DASHBOARD_CALLBACK_URL the registered callback, SESSION_HOURS the session's length,
@@ -201,15 +218,13 @@ absl::StatusOr<std::optional<BrowserSignInOptions>> BrowserSignInFromEnv(
   browser.client_id = client;
   browser.redirect_url = Env("DASHBOARD_CALLBACK_URL");
   browser.scopes = Env("OIDC_SCOPES", browser.scopes);
-  const std::string hours = Env("SESSION_HOURS", "8");
-  int64_t value = 0;
-  const auto parsed = std::from_chars(hours.data(), hours.data() + hours.size(), value);
-  if (parsed.ec != std::errc() || parsed.ptr != hours.data() + hours.size() || value < 1 ||
-      value > 168) {
-    return absl::InvalidArgumentError("SESSION_HOURS \"" + hours +
-                                      "\" is not a whole number of hours within 1..168");
-  }
-  browser.session_ttl = std::chrono::hours(value);
+  SW_ASSIGN_OR_RETURN(const std::optional<int64_t> hours,
+                      WholeNumberFromEnv("SESSION_HOURS", 8, 1, 168, "hours"));
+  browser.session_ttl = std::chrono::hours(*hours);
+  SW_ASSIGN_OR_RETURN(
+      const std::optional<int64_t> generation,
+      WholeNumberFromEnv("SESSION_GENERATION", 1, 0, std::numeric_limits<int64_t>::max(), ""));
+  browser.session_generation = *generation;
   std::string domain = Env("COGNITO_DOMAIN");
   while (!domain.empty() && domain.back() == '/') domain.pop_back();
   if (!domain.empty()) {
@@ -239,15 +254,9 @@ absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeApiHandler(aws::AwsConfig con
   cognito.jwks_uri = Env("COGNITO_JWKS_URL", cognito.issuer + "/.well-known/jwks.json");
   DashboardApiOptions options;
   SW_ASSIGN_OR_RETURN(options.low_stock_threshold, ThresholdFromEnv());
-  const std::string cache = Env("TABLE_CACHE_SECONDS", "5");
-  int64_t seconds = 0;
-  const auto parsed = std::from_chars(cache.data(), cache.data() + cache.size(), seconds);
-  if (parsed.ec != std::errc() || parsed.ptr != cache.data() + cache.size() || seconds < 0 ||
-      seconds > 3600) {
-    return absl::InvalidArgumentError("TABLE_CACHE_SECONDS \"" + cache +
-                                      "\" is not a whole number of seconds within 0..3600");
-  }
-  options.table_cache = std::chrono::seconds(seconds);
+  SW_ASSIGN_OR_RETURN(const std::optional<int64_t> seconds,
+                      WholeNumberFromEnv("TABLE_CACHE_SECONDS", 5, 0, 3600, "seconds"));
+  options.table_cache = std::chrono::seconds(*seconds);
   options.roles.admin_groups = core::SplitCommaList(Env("ADMIN_GROUPS"));
   options.roles.manager_groups = core::SplitCommaList(Env("MANAGER_GROUPS"));
   options.roles.viewer_groups = core::SplitCommaList(Env("VIEWER_GROUPS"));

@@ -15,9 +15,10 @@ inline constexpr std::array<std::string_view, 3> kHandlerNames = {"load-inventor
 
 // Makes the handler `name` from the process environment (AWS configuration as
 // aws/aws_config.h reads it, and the functions' own variables: TABLE_NAME, STATE_TABLE,
-// ON_BAD_ROW, LOW_STOCK_THRESHOLD, *_TOPIC_ARN, *_TOPIC_NAME; README "AWS mode"). Makes no
-// network request. kNotFound for an unknown name ("unknown handler ..."), kFailedPrecondition
-// or kInvalidArgument for a configuration that cannot work.
+// ON_BAD_ROW, LOW_STOCK_THRESHOLD, *_TOPIC_ARN, *_TOPIC_NAME, the api's COGNITO_*,
+// SESSION_* and TABLE_CACHE_SECONDS; README "AWS mode"). Makes no network request but the
+// api's read of the secret SESSION_SECRET_ARN names. kNotFound for an unknown name ("unknown
+// handler ..."), kFailedPrecondition or kInvalidArgument for a configuration that cannot work.
 absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeHandler(std::string_view name);
 
 }  // namespace stockwatch::lambda

@@ -2,7 +2,8 @@
 
 No real Lambda can run here. This plays the two AWS parts between a browser and the `api`
 function: the Function URL, which turns each HTTP request into an event in payload format
-2.0 (headers with lower-case names, cookies in a `cookies` array, a base64 body) and the
+2.0 (headers with lower-case names, cookies in a `cookies` array, the path as sent, still
+percent-encoded, and a body as text when its content type is text, else base64) and the
 function's answer back into HTTP (Set-Cookie from the answer's `cookies`, a base64 body
 decoded); and the Lambda Runtime API (lambda_runtime_fake.py), which hands the events to the
 real bootstrap one at a time. Both are written from AWS's published formats. The front
@@ -16,9 +17,18 @@ import itertools
 import json
 import threading
 import time
-import urllib.parse
 
 from lambda_runtime_fake import FakeRuntimeApi
+
+# Content types whose bodies a Function URL passes as text; any other body comes base64.
+TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml",
+              "application/x-www-form-urlencoded")
+
+
+def is_text(content_type):
+    kind = content_type.split(";")[0].strip().lower()
+    return kind.startswith(TEXT_TYPES) or kind.endswith(("+json", "+xml"))
+
 
 # Headers the Function URL does not pass on as they are (it sets some itself).
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "content-length",
@@ -81,22 +91,25 @@ class FunctionUrlFront:
                 lower[name] = value if name not in lower else lower[name] + "," + value
         lower["x-forwarded-proto"] = "http"
         event = {
-            "version": "2.0", "routeKey": "$default", "rawPath": urllib.parse.unquote(path),
+            "version": "2.0", "routeKey": "$default", "rawPath": path,
             "rawQueryString": query, "headers": lower,
             "requestContext": {
                 "accountId": "anonymous", "apiId": "front", "domainName": lower.get("host", ""),
                 "domainPrefix": "front",
-                "http": {"method": method, "path": urllib.parse.unquote(path),
+                "http": {"method": method, "path": path,
                          "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                          "userAgent": lower.get("user-agent", "")},
                 "requestId": "", "routeKey": "$default", "stage": "$default",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
                 "timeEpoch": int(time.time() * 1000)},
-            "isBase64Encoded": bool(body)}
+            "isBase64Encoded": False}
         if cookies:
             event["cookies"] = cookies
-        if body:
+        if body and is_text(lower.get("content-type", "")):
+            event["body"] = body.decode("utf-8", "replace")
+        elif body:
             event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
         return event
 
     def invoke(self, method, target, headers, body):

@@ -252,9 +252,37 @@ class LambdaDashboardTest(unittest.TestCase):
         self.assertEqual(status, 204)
         self.assertEqual(self.sns_subscriptions("NoStock"), [])
 
+    def test_a_filter_policy_written_elsewhere_is_shown_raw_and_kept_from_managers(self):
+        # Berlin or a prefix, made with SNS's own API: it covers Berlin, but it is no list of
+        # stores, so the dashboard shows it as it is and no manager can see or remove it.
+        policy = {"store": ["Berlin", {"prefix": "Ber"}]}
+        _, _, xml = self.moto.sns({
+            "Action": "Subscribe", "TopicArn": self.topics["LowStock"], "Protocol": "sms",
+            "Endpoint": "+15555550199", "ReturnSubscriptionArn": "true",
+            "Attributes.entry.1.key": "FilterPolicy",
+            "Attributes.entry.1.value": json.dumps(policy)})
+        arn = xml.decode().split("<SubscriptionArn>", 1)[1].split("</SubscriptionArn>", 1)[0]
+        self.assertEqual(self.sns_subscriptions("LowStock"), [("sms", "+15555550199", policy)])
+        admin = self.sign_in("alice")
+        status, listed = self.get_json("/api/v1/subscriptions", admin)
+        self.assertEqual(status, 200, listed)
+        self.assertIn((arn, policy), [(s["id"], s["filter_policy"])
+                                      for s in listed["subscriptions"]])
+        manager = self.sign_in("carol")  # the manager of Berlin
+        status, me = self.get_json("/api/v1/me", manager)
+        status, listed = self.get_json("/api/v1/subscriptions", manager)
+        self.assertEqual(status, 200, listed)
+        self.assertNotIn(arn, [s["id"] for s in listed["subscriptions"]])
+        status, _ = self.send("DELETE", "/api/v1/subscriptions/" + urllib.parse.quote(arn, ""),
+                              manager, me["csrf_token"])
+        self.assertEqual(status, 404)
+        self.assertEqual(len(self.sns_subscriptions("LowStock")), 1)
+
     def test_a_changed_session_is_refused_and_logout_clears_it(self):
         session = self.sign_in("bob")
-        changed = session[:-2] + ("AA" if not session.endswith("AA") else "BB")
+        # One character in the middle (the last may carry only padding bits).
+        middle = len(session) // 2
+        changed = session[:middle] + ("A" if session[middle] != "A" else "B") + session[middle + 1:]
         self.assertEqual(self.get_json("/api/v1/me", changed)[0], 401)
         status, me = self.get_json("/api/v1/me", session)
         self.assertEqual((status, me["user"]["role"]), (200, "viewer"))

@@ -102,3 +102,15 @@ test('a server that lists its features hides the pages it does not serve', async
   api.setFeatures(null);
   assert.equal(api.hasFeature('admin'), true);
 });
+
+test('a subscription\'s stores: a plain store list, all, or the policy as it is', async () => {
+  const {policyLabel} = await load('src/pages/subscriptions.tsx');
+  assert.equal(policyLabel({filter_policy: null}), 'all');
+  assert.equal(policyLabel({filter_policy: {store: ['Berlin', 'Paris']}}), 'Berlin, Paris');
+  assert.equal(policyLabel({filter_policy: {store: ['Berlin']}, filter_policy_scope: 'MessageAttributes'}), 'Berlin');
+  assert.equal(policyLabel({filter_policy: {store: [{prefix: 'Ber'}]}}), 'filter: {"store":[{"prefix":"Ber"}]}');
+  assert.equal(policyLabel({filter_policy: {store: ['Berlin'], item: ['Echo']}}),
+               'filter: {"store":["Berlin"],"item":["Echo"]}');
+  assert.equal(policyLabel({filter_policy: {store: ['Berlin']}, filter_policy_scope: 'MessageBody'}),
+               'filter: {"store":["Berlin"]} on MessageBody');
+});

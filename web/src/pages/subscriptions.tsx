@@ -16,6 +16,8 @@ interface Subscription {
   created_at?: string;
   status: 'pending_confirmation' | 'confirmed';
   filter_policy: Record<string, unknown> | null;
+  // Only for a policy the dashboard did not write (SNS's FilterPolicyScope).
+  filter_policy_scope?: string;
   digest?: string;
   quiet_hours?: string | null;
   timezone?: string;
@@ -42,6 +44,20 @@ function testOutcome(subscription: number | string, d: Delivery): string {
 function policyStores(s: Subscription): string[] {
   const stores = s.filter_policy?.store;
   return Array.isArray(stores) ? stores.filter((x): x is string => typeof x === 'string') : [];
+}
+
+// The Stores cell: the store names of a plain {"store": [names]} policy, "all" without a
+// policy, and any other policy (written outside the dashboard: a prefix, other attributes,
+// the message body) as it is, since no list of stores says what it lets through.
+export function policyLabel(s: Pick<Subscription, 'filter_policy' | 'filter_policy_scope'>): string {
+  const policy = s.filter_policy;
+  if (policy === null || policy === undefined) return 'all';
+  const stores = (policy as Record<string, unknown>).store;
+  const plain = typeof policy === 'object' && !Array.isArray(policy) && Object.keys(policy).length === 1 &&
+    Array.isArray(stores) && stores.length > 0 && stores.every((x) => typeof x === 'string') &&
+    (s.filter_policy_scope ?? 'MessageAttributes') === 'MessageAttributes';
+  if (plain) return (stores as string[]).join(', ');
+  return `filter: ${JSON.stringify(policy)}` + (s.filter_policy_scope ? ` on ${s.filter_policy_scope}` : '');
 }
 
 export function SubscriptionsPage({user}: {user: User}) {
@@ -161,7 +177,7 @@ export function SubscriptionsPage({user}: {user: User}) {
                 <td>{s.topic}</td>
                 <td>{s.protocol}: {s.endpoint}</td>
                 <td><span class={`status status-${s.status}`}>{s.status === 'confirmed' ? 'confirmed' : 'pending confirmation'}</span></td>
-                <td>{policyStores(s).join(', ') || 'all'}</td>
+                <td>{policyLabel(s)}</td>
                 {options && <>
                   <td>{s.digest}</td>
                   <td>{s.quiet_hours ? `${s.quiet_hours} ${s.timezone}` : ''}</td>
