@@ -152,6 +152,64 @@ absl::StatusOr<std::vector<core::InventoryItem>> DynamoDbInventorySource::Items(
   return items;
 }
 
+std::string ThresholdItemKey(const core::Threshold& scope) {
+  nlohmann::json key = nlohmann::json::array();
+  key.push_back(scope.store ? nlohmann::json(*scope.store) : nlohmann::json(nullptr));
+  key.push_back(scope.item ? nlohmann::json(*scope.item) : nlohmann::json(nullptr));
+  return key.dump();
+}
+
+absl::StatusOr<core::Threshold> DecodeThresholdItem(const nlohmann::json& item) {
+  core::Threshold threshold;
+  const std::optional<int64_t> low = aws::GetDynamoN(item, "Low");
+  if (!low || *low < 0 || *low > core::kMaxCount) {
+    return absl::InvalidArgumentError("threshold item without a whole Low within 0.." +
+                                      std::to_string(core::kMaxCount));
+  }
+  threshold.value = *low;
+  for (const auto& [name, field] :
+       {std::pair<const char*, std::optional<std::string>*>{"ForStore", &threshold.store},
+        {"ForItem", &threshold.item}}) {
+    if (!item.contains(name)) continue;
+    std::optional<std::string> value = aws::GetDynamoS(item, name);
+    if (!value || value->empty()) {
+      return absl::InvalidArgumentError(std::string("threshold item whose ") + name +
+                                        " is not a name");
+    }
+    *field = std::move(value);
+  }
+  return threshold;
+}
+
+absl::StatusOr<std::vector<core::Threshold>> DynamoDbThresholds::List() {
+  aws::QueryRequest request;
+  request.table = table_;
+  request.key_condition_expression = "#s = :s";
+  request.expression_attribute_names = {{"#s", "Store"}};
+  request.expression_attribute_values = {{":s", aws::DynamoS(kThresholdStore)}};
+  request.consistent_read = true;
+  SW_ASSIGN_OR_RETURN(std::vector<nlohmann::json> found, db_.QueryAll(request));
+  std::vector<core::Threshold> thresholds;
+  for (const nlohmann::json& item : found) {
+    absl::StatusOr<core::Threshold> threshold = DecodeThresholdItem(item);
+    if (threshold.ok()) thresholds.push_back(*std::move(threshold));
+  }
+  return thresholds;
+}
+
+absl::Status DynamoDbThresholds::Set(const core::Threshold& scope, std::optional<int64_t> value) {
+  nlohmann::json key = {{"Store", aws::DynamoS(kThresholdStore)},
+                        {"Item", aws::DynamoS(ThresholdItemKey(scope))}};
+  if (!value) {
+    return db_.Call("DeleteItem", {{"TableName", table_}, {"Key", std::move(key)}}).status();
+  }
+  nlohmann::json item = std::move(key);
+  item["Low"] = aws::DynamoN(*value);
+  if (scope.store) item["ForStore"] = aws::DynamoS(*scope.store);
+  if (scope.item) item["ForItem"] = aws::DynamoS(*scope.item);
+  return db_.PutItem(table_, item);
+}
+
 std::vector<std::string> SnsAlertSubscriptions::Topics() {
   std::vector<std::string> names;
   for (const auto& topic : topics_) names.push_back(topic.first);

@@ -65,6 +65,33 @@ class DynamoDbLoadStateStore final : public LoadStateStore {
   std::string state_table_;
 };
 
+// The LowStock thresholds set in the dashboard, kept in the inventory table itself (the one
+// table the original stack has) as items Store = kThresholdStore, Item = ThresholdItemKey(),
+// with ForStore (S; absent: any store), ForItem (S; absent: any item) and Low (N). They have
+// no Count, so every reader of inventory skips them (IsReservedStore).
+class DynamoDbThresholds final : public ThresholdStore {
+ public:
+  DynamoDbThresholds(const aws::DynamoDbClient& db, std::string table)
+      : db_(db), table_(std::move(table)) {}
+  // A Query of the kThresholdStore partition, every page, read consistently. Items that do
+  // not decode are left out.
+  absl::StatusOr<std::vector<core::Threshold>> List() override;
+  // PutItem, or DeleteItem for nullopt.
+  absl::Status Set(const core::Threshold& scope, std::optional<int64_t> value) override;
+
+ private:
+  const aws::DynamoDbClient& db_;
+  std::string table_;
+};
+
+// The Item (sort key) of the threshold of `scope`: the JSON array [store, item], null for
+// any, so every scope has one key and no two share it.
+std::string ThresholdItemKey(const core::Threshold& scope);
+
+// The threshold a kThresholdStore item holds; kInvalidArgument for one that is not such an
+// item (no whole Low within 0..kMaxCount, a ForStore or ForItem that is not a string).
+absl::StatusOr<core::Threshold> DecodeThresholdItem(const nlohmann::json& item);
+
 // Where each rule's messages go: an ARN (env <RULE>_TOPIC_ARN) or a topic name looked up
 // with ListTopics ignoring case (env <RULE>_TOPIC_NAME, default the rule's name).
 struct TopicTarget {

@@ -3,7 +3,9 @@
 
 #include "lambda/aws_adapters.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -51,6 +53,41 @@ TEST(ReadFilterPolicy, AnyOtherPolicyIsKeptAsItIs) {
   EXPECT_TRUE(body.stores.empty());
   EXPECT_EQ(body.other_filter, R"({"store":["Berlin"]})");
   EXPECT_EQ(body.other_filter_scope, "MessageBody");
+}
+
+TEST(ThresholdItems, EveryScopeHasItsOwnKey) {
+  using core::Threshold;
+  const std::vector<Threshold> scopes = {
+      {std::nullopt, std::nullopt, 0},          {std::string("Berlin"), std::nullopt, 0},
+      {std::nullopt, std::string("Berlin"), 0}, {std::string("Berlin"), std::string("Dot"), 0},
+      {std::string("null"), std::nullopt, 0},   {std::string("Ber\",\"lin"), std::nullopt, 0}};
+  std::vector<std::string> keys;
+  for (const Threshold& scope : scopes) keys.push_back(ThresholdItemKey(scope));
+  EXPECT_EQ(keys[0], "[null,null]");
+  EXPECT_EQ(keys[3], R"(["Berlin","Dot"])");
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(std::unique(keys.begin(), keys.end()), keys.end()) << "two scopes share a key";
+}
+
+TEST(ThresholdItems, DecodeReadsTheScopeAndRefusesOtherItems) {
+  const nlohmann::json item = {{"Store", {{"S", "#stockwatch-thresholds"}}},
+                               {"Item", {{"S", R"(["Berlin",null])"}}},
+                               {"ForStore", {{"S", "Berlin"}}},
+                               {"Low", {{"N", "7"}}}};
+  absl::StatusOr<core::Threshold> read = DecodeThresholdItem(item);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, (core::Threshold{std::string("Berlin"), std::nullopt, 7}));
+  for (const auto& [name, value] : {std::pair<std::string, nlohmann::json>{"Low", {{"N", "-1"}}},
+                                    {"Low", {{"S", "7"}}},
+                                    {"ForStore", {{"N", "1"}}},
+                                    {"ForItem", {{"S", ""}}}}) {
+    nlohmann::json bad = item;
+    bad[name] = value;
+    EXPECT_TRUE(absl::IsInvalidArgument(DecodeThresholdItem(bad).status())) << bad;
+  }
+  nlohmann::json no_low = item;
+  no_low.erase("Low");
+  EXPECT_FALSE(DecodeThresholdItem(no_low).ok());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "lambda/check_stock.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -23,7 +24,7 @@ absl::StatusOr<std::optional<core::ChangeRecord>> ChangeFromStreamRecord(
     return absl::InvalidArgumentError("record " + record.sequence_number +
                                       ": NewImage: " + std::string(now.status().message()));
   }
-  if (now->store == kLoadStateStore || !now->count) return std::nullopt;
+  if (IsReservedStore(now->store) || !now->count) return std::nullopt;
   core::ChangeRecord change;
   change.kind = record.event_name == StreamEventName::kInsert ? core::ChangeKind::kInsert
                                                               : core::ChangeKind::kModify;
@@ -52,6 +53,13 @@ absl::StatusOr<std::optional<core::ChangeRecord>> ChangeFromStreamRecord(
 CheckStockResult CheckStock(const std::vector<StreamRecord>& records,
                             const CheckStockOptions& options, AlertPublisher& publisher) {
   CheckStockResult result;
+  std::vector<core::Threshold> thresholds = options.thresholds;
+  const bool global_set = std::any_of(thresholds.begin(), thresholds.end(),
+                                      [](const core::Threshold& t) { return !t.store && !t.item; });
+  if (options.low_stock_threshold && !global_set) {
+    thresholds.push_back(core::Threshold{std::nullopt, std::nullopt, *options.low_stock_threshold});
+  }
+  const core::ThresholdTable table(thresholds);
   for (const StreamRecord& record : records) {
     absl::Status failed;
     absl::StatusOr<std::optional<core::ChangeRecord>> change = ChangeFromStreamRecord(record);
@@ -61,7 +69,7 @@ CheckStockResult CheckStock(const std::vector<StreamRecord>& records,
       ++result.ignored;
     } else {
       for (const core::Message& message :
-           core::EvaluateChange(**change, options.low_stock_threshold)) {
+           core::EvaluateChange(**change, table.For((*change)->store, (*change)->item))) {
         failed = publisher.Publish(message);
         if (!failed.ok()) break;
         ++result.published;

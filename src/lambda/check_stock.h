@@ -20,6 +20,12 @@ namespace stockwatch::lambda {
 // STATE_TABLE (load_inventory.h). The checker skips them and the loader refuses CSV rows
 // naming this store, so they never show up as inventory.
 inline constexpr std::string_view kLoadStateStore = "#stockwatch-load-state";
+// The Store value of the LowStock thresholds the dashboard sets (DynamoDbThresholds).
+inline constexpr std::string_view kThresholdStore = "#stockwatch-thresholds";
+
+// Whether `store` is one of stockwatch's own (the two above, and any later one: every name
+// starting "#stockwatch-"): never inventory, refused in a CSV row, skipped by check-stock.
+inline bool IsReservedStore(std::string_view store) { return store.starts_with("#stockwatch-"); }
 
 // Publishes one alert. Implementations decide the topic from message.topic (NoStock,
 // LowStock, BackInStock).
@@ -34,6 +40,10 @@ class AlertPublisher {
 struct CheckStockOptions {
   // The global LowStock threshold (env LOW_STOCK_THRESHOLD). Default none: no LowStock.
   std::optional<int64_t> low_stock_threshold;
+  // The thresholds set in the dashboard (kThresholdStore items), as the embedded mode's:
+  // (store, item) beats (any, item) beats (store, any) beats a global one, which beats
+  // low_stock_threshold.
+  std::vector<core::Threshold> thresholds;
 };
 
 struct CheckStockResult {
@@ -50,8 +60,8 @@ struct CheckStockResult {
 };
 
 // The change a stream record makes to an item's count, or nullopt when it makes none: a
-// REMOVE, a state row (kLoadStateStore), an image without Count, equal old and new counts
-// (a loader writing an unchanged row). kInvalidArgument for a record whose new image is not
+// REMOVE, a reserved store's row (IsReservedStore), an image without Count, equal old and new
+// counts (a loader writing an unchanged row). kInvalidArgument for a record whose new image is not
 // an inventory item (Store/Item missing, bad Count).
 absl::StatusOr<std::optional<core::ChangeRecord>> ChangeFromStreamRecord(
     const StreamRecord& record);

@@ -89,6 +89,54 @@ TEST(CheckStockTest, IgnoresUnchangedRemovedAndStateRecords) {
   EXPECT_TRUE(result.failed_sequence_numbers.empty());
 }
 
+TEST(CheckStockTest, TheDashboardsThresholdsBeatTheDefaultAsTheEmbeddedModes) {
+  RecordingPublisher publisher;
+  CheckStockOptions options;
+  options.low_stock_threshold = 5;
+  options.thresholds = {{std::string("Berlin"), std::string("Echo Plus"), 20},  // store + item
+                        {std::nullopt, std::string("Kindle"), 2},               // any store
+                        {std::string("Paris"), std::nullopt, 10}};              // whole store
+  auto fall = [](const std::string& store, const std::string& item, int64_t from, int64_t to) {
+    static int sequence = 0;
+    return Record(std::to_string(++sequence), StreamEventName::kModify, Image(store, item, from),
+                  Image(store, item, to));
+  };
+  std::vector<StreamRecord> records = {
+      fall("Berlin", "Echo Plus", 30, 15),  // low at 20 for it (the default 5 would not be)
+      fall("Berlin", "Kindle", 6, 4),       // not low: 2 for Kindles beats the default
+      fall("Paris", "Kindle", 6, 2),        // low at 2: (any, item) beats (store, any)
+      fall("Paris", "Echo Dot", 12, 8),     // low at Paris's 10
+      fall("Rome", "Echo Dot", 9, 4),       // low at the default 5
+  };
+  CheckStockResult result = CheckStock(records, options, publisher);
+  std::vector<std::string> low;
+  for (const core::Message& message : publisher.published) {
+    EXPECT_EQ(message.topic, "LowStock");
+    low.push_back(message.store + "/" + message.item);
+  }
+  EXPECT_EQ(low, (std::vector<std::string>{"Berlin/Echo Plus", "Paris/Kindle", "Paris/Echo Dot",
+                                           "Rome/Echo Dot"}));
+  EXPECT_EQ(result.published, 4);
+
+  // A global threshold set in the dashboard replaces LOW_STOCK_THRESHOLD.
+  publisher.published.clear();
+  options.thresholds = {{std::nullopt, std::nullopt, 3}};
+  CheckStock({fall("Rome", "Echo Dot", 9, 4), fall("Rome", "Kindle", 9, 3)}, options, publisher);
+  ASSERT_EQ(publisher.published.size(), 1u);
+  EXPECT_EQ(publisher.published[0].item, "Kindle");
+}
+
+TEST(CheckStockTest, ThresholdItemsInTheStreamAreNotInventory) {
+  RecordingPublisher publisher;
+  json threshold = Image(std::string(kThresholdStore), R"(["Berlin",null])", std::nullopt);
+  threshold["Low"] = {{"N", "5"}};
+  CheckStockResult result =
+      CheckStock({Record("7", StreamEventName::kInsert, nullptr, threshold)}, {}, publisher);
+  EXPECT_TRUE(publisher.published.empty());
+  EXPECT_EQ(result.ignored, 1);
+  EXPECT_TRUE(result.failed_sequence_numbers.empty());
+}
+
 TEST(CheckStockTest, ReportsTheFirstFailedRecordAndStopsThere) {
   RecordingPublisher publisher;
   publisher.fail_store = "Paris";

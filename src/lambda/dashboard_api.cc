@@ -62,12 +62,13 @@ constexpr std::string_view kAttemptPurpose = "stockwatch oidc attempt v1";
 constexpr std::chrono::seconds kAttemptTtl{600};
 constexpr std::string_view kCallbackPath = "/api/v1/oidc/callback";
 // The dashboard pages this function serves (GET /api/v1/me, "features"; "subscriptions" is
-// added when the alert topics are configured); the web app hides the others (overview, item,
+// added when the alert topics are configured, "thresholds" with a threshold store: the admin
+// page shows only its thresholds then); the web app hides the others (overview, item,
 // uploads, alerts, account, admin, live events, and the embedded notifier's subscription
 // options: digests, quiet hours, test messages), whose data the table and SNS do not hold.
 constexpr const char* kFeatures[] = {"inventory"};
-// Bounds of a subscription request.
-constexpr size_t kMaxSubscriptionBody = 64 * 1024;
+// Bounds of a JSON request body (subscriptions, thresholds).
+constexpr size_t kMaxJsonBody = 64 * 1024;
 constexpr size_t kMaxPolicyStores = 100;
 
 // The printable-ASCII start of a value a client sent, for messages.
@@ -281,6 +282,13 @@ absl::StatusOr<std::shared_ptr<DashboardApi::Snapshot>> DashboardApi::Read(
     SW_RETURN_IF_ERROR(
         snapshot->store.SetThreshold(core::Threshold{}, options_.low_stock_threshold));
   }
+  // The dashboard's thresholds over it (a global one set there replaces the default).
+  if (options_.thresholds != nullptr) {
+    SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> set, options_.thresholds->List());
+    for (const core::Threshold& threshold : set) {
+      SW_RETURN_IF_ERROR(snapshot->store.SetThreshold(threshold, threshold.value));
+    }
+  }
   if (!store) {
     table_ = snapshot;
     table_read_at_ = now;
@@ -311,14 +319,17 @@ server::HttpResponse DashboardApi::Route(const Request& request) {
   const bool subscriptions = options_.subscriptions != nullptr &&
                              (path == "/api/v1/topics" || path == "/api/v1/subscriptions" ||
                               path.starts_with("/api/v1/subscriptions/"));
-  const bool known = subscriptions || path == "/api/v1/me" || path == "/api/v1/stores" ||
-                     path == "/api/v1/inventory" || path == "/api/v1/logout";
+  const bool threshold_route = options_.thresholds != nullptr && path == "/api/v1/thresholds";
+  const bool known = subscriptions || threshold_route || path == "/api/v1/me" ||
+                     path == "/api/v1/stores" || path == "/api/v1/inventory" ||
+                     path == "/api/v1/logout";
   if (!known) {
     return Error(absl::NotFoundError(
         "no route " + Printable(path) +
         " (the api function serves /api/v1/me, /api/v1/stores, "
         "/api/v1/inventory, /api/v1/logout" +
-        (options_.subscriptions != nullptr ? ", /api/v1/topics and /api/v1/subscriptions)" : ")")));
+        (options_.thresholds != nullptr ? ", /api/v1/thresholds" : "") +
+        (options_.subscriptions != nullptr ? ", /api/v1/topics, /api/v1/subscriptions)" : ")")));
   }
   // A session's writes need its CSRF token (a bearer token has none to check).
   if (method != "GET" && method != "HEAD" && !csrf_token.empty()) {
@@ -333,6 +344,7 @@ server::HttpResponse DashboardApi::Route(const Request& request) {
     return Logout(request);
   }
   if (subscriptions) return SubscriptionRoute(request, *principal);
+  if (threshold_route) return ThresholdRoute(request, *principal);
   if (method != "GET") return MethodNotAllowed(method, "GET");
 
   if (path == "/api/v1/me") {
@@ -341,6 +353,7 @@ server::HttpResponse DashboardApi::Route(const Request& request) {
     nlohmann::json features = nlohmann::json::array();
     for (const char* feature : kFeatures) features.push_back(feature);
     if (options_.subscriptions != nullptr) features.push_back("subscriptions");
+    if (options_.thresholds != nullptr) features.push_back("thresholds");
     return Json(
         200,
         {{"user",
@@ -653,7 +666,7 @@ server::HttpResponse DashboardApi::SubscriptionRoute(const Request& request,
     if (!may_change) {
       return Error(absl::PermissionDeniedError(principal.name + " (a viewer) may not subscribe"));
     }
-    if (request.body.size() > kMaxSubscriptionBody) {
+    if (request.body.size() > kMaxJsonBody) {
       return Error(server::PayloadTooLarge("the request body is over 64 KiB"));
     }
     const nlohmann::json body =
@@ -726,6 +739,42 @@ server::HttpResponse DashboardApi::SubscriptionRoute(const Request& request,
   server::HttpResponse response;
   response.status = 204;
   response.content_type.clear();
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
+server::HttpResponse DashboardApi::ThresholdRoute(const Request& request,
+                                                  const core::Principal& principal) {
+  ThresholdStore& store = *options_.thresholds;
+  const std::string& method = request.http.method;
+  if (method == "GET") {
+    absl::StatusOr<std::vector<core::Threshold>> all = store.List();
+    if (!all.ok()) return Error(all.status());
+    // A manager sees its stores' thresholds and the global ones, which apply to them too.
+    std::erase_if(*all, [&](const core::Threshold& threshold) {
+      return threshold.store && !core::ScopeCoversStore(principal.scope, *threshold.store);
+    });
+    server::HttpResponse response = Json(200, server::ThresholdsJson(*all));
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
+  }
+  if (method != "PUT") return MethodNotAllowed(method, "GET, PUT");
+  if (principal.role == "viewer") {
+    return Error(
+        absl::PermissionDeniedError(principal.name + " (a viewer) may not set thresholds"));
+  }
+  if (request.body.size() > kMaxJsonBody) {
+    return Error(server::PayloadTooLarge("the request body is over 64 KiB"));
+  }
+  const nlohmann::json body =
+      nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return Error(absl::InvalidArgumentError("the body must be a JSON object"));
+  absl::StatusOr<server::ThresholdChange> change = server::ParseThresholdChange(body, principal);
+  if (!change.ok()) return Error(change.status());
+  absl::Status set = store.Set(change->scope, change->value);
+  if (!set.ok()) return Error(set);
+  table_.reset();  // the next read shows it
+  server::HttpResponse response = Json(200, server::ThresholdChangeJson(*change));
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
 }

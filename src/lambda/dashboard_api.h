@@ -94,6 +94,17 @@ class AlertSubscriptions {
   virtual absl::Status Unsubscribe(const std::string& id) = 0;
 };
 
+// Where the api function keeps the LowStock thresholds set in the dashboard (check-stock
+// reads the same ones).
+class ThresholdStore {
+ public:
+  virtual ~ThresholdStore() = default;
+  // Every threshold set, in a stable order.
+  virtual absl::StatusOr<std::vector<core::Threshold>> List() = 0;
+  // Sets the threshold of `scope` (its store and item) to `value`, or removes it (nullopt).
+  virtual absl::Status Set(const core::Threshold& scope, std::optional<int64_t> value) = 0;
+};
+
 // Sign-in in the browser. Without it (DashboardApiOptions::browser unset) only bearer tokens
 // are accepted and /api/v1/oidc/config says sign-in is not enabled.
 struct BrowserSignInOptions {
@@ -129,6 +140,10 @@ struct DashboardApiOptions {
   core::OidcRoleMapping roles;
   // Sign-in in the browser; unset: bearer tokens only.
   std::optional<BrowserSignInOptions> browser;
+  // The thresholds set in the dashboard (GET and PUT /api/v1/thresholds; they override
+  // low_stock_threshold as the embedded mode's do); must outlive the api. Null: not served,
+  // and low_stock_threshold alone applies.
+  ThresholdStore* thresholds = nullptr;
   // The alert topics' subscriptions (GET /api/v1/topics, GET and POST /api/v1/subscriptions,
   // DELETE /api/v1/subscriptions/{id}); must outlive the api. Null: not served.
   AlertSubscriptions* subscriptions = nullptr;
@@ -162,6 +177,8 @@ class DashboardApi {
   server::HttpResponse Logout(const Request& request);
   // The subscription routes (only with options_.subscriptions).
   server::HttpResponse SubscriptionRoute(const Request& request, const core::Principal& principal);
+  // GET and PUT /api/v1/thresholds (only with options_.thresholds).
+  server::HttpResponse ThresholdRoute(const Request& request, const core::Principal& principal);
   // The user a bearer token or session cookie names, and the session's CSRF token ("" for
   // a bearer token).
   absl::StatusOr<core::Principal> Authenticate(const Request& request, std::string* csrf_token);

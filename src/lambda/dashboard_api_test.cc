@@ -732,5 +732,96 @@ TEST_F(SubscriptionRoutesTest, ASessionsWritesNeedItsCsrfToken) {
   EXPECT_EQ(api.Handle(event)["statusCode"], 201);
 }
 
+class FakeThresholds final : public ThresholdStore {
+ public:
+  absl::StatusOr<std::vector<core::Threshold>> List() override {
+    ++lists;
+    return thresholds;
+  }
+  absl::Status Set(const core::Threshold& scope, std::optional<int64_t> value) override {
+    std::erase_if(thresholds, [&](const core::Threshold& t) {
+      return t.store == scope.store && t.item == scope.item;
+    });
+    if (value) thresholds.push_back({scope.store, scope.item, *value});
+    return absl::OkStatus();
+  }
+  std::vector<core::Threshold> thresholds = {{std::nullopt, std::nullopt, 2},
+                                             {std::string("Paris"), std::nullopt, 20}};
+  int lists = 0;
+};
+
+class ThresholdRoutesTest : public SubscriptionRoutesTest {
+ protected:
+  DashboardApi MakeThresholdApi(bool with_store = true) {
+    DashboardApiOptions options;
+    options.low_stock_threshold = 5;
+    options.roles.admin_groups = {"admins"};
+    options.roles.manager_groups = {"managers"};
+    if (with_store) options.thresholds = &thresholds_;
+    return DashboardApi(source_, VerifyWithAdmin, clock_, options);
+  }
+  nlohmann::json Put(DashboardApi& api, const std::string& token, const nlohmann::json& body) {
+    return api.Handle(WithBody(Event("PUT", "/api/v1/thresholds", "", token), body));
+  }
+  FakeThresholds thresholds_;
+};
+
+TEST_F(ThresholdRoutesTest, OnlyServedWithAThresholdStore) {
+  DashboardApi without = MakeThresholdApi(false);
+  EXPECT_EQ(without.Handle(Event("GET", "/api/v1/thresholds"))["statusCode"], 404);
+  EXPECT_EQ(Body(without.Handle(Event("GET", "/api/v1/me")))["features"],
+            nlohmann::json({"inventory"}));
+  DashboardApi with = MakeThresholdApi();
+  EXPECT_EQ(Body(with.Handle(Event("GET", "/api/v1/me")))["features"],
+            nlohmann::json({"inventory", "thresholds"}));
+  EXPECT_EQ(with.Handle(Event("GET", "/api/v1/thresholds", "", ""))["statusCode"], 401);
+  EXPECT_EQ(with.Handle(Event("DELETE", "/api/v1/thresholds", "", "admin"))["statusCode"], 405);
+}
+
+TEST_F(ThresholdRoutesTest, TheSetThresholdsDecideLowOverTheDefault) {
+  DashboardApi api = MakeThresholdApi();
+  // The global 2 set in the dashboard replaces the default 5: Berlin's Echo Dot at 3 is
+  // not low; Paris's 20 makes its Echo Plus at 12 low.
+  nlohmann::json stores = Body(api.Handle(Event("GET", "/api/v1/stores")))["stores"];
+  EXPECT_EQ(stores[0]["low"], 0);
+  EXPECT_EQ(stores[1]["low"], 1);
+  nlohmann::json page = Body(api.Handle(Event("GET", "/api/v1/inventory", "store=Paris")));
+  EXPECT_EQ(page["items"][0]["threshold"], 20);
+
+  // Setting one shows at once, though the table snapshot is cached.
+  nlohmann::json set = Put(api, "admin", {{"store", "Berlin"}, {"item", "Echo Dot"}, {"value", 3}});
+  ASSERT_EQ(set["statusCode"], 200) << set;
+  EXPECT_EQ(Body(set), nlohmann::json({{"store", "Berlin"}, {"item", "Echo Dot"}, {"value", 3}}));
+  stores = Body(api.Handle(Event("GET", "/api/v1/stores")))["stores"];
+  EXPECT_EQ(stores[0]["low"], 1);
+  // Removing it.
+  nlohmann::json removed =
+      Put(api, "admin", {{"store", "Berlin"}, {"item", "Echo Dot"}, {"value", nullptr}});
+  EXPECT_TRUE(Body(removed)["value"].is_null());
+  EXPECT_EQ(thresholds_.thresholds.size(), 2u);
+}
+
+TEST_F(ThresholdRoutesTest, AManagerSeesAndSetsOnlyItsStoresAndAViewerNone) {
+  DashboardApi api = MakeThresholdApi();
+  nlohmann::json all = Body(api.Handle(Event("GET", "/api/v1/thresholds", "", "admin")));
+  EXPECT_EQ(all["thresholds"].size(), 2u);
+  // The manager of Berlin: the global one applies to Berlin too; Paris's is not shown.
+  nlohmann::json mine = Body(api.Handle(Event("GET", "/api/v1/thresholds", "", "manager")));
+  EXPECT_EQ(mine,
+            nlohmann::json::parse(R"({"thresholds":[{"store":null,"item":null,"value":2}]})"));
+  EXPECT_EQ(Put(api, "manager", {{"store", "Berlin"}, {"value", 4}})["statusCode"], 200);
+  EXPECT_EQ(Put(api, "manager", {{"store", "Paris"}, {"value", 4}})["statusCode"], 403);
+  EXPECT_EQ(Put(api, "manager", {{"store", nullptr}, {"value", 4}})["statusCode"], 403);
+  EXPECT_EQ(Put(api, "alice", {{"store", "Berlin"}, {"value", 4}})["statusCode"], 403);
+  // Bad bodies.
+  for (const nlohmann::json& bad :
+       {nlohmann::json{{"store", "Berlin"}}, nlohmann::json{{"store", "Berlin"}, {"value", -1}},
+        nlohmann::json{{"store", " Berlin"}, {"value", 1}},
+        nlohmann::json{{"store", "Berlin"}, {"value", "1"}}, nlohmann::json::array()}) {
+    EXPECT_EQ(Put(api, "admin", bad)["statusCode"], 400) << bad;
+  }
+  EXPECT_EQ(thresholds_.thresholds.size(), 3u) << "only the Berlin one was added";
+}
+
 }  // namespace
 }  // namespace stockwatch::lambda

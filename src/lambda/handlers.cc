@@ -1,6 +1,7 @@
 #include "lambda/handlers.h"
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -51,6 +52,15 @@ absl::StatusOr<std::optional<int64_t>> WholeNumberFromEnv(const char* name,
   return value;
 }
 
+// The boolean environment variable `name` holds ("true" or "false"); `fallback` when unset.
+absl::StatusOr<bool> BoolFromEnv(const char* name, bool fallback) {
+  const std::string text = Env(name, fallback ? "true" : "false");
+  if (text != "true" && text != "false") {
+    return absl::InvalidArgumentError(std::string(name) + " \"" + text + "\" is not true or false");
+  }
+  return text == "true";
+}
+
 void LogJson(const nlohmann::json& line) {
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fprintf(stderr, "%s\n", text.c_str());
@@ -86,15 +96,28 @@ class LoadInventoryHandler final : public LambdaHandler {
   InventoryLoader loader_;
 };
 
+// Where check-stock reads the dashboard's thresholds (TABLE_THRESHOLDS=true): the table's
+// threshold items, kept for THRESHOLD_CACHE_SECONDS.
+struct ThresholdSourceOptions {
+  std::string table;  // empty: none are read
+  std::chrono::seconds cache{60};
+};
+
 class CheckStockHandler final : public LambdaHandler {
  public:
   CheckStockHandler(aws::AwsConfig config, std::map<std::string, TopicTarget> targets,
-                    CheckStockOptions options)
-      : sns_(std::move(config)), publisher_(sns_, std::move(targets)), options_(options) {}
+                    CheckStockOptions options, ThresholdSourceOptions thresholds)
+      : sns_(config),
+        db_(std::move(config)),
+        publisher_(sns_, std::move(targets)),
+        options_(options),
+        threshold_source_(thresholds),
+        thresholds_(db_, thresholds.table) {}
 
   absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json& event,
                                         const InvocationContext&) override {
     SW_ASSIGN_OR_RETURN(std::vector<StreamRecord> records, ParseStreamEvent(event));
+    SW_RETURN_IF_ERROR(RefreshThresholds());
     CheckStockResult result = CheckStock(records, options_, publisher_);
     for (size_t i = 0; i < result.failed_sequence_numbers.size(); ++i) {
       LogJson({{"level", "error"},
@@ -112,9 +135,38 @@ class CheckStockHandler final : public LambdaHandler {
   }
 
  private:
+  // Reads the thresholds when the kept ones are older than the cache time. A failed read
+  // keeps the ones read before, if any (logged); with none, the batch fails and Lambda
+  // retries it, so no LowStock alert is decided without them.
+  absl::Status RefreshThresholds() {
+    if (threshold_source_.table.empty()) return absl::OkStatus();
+    const auto now = std::chrono::steady_clock::now();
+    if (thresholds_read_ && now - *thresholds_read_ < threshold_source_.cache) {
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::vector<core::Threshold>> read = thresholds_.List();
+    if (!read.ok()) {
+      if (!thresholds_read_) {
+        return absl::Status(read.status().code(),
+                            "reading the thresholds: " + std::string(read.status().message()));
+      }
+      LogJson({{"level", "warn"},
+               {"msg", "thresholds not read; the last ones read stay in force"},
+               {"error", read.status().message()}});
+      return absl::OkStatus();
+    }
+    options_.thresholds = *std::move(read);
+    thresholds_read_ = now;
+    return absl::OkStatus();
+  }
+
   aws::SnsClient sns_;
+  aws::DynamoDbClient db_;
   SnsAlertPublisher publisher_;
   CheckStockOptions options_;
+  ThresholdSourceOptions threshold_source_;
+  DynamoDbThresholds thresholds_;
+  std::optional<std::chrono::steady_clock::time_point> thresholds_read_;
 };
 
 // The request path of a Function URL (rawPath) or API Gateway 1.0 (path) event, for logs;
@@ -130,9 +182,10 @@ std::string PathOf(const nlohmann::json& event) {
 // `options` with the browser sign-in (if any) going through `provider`, and the
 // subscriptions (if any topic is configured) through `subscriptions`.
 DashboardApiOptions WithAdapters(DashboardApiOptions options, core::IdentityProvider* provider,
-                                 AlertSubscriptions* subscriptions) {
+                                 AlertSubscriptions* subscriptions, ThresholdStore* thresholds) {
   if (options.browser) options.browser->provider = provider;
   options.subscriptions = subscriptions;
+  options.thresholds = thresholds;
   return options;
 }
 
@@ -140,19 +193,22 @@ DashboardApiOptions WithAdapters(DashboardApiOptions options, core::IdentityProv
 class ApiHandler final : public LambdaHandler {
  public:
   // `topics`: the alert topics (name, ARN) whose subscriptions the dashboard manages; none:
-  // no subscription routes.
+  // no subscription routes. `table_thresholds`: the threshold routes, over the table.
   ApiHandler(aws::AwsConfig config, const std::string& table, adapters::OidcProviderOptions cognito,
-             DashboardApiOptions options, std::vector<std::pair<std::string, std::string>> topics)
+             DashboardApiOptions options, std::vector<std::pair<std::string, std::string>> topics,
+             bool table_thresholds)
       : sns_(config),
         db_(std::move(config)),
         source_(db_, table),
         subscriptions_(sns_, std::move(topics)),
+        thresholds_(db_, table),
         cognito_(std::move(cognito), clock_),
         api_(
             source_, [this](std::string_view token) { return cognito_.VerifyBearer(token); },
             clock_,
             WithAdapters(std::move(options), &cognito_,
-                         subscriptions_.Topics().empty() ? nullptr : &subscriptions_)) {}
+                         subscriptions_.Topics().empty() ? nullptr : &subscriptions_,
+                         table_thresholds ? &thresholds_ : nullptr)) {}
 
   absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json& event,
                                         const InvocationContext&) override {
@@ -174,6 +230,7 @@ class ApiHandler final : public LambdaHandler {
   aws::DynamoDbClient db_;
   DynamoDbInventorySource source_;
   SnsAlertSubscriptions subscriptions_;
+  DynamoDbThresholds thresholds_;
   core::SystemClock clock_;
   adapters::OidcIdentityProvider cognito_;
   DashboardApi api_;
@@ -231,11 +288,7 @@ absl::StatusOr<std::optional<BrowserSignInOptions>> BrowserSignInFromEnv(
     cognito.authorization_endpoint = domain + "/oauth2/authorize";
     cognito.token_endpoint = domain + "/oauth2/token";
   }
-  const std::string nonce = Env("OIDC_REQUIRE_NONCE", "true");
-  if (nonce != "true" && nonce != "false") {
-    return absl::InvalidArgumentError("OIDC_REQUIRE_NONCE \"" + nonce + "\" is not true or false");
-  }
-  cognito.require_nonce = nonce == "true";
+  SW_ASSIGN_OR_RETURN(cognito.require_nonce, BoolFromEnv("OIDC_REQUIRE_NONCE", true));
   return browser;
 }
 
@@ -270,8 +323,10 @@ absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeApiHandler(aws::AwsConfig con
         {"BackInStock", "BACK_IN_STOCK_TOPIC_ARN"}}) {
     if (std::string arn = Env(variable); !arn.empty()) topics.emplace_back(name, std::move(arn));
   }
+  SW_ASSIGN_OR_RETURN(const bool table_thresholds, BoolFromEnv("TABLE_THRESHOLDS", false));
   return std::make_unique<ApiHandler>(std::move(config), Env("TABLE_NAME", "Inventory"),
-                                      std::move(cognito), std::move(options), std::move(topics));
+                                      std::move(cognito), std::move(options), std::move(topics),
+                                      table_thresholds);
 }
 
 }  // namespace
@@ -305,7 +360,14 @@ absl::StatusOr<std::unique_ptr<LambdaHandler>> MakeHandler(std::string_view name
                                                 Env("LOW_STOCK_TOPIC_NAME", "LowStock"), false};
   targets[std::string(core::kTopicBackInStock)] = {
       Env("BACK_IN_STOCK_TOPIC_ARN"), Env("BACK_IN_STOCK_TOPIC_NAME", "BackInStock"), false};
-  return std::make_unique<CheckStockHandler>(std::move(config), std::move(targets), options);
+  ThresholdSourceOptions thresholds;
+  SW_ASSIGN_OR_RETURN(const bool table_thresholds, BoolFromEnv("TABLE_THRESHOLDS", false));
+  if (table_thresholds) thresholds.table = Env("TABLE_NAME", "Inventory");
+  SW_ASSIGN_OR_RETURN(const std::optional<int64_t> seconds,
+                      WholeNumberFromEnv("THRESHOLD_CACHE_SECONDS", 60, 0, 3600, "seconds"));
+  thresholds.cache = std::chrono::seconds(*seconds);
+  return std::make_unique<CheckStockHandler>(std::move(config), std::move(targets), options,
+                                             std::move(thresholds));
 }
 
 }  // namespace stockwatch::lambda

@@ -103,6 +103,15 @@ TEST_F(HandlerEnvTest, OtherSettingsThatCannotWork) {
   Set("SESSION_SECRET", std::string(40, 's'));
   EXPECT_EQ(ErrorWith("api", "OIDC_REQUIRE_NONCE", "yes"),
             "OIDC_REQUIRE_NONCE \"yes\" is not true or false");
+  Set("OIDC_REQUIRE_NONCE", "true");
+  EXPECT_EQ(ErrorWith("check-stock", "TABLE_THRESHOLDS", "yes"),
+            "TABLE_THRESHOLDS \"yes\" is not true or false");
+  EXPECT_EQ(ErrorWith("api", "TABLE_THRESHOLDS", "1"),
+            "TABLE_THRESHOLDS \"1\" is not true or false");
+  Set("TABLE_THRESHOLDS", "true");
+  EXPECT_EQ(ErrorWith("check-stock", "THRESHOLD_CACHE_SECONDS", "-5"),
+            "THRESHOLD_CACHE_SECONDS \"-5\" is not a whole number of seconds within 0..3600");
+  Set("THRESHOLD_CACHE_SECONDS", "60");
   EXPECT_EQ(ErrorWith("load-inventory", "ON_BAD_ROW", "drop"),
             "ON_BAD_ROW \"drop\" is not skip or reject");
   unsetenv("COGNITO_CLIENT_ID");

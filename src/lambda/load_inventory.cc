@@ -10,8 +10,8 @@
 namespace stockwatch::lambda {
 namespace {
 
-std::string ReservedStoreReason() {
-  return "store \"" + std::string(kLoadStateStore) + "\" is reserved";
+std::string ReservedStoreReason(std::string_view store) {
+  return "store \"" + std::string(store) + "\" is reserved";
 }
 
 void AddError(core::LoadReport& report, int64_t line, std::string reason) {
@@ -26,9 +26,13 @@ void AddError(core::LoadReport& report, int64_t line, std::string reason) {
 class ValidateSink final : public core::RowSink {
  public:
   void OnRow(const core::InventoryRow& row) override {
-    if (row.store == kLoadStateStore && first_reserved_line == 0) first_reserved_line = row.line;
+    if (IsReservedStore(row.store) && first_reserved_line == 0) {
+      first_reserved_line = row.line;
+      first_reserved_store = row.store;
+    }
   }
   int64_t first_reserved_line = 0;
+  std::string first_reserved_store;
 };
 
 // Writes rows in batches of distinct (store, item); a later row for the same item in the
@@ -40,8 +44,8 @@ class BatchSink final : public core::RowSink {
 
   void OnRow(const core::InventoryRow& row) override {
     if (!status_.ok()) return;
-    if (row.store == kLoadStateStore) {
-      AddError(report_, row.line, ReservedStoreReason());
+    if (IsReservedStore(row.store)) {
+      AddError(report_, row.line, ReservedStoreReason(row.store));
       return;
     }
     for (size_t i = 0; i < batch_.size(); ++i) {
@@ -173,9 +177,10 @@ absl::StatusOr<RecordResult> InventoryLoader::Handle(const S3EventRecord& record
       report.errors = check.errors();
       report.ignored_columns = check.ignored_columns();
       if (verdict.ok()) {
-        AddError(report, reserved_line, ReservedStoreReason());
-        verdict = absl::InvalidArgumentError(record.key + ":" + std::to_string(reserved_line) +
-                                             ":1: " + ReservedStoreReason());
+        AddError(report, reserved_line, ReservedStoreReason(validate.first_reserved_store));
+        verdict =
+            absl::InvalidArgumentError(record.key + ":" + std::to_string(reserved_line) +
+                                       ":1: " + ReservedStoreReason(validate.first_reserved_store));
       }
     }
   }

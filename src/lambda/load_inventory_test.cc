@@ -232,6 +232,19 @@ TEST(InventoryLoaderTest, RefusesTheReservedStateStore) {
   EXPECT_EQ(result->report.errors[0].line, 2);
 }
 
+TEST(InventoryLoaderTest, RefusesEveryReservedStoreByName) {
+  Fixture f;
+  f.storage.objects["uploads/t.csv"] =
+      "store,item,count\nBerlin,Dot,2\n" + std::string(kThresholdStore) + ",x,1\n";
+  auto loader = f.Loader();
+  auto result = loader.Handle(Event("t.csv", "01", "e1"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(f.table.rows.size(), 1u);
+  ASSERT_EQ(result->report.errors.size(), 1u);
+  EXPECT_EQ(result->report.errors[0].line, 3);
+  EXPECT_EQ(result->report.errors[0].reason, "store \"#stockwatch-thresholds\" is reserved");
+}
+
 TEST(InventoryLoaderTest, SkipsReportsAndOtherEvents) {
   Fixture f;
   auto loader = f.Loader();

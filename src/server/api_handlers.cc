@@ -62,42 +62,6 @@ absl::StatusOr<bool> OptionalBool(const nlohmann::json& object, std::string_view
   return it->get<bool>();
 }
 
-// A threshold scope name: null/absent for "any", else a name as the CSV reader accepts it.
-absl::StatusOr<std::optional<std::string>> ScopeName(const nlohmann::json& object,
-                                                     std::string_view name) {
-  SW_ASSIGN_OR_RETURN(std::optional<std::string> value, OptionalString(object, name));
-  if (!value) return value;
-  if (value->empty() || value->size() > core::kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        fmt::format("{} must be 1..{} bytes, or null for any", name, core::kMaxNameBytes));
-  }
-  if (TrimAsciiWhitespace(*value).size() != value->size()) {
-    return absl::InvalidArgumentError(
-        fmt::format("{} must not start or end with white space", name));
-  }
-  return value;
-}
-
-// `value`: required; an integer 0..kMaxCount, or null to remove the threshold.
-absl::StatusOr<std::optional<int64_t>> ThresholdValue(const nlohmann::json& object) {
-  const std::string range_hint =
-      fmt::format("value must be an integer 0..{}, or null to remove", core::kMaxCount);
-  auto it = object.find("value");
-  if (it == object.end()) return absl::InvalidArgumentError("value is required: " + range_hint);
-  if (it->is_null()) return std::nullopt;
-  if (!it->is_number_integer()) return absl::InvalidArgumentError(range_hint);
-  if (it->is_number_unsigned()) {
-    uint64_t value = it->get<uint64_t>();
-    if (value > static_cast<uint64_t>(core::kMaxCount)) {
-      return absl::InvalidArgumentError(range_hint);
-    }
-    return static_cast<int64_t>(value);
-  }
-  int64_t value = it->get<int64_t>();
-  if (value < 0 || value > core::kMaxCount) return absl::InvalidArgumentError(range_hint);
-  return value;
-}
-
 absl::StatusOr<std::optional<core::DeliveryState>> ParseDeliveryState(
     const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
@@ -482,29 +446,15 @@ absl::StatusOr<HttpResponse> ApiRouter::RedriveDeliveries(std::optional<std::str
 
 absl::StatusOr<HttpResponse> ApiRouter::ListThresholds() {
   SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> thresholds, services_.inventory.Thresholds());
-  nlohmann::json list = nlohmann::json::array();
-  for (const core::Threshold& threshold : thresholds) list.push_back(core::ToJson(threshold));
-  return JsonResponse(200, {{"thresholds", std::move(list)}});
+  return JsonResponse(200, ThresholdsJson(thresholds));
 }
 
 absl::StatusOr<HttpResponse> ApiRouter::PutThreshold(HttpRequest& request,
                                                      const core::Principal& principal) {
   SW_ASSIGN_OR_RETURN(nlohmann::json body, ReadJsonObject(request));
-  core::Threshold scope;
-  SW_ASSIGN_OR_RETURN(scope.store, ScopeName(body, "store"));
-  // A manager sets thresholds of its own stores only (not the global ones).
-  if (!principal.scope.all_stores &&
-      (!scope.store || !std::binary_search(principal.scope.stores.begin(),
-                                           principal.scope.stores.end(), *scope.store))) {
-    return absl::PermissionDeniedError("a manager may set thresholds of its own stores only");
-  }
-  SW_ASSIGN_OR_RETURN(scope.item, ScopeName(body, "item"));
-  SW_ASSIGN_OR_RETURN(std::optional<int64_t> value, ThresholdValue(body));
-  SW_RETURN_IF_ERROR(services_.inventory.SetThreshold(scope, value));
-  scope.value = value.value_or(0);
-  nlohmann::json json = core::ToJson(scope);
-  if (!value) json["value"] = nullptr;
-  return JsonResponse(200, json);
+  SW_ASSIGN_OR_RETURN(ThresholdChange change, ParseThresholdChange(body, principal));
+  SW_RETURN_IF_ERROR(services_.inventory.SetThreshold(change.scope, change.value));
+  return JsonResponse(200, ThresholdChangeJson(change));
 }
 
 }  // namespace stockwatch::server

@@ -1,5 +1,6 @@
 #include "server/inventory_json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <string_view>
@@ -8,10 +9,52 @@
 #include "base/status.h"
 #include "core/checker/inventory_order.h"
 #include "core/model/json.h"
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "server/ascii.h"
 
 namespace stockwatch::server {
 namespace {
+
+// A threshold scope name: null/absent for "any", else a name as the CSV reader accepts it.
+absl::StatusOr<std::optional<std::string>> ScopeName(const nlohmann::json& object,
+                                                     std::string_view name) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(fmt::format("{} must be a string or null", name));
+  }
+  std::optional<std::string> value = it->get<std::string>();
+  if (value->empty() || value->size() > core::kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} must be 1..{} bytes, or null for any", name, core::kMaxNameBytes));
+  }
+  if (TrimAsciiWhitespace(*value).size() != value->size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} must not start or end with white space", name));
+  }
+  return value;
+}
+
+// `value`: required; an integer 0..kMaxCount, or null to remove the threshold.
+absl::StatusOr<std::optional<int64_t>> ThresholdValue(const nlohmann::json& object) {
+  const std::string range_hint =
+      fmt::format("value must be an integer 0..{}, or null to remove", core::kMaxCount);
+  auto it = object.find("value");
+  if (it == object.end()) return absl::InvalidArgumentError("value is required: " + range_hint);
+  if (it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) return absl::InvalidArgumentError(range_hint);
+  if (it->is_number_unsigned()) {
+    uint64_t value = it->get<uint64_t>();
+    if (value > static_cast<uint64_t>(core::kMaxCount)) {
+      return absl::InvalidArgumentError(range_hint);
+    }
+    return static_cast<int64_t>(value);
+  }
+  int64_t value = it->get<int64_t>();
+  if (value < 0 || value > core::kMaxCount) return absl::InvalidArgumentError(range_hint);
+  return value;
+}
 
 // The length of the well-formed UTF-8 sequence starting at `p` (a byte >= 0x80), or 0 if it
 // is not one (Unicode table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
@@ -171,6 +214,35 @@ absl::StatusOr<nlohmann::json> StoreSummariesJson(core::InventoryStore& inventor
                                           : nlohmann::json(nullptr)}});
   }
   return stores;
+}
+
+absl::StatusOr<ThresholdChange> ParseThresholdChange(const nlohmann::json& body,
+                                                     const core::Principal& principal) {
+  ThresholdChange change;
+  SW_ASSIGN_OR_RETURN(change.scope.store, ScopeName(body, "store"));
+  if (!principal.scope.all_stores &&
+      (!change.scope.store ||
+       std::find(principal.scope.stores.begin(), principal.scope.stores.end(),
+                 *change.scope.store) == principal.scope.stores.end())) {
+    return absl::PermissionDeniedError("a manager may set thresholds of its own stores only");
+  }
+  SW_ASSIGN_OR_RETURN(change.scope.item, ScopeName(body, "item"));
+  SW_ASSIGN_OR_RETURN(change.value, ThresholdValue(body));
+  return change;
+}
+
+nlohmann::json ThresholdChangeJson(const ThresholdChange& change) {
+  core::Threshold threshold = change.scope;
+  threshold.value = change.value.value_or(0);
+  nlohmann::json json = core::ToJson(threshold);
+  if (!change.value) json["value"] = nullptr;
+  return json;
+}
+
+nlohmann::json ThresholdsJson(const std::vector<core::Threshold>& thresholds) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const core::Threshold& threshold : thresholds) list.push_back(core::ToJson(threshold));
+  return {{"thresholds", std::move(list)}};
 }
 
 }  // namespace stockwatch::server

@@ -3,7 +3,8 @@
 // test chose). Run by tests/integration/test_lambda_dashboard.py; exits non-zero on the
 // first failed check.
 //
-// Environment: SW_URL (the Function URL front), SW_ARTIFACTS (screenshots), CHROMIUM.
+// Environment: SW_URL (the Function URL front), SW_PROVIDER_URL (the hosted UI's stand-in,
+// told which user signs in next), SW_ARTIFACTS (screenshots), CHROMIUM.
 import {strict as assert} from 'node:assert';
 
 import {launchChromium, openPage, snapshot, step, url} from './common.mjs';
@@ -62,6 +63,37 @@ try {
   await page.getByRole('button', {name: 'Log out'}).click();
   await sso.waitFor();
   assert.equal(await page.evaluate(async () => (await fetch('/api/v1/me')).status), 401);
+
+  step('sign in as the pool\'s admin: the admin page holds the thresholds only');
+  const chosen = await fetch(`${process.env.SW_PROVIDER_URL}/_test/user`, {method: 'POST', body: 'alice'});
+  assert.equal(chosen.status, 204);
+  await sso.click();
+  await page.getByTestId('user-name').waitFor();
+  assert.equal(await page.getByTestId('user-name').textContent(), 'alice');
+  await page.getByRole('link', {name: 'Admin', exact: true}).click();
+  await page.getByRole('heading', {name: 'Thresholds', exact: true}).waitFor();
+  assert.equal(await page.getByRole('heading', {name: 'Users', exact: true}).count(), 0);
+
+  step('set a threshold for Berlin\'s Echo Dots: the inventory shows them low');
+  await page.locator('#th-store').fill('Berlin');
+  await page.locator('#th-item').fill('Echo Dot');
+  await page.locator('#th-value').fill('15');
+  await page.getByRole('button', {name: 'Save threshold'}).click();
+  await page.getByText('Threshold saved.').waitFor();
+  const row = page.locator('tbody tr').filter({hasText: 'Echo Dot'});
+  await row.waitFor();
+  assert.match(await row.textContent(), /Berlin.*Echo Dot.*15/);
+  await snapshot(page, 'lambda-thresholds');
+  await page.getByRole('link', {name: 'Inventory', exact: true}).click();
+  const dot = page.locator('tr[data-store="Berlin"][data-item="Echo Dot"] td.count-low');
+  await dot.waitFor();
+  assert.match(await dot.textContent(), /^12\s*low$/);
+
+  step('remove it again');
+  await page.getByRole('link', {name: 'Admin', exact: true}).click();
+  await row.getByRole('button', {name: 'Remove'}).click();
+  await page.getByText('Threshold removed.').waitFor();
+  await row.waitFor({state: 'detached'});
   assert.deepEqual(problems, [], 'console errors');
   console.log('browser: lambda dashboard passed');
 } finally {

@@ -33,7 +33,8 @@ class StandInProvider:
     """The browser-facing half of an OIDC provider, carrying ID tokens minted by moto.
 
     `id_token_for(user)` returns the token /token hands out for the user who "signs in" at
-    /authorize (`self.user`).
+    /authorize (`self.user`; a browser script changes it with POST /_test/user, the name as
+    the body).
     """
 
     def __init__(self, client_id, id_token_for):
@@ -77,7 +78,11 @@ class StandInProvider:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))
-                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                raw = self.rfile.read(length).decode()
+                if self.path == "/_test/user":
+                    provider.user = raw
+                    return self.reply(204)
+                form = dict(urllib.parse.parse_qsl(raw))
                 provider.token_requests.append(form)
                 if self.path not in ("/token", "/oauth2/token"):
                     return self.reply(404)

@@ -35,13 +35,14 @@ def item(store, name, count):
     return {"Store": {"S": store}, "Item": {"S": name}, "Count": {"N": str(count)}}
 
 
-def url_event(method, path, query="", token=None):
-    """A Lambda Function URL event as AWS sends it (payload format 2.0)."""
+def url_event(method, path, query="", token=None, body=None):
+    """A Lambda Function URL event as AWS sends it (payload format 2.0); `body` is sent as
+    JSON text."""
     headers = {"host": "abcdefghij.lambda-url.us-east-1.on.aws", "accept": "application/json",
                "user-agent": "test"}
     if token is not None:
         headers["authorization"] = "Bearer " + token
-    return {
+    event = {
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
         "headers": headers,
         "requestContext": {
@@ -52,6 +53,10 @@ def url_event(method, path, query="", token=None):
             "requestId": secrets.token_hex(8), "routeKey": "$default", "stage": "$default",
             "time": "26/Nov/2026:20:00:00 +0000", "timeEpoch": 1795723200000},
         "isBase64Encoded": False}
+    if body is not None:
+        headers["content-type"] = "application/json"
+        event["body"] = json.dumps(body)
+    return event
 
 
 class LambdaApiTest(unittest.TestCase):
@@ -93,17 +98,17 @@ class LambdaApiTest(unittest.TestCase):
         env.update(overrides)
         return {k: v for k, v in env.items() if v is not None}
 
-    def run_api(self, event, **overrides):
+    def run_api(self, event, handler="api", **overrides):
         path = os.path.join(self.tmp, f"event-{secrets.token_hex(4)}.json")
         with open(path, "w") as f:
             json.dump(event, f)
-        return subprocess.run([BIN, "lambda", "--invoke", "api", "--event", path],
+        return subprocess.run([BIN, "lambda", "--invoke", handler, "--event", path],
                               env=self.env(**overrides), capture_output=True, text=True,
                               timeout=120)
 
-    def call(self, method, path, query="", token=None):
+    def call(self, method, path, query="", token=None, body=None, **overrides):
         """(status, parsed body, headers) of one request through the function."""
-        run = self.run_api(url_event(method, path, query, token))
+        run = self.run_api(url_event(method, path, query, token, body), **overrides)
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
         response = json.loads(run.stdout)
         self.assertEqual(response["headers"]["content-type"], "application/json")
@@ -162,6 +167,69 @@ class LambdaApiTest(unittest.TestCase):
         self.assertEqual(status, 403, body)
         status, body, _ = self.call("GET", "/api/v1/stores", token=token)
         self.assertEqual([s["store"] for s in body["stores"]], ["Berlin"])
+
+    def test_thresholds_set_in_the_dashboard_decide_check_stocks_low_stock(self):
+        m = self.moto
+        m.sns({"Action": "CreateTopic", "Name": "NoStock"})
+        m.sns({"Action": "CreateTopic", "Name": "LowStock"})
+        on = {"TABLE_THRESHOLDS": "true"}
+        admin, manager = self.id_token("alice"), self.id_token("carol")
+        # Not served unless the table keeps thresholds.
+        self.assertEqual(self.call("GET", "/api/v1/thresholds", token=admin)[0], 404)
+        # Paris's Kindles are low at 8 (the default LOW_STOCK_THRESHOLD is 5).
+        scope = {"store": "Paris", "item": "Kindle"}
+        status, body, _ = self.call("PUT", "/api/v1/thresholds", token=manager,
+                                    body=dict(scope, value=8), **on)
+        self.assertEqual(status, 403, body)  # carol manages Berlin only
+        status, body, _ = self.call("PUT", "/api/v1/thresholds", token=admin,
+                                    body=dict(scope, value=8), **on)
+        self.assertEqual((status, body), (200, dict(scope, value=8)))
+        try:
+            status, body, _ = self.call("GET", "/api/v1/thresholds", token=admin, **on)
+            self.assertEqual(body, {"thresholds": [dict(scope, value=8)]})
+            status, page, _ = self.call("GET", "/api/v1/inventory", "store=Paris", token=admin,
+                                        **on)
+            self.assertEqual([(i["item"], i["count"], i["threshold"]) for i in page["items"]],
+                             [("Kindle", 7, 8)])
+            _, body, _ = self.call("GET", "/api/v1/stores", token=admin, **on)
+            self.assertEqual({s["store"]: s["low"] for s in body["stores"]},
+                             {"Berlin": 1, "Paris": 1})
+            # What the table holds: an item no reader takes for inventory.
+            items = m.dynamodb("Query", {
+                "TableName": "Inventory", "KeyConditionExpression": "Store = :s",
+                "ExpressionAttributeValues": {":s": {"S": "#stockwatch-thresholds"}}})["Items"]
+            self.assertEqual(items, [{"Store": {"S": "#stockwatch-thresholds"},
+                                      "Item": {"S": '["Paris","Kindle"]'},
+                                      "ForStore": {"S": "Paris"}, "ForItem": {"S": "Kindle"},
+                                      "Low": {"N": "8"}}])
+
+            # check-stock reads them: Paris's Kindles falling from 9 to 7 is LowStock at 8,
+            # and nothing at the default 5 when it does not read them.
+            record = {
+                "eventID": "1", "eventName": "MODIFY", "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": REGION,
+                "dynamodb": {"Keys": {"Store": {"S": "Paris"}, "Item": {"S": "Kindle"}},
+                             "OldImage": item("Paris", "Kindle", 9),
+                             "NewImage": item("Paris", "Kindle", 7),
+                             "SequenceNumber": "100", "SizeBytes": 60,
+                             "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/Inventory/"
+                                  "stream/2026-11-26T00:00:00.000"}
+            run = self.run_api({"Records": [record]}, handler="check-stock")
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(m.sent_notifications("LowStock"), [])
+            run = self.run_api({"Records": [record]}, handler="check-stock", **on)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(json.loads(run.stdout), {"batchItemFailures": []})
+            sent = m.sent_notifications("LowStock")
+            self.assertEqual(len(sent), 1, sent)
+            self.assertIn("Paris is low on stock of Kindle: 7 left (threshold 8", json.dumps(sent))
+        finally:
+            status, body, _ = self.call("PUT", "/api/v1/thresholds", token=admin,
+                                        body=dict(scope, value=None), **on)
+            self.assertEqual(status, 200, body)
+        self.assertEqual(self.call("GET", "/api/v1/thresholds", token=admin, **on)[1],
+                         {"thresholds": []})
 
     def test_without_the_pool_settings_the_function_says_what_is_missing(self):
         run = self.run_api(url_event("GET", "/healthz"), COGNITO_USER_POOL_ID=None)

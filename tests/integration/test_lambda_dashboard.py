@@ -110,7 +110,7 @@ class LambdaDashboardTest(unittest.TestCase):
                    ADMIN_GROUPS="stockwatch-admins", MANAGER_GROUPS="stockwatch-managers",
                    NO_STOCK_TOPIC_ARN=cls.topics["NoStock"],
                    LOW_STOCK_TOPIC_ARN=cls.topics["LowStock"],
-                   BACK_IN_STOCK_TOPIC_ARN=cls.topics["BackInStock"])
+                   BACK_IN_STOCK_TOPIC_ARN=cls.topics["BackInStock"], TABLE_THRESHOLDS="true")
         env.pop("SESSION_SECRET", None)
         env.update(overrides)
         return {k: v for k, v in env.items() if v is not None}
@@ -165,7 +165,7 @@ class LambdaDashboardTest(unittest.TestCase):
         status, me = self.get_json("/api/v1/me", session)
         self.assertEqual(status, 200, me)
         self.assertEqual((me["user"]["name"], me["user"]["role"]), ("alice", "admin"))
-        self.assertEqual(me["features"], ["inventory", "subscriptions"])
+        self.assertEqual(me["features"], ["inventory", "subscriptions", "thresholds"])
         self.assertTrue(me["csrf_token"])
 
         status, body = self.get_json("/api/v1/stores", session)
@@ -221,7 +221,7 @@ class LambdaDashboardTest(unittest.TestCase):
     def test_subscriptions_are_sns_subscriptions_scoped_by_store(self):
         session = self.sign_in("carol")  # the manager of Berlin
         status, me = self.get_json("/api/v1/me", session)
-        self.assertEqual(me["features"], ["inventory", "subscriptions"])
+        self.assertEqual(me["features"], ["inventory", "subscriptions", "thresholds"])
         self.assertEqual(self.get_json("/api/v1/topics", session)[1]["topics"],
                          ["NoStock", "LowStock", "BackInStock"])
         # A manager's subscription must be limited to their stores.
@@ -323,7 +323,8 @@ class LambdaDashboardTest(unittest.TestCase):
             self.skipTest("needs " + ", ".join(missing) + " (scripts/setup.sh installs them)")
         self.provider.user = "carol"
         artifacts = browser_artifacts()
-        env = dict(os.environ, SW_URL=self.front.url, SW_ARTIFACTS=artifacts)
+        env = dict(os.environ, SW_URL=self.front.url, SW_ARTIFACTS=artifacts,
+                   SW_PROVIDER_URL=self.provider.url)
         stdout = run_browser_script(self, "lambda_dashboard.mjs", env, self.logs())
         self.assertIn("browser: lambda dashboard passed", stdout)
         self.assertTrue(os.path.getsize(os.path.join(artifacts, "lambda-inventory.png")) > 0)

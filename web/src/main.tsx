@@ -88,7 +88,12 @@ function Login({onLogin}: {onLogin: (session: Session) => void}) {
   );
 }
 
-// Every page; a server may serve only some (hasFeature).
+// Whether the server serves `page`: its feature, or for the admin page the thresholds alone.
+function pageServed(page: string): boolean {
+  return hasFeature(page) || (page === 'admin' && hasFeature('thresholds'));
+}
+
+// Every page; a server may serve only some (pageServed).
 const kPages: {path: string; title: string; admin?: boolean}[] = [
   {path: 'overview', title: 'Overview'},
   {path: 'inventory', title: 'Inventory'},
@@ -110,7 +115,7 @@ function Shell({user, onLogout}: {user: User; onLogout: () => void}) {
   }, [route.join('/')]);
   let content;
   const known = page === 'item' || kPages.some((p) => p.path === page);
-  if (known && !hasFeature(page)) {
+  if (known && !pageServed(page)) {
     content = <section><h1>Not available</h1><p>This deployment does not serve the page {page}.</p></section>;
   } else switch (page) {
     case 'overview': content = <OverviewPage />; break;
@@ -138,7 +143,7 @@ function Shell({user, onLogout}: {user: User; onLogout: () => void}) {
         <span class="brand">stockwatch</span>
         <nav aria-label="Main">
           <ul>
-            {kPages.filter((p) => (!p.admin || isAdmin) && hasFeature(p.path)).map((p) => (
+            {kPages.filter((p) => (!p.admin || isAdmin) && pageServed(p.path)).map((p) => (
               <li key={p.path}>
                 <a href={href(p.path)} aria-current={page === p.path ? 'page' : undefined}>{p.title}</a>
               </li>

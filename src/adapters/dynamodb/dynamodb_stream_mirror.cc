@@ -54,8 +54,9 @@ absl::StatusOr<std::optional<MirroredItem>> DecodeMirrorItem(const nlohmann::jso
                                                              core::TimePoint at) {
   if (!item.is_object()) return Invalid("item is not an object");
   MirroredItem out;
-  // The load-state rows have no Count: recognise them before asking for one.
-  if (aws::GetDynamoS(item, "Store") == kMirrorLoadStateStore) return std::nullopt;
+  // The load-state and threshold rows have no Count: recognise them before asking for one.
+  if (aws::GetDynamoS(item, "Store").value_or("").starts_with(kMirrorReservedStorePrefix))
+    return std::nullopt;
   SW_RETURN_IF_ERROR(ReadKey(item, out.store, out.item));
   const std::optional<int64_t> count = aws::GetDynamoN(item, "Count");
   if (!count || *count < 0 || *count > core::kMaxCount) {
@@ -97,7 +98,9 @@ absl::StatusOr<std::optional<MirroredItem>> DecodeMirrorRecord(const nlohmann::j
     auto keys = body->find("Keys");
     if (keys == body->end() || !keys->is_object()) keys = body->find("OldImage");
     if (keys == body->end() || !keys->is_object()) return Invalid("REMOVE has no Keys");
-    if (aws::GetDynamoS(*keys, "Store") == kMirrorLoadStateStore) return std::nullopt;
+    if (aws::GetDynamoS(*keys, "Store").value_or("").starts_with(kMirrorReservedStorePrefix)) {
+      return std::nullopt;
+    }
     MirroredItem out;
     SW_RETURN_IF_ERROR(ReadKey(*keys, out.store, out.item));
     out.at = at;

@@ -61,17 +61,20 @@ namespace stockwatch::adapters {
 // The reserved Store under which load-inventory keeps its per-object load state (the
 // same value as lambda::kLoadStateStore; this layer does not link the Lambda code).
 inline constexpr std::string_view kMirrorLoadStateStore = "#stockwatch-load-state";
+// Every Store starting so is stockwatch's own (load state, the api function's thresholds:
+// lambda::IsReservedStore), never inventory.
+inline constexpr std::string_view kMirrorReservedStorePrefix = "#stockwatch-";
 
 // The state a table item (DynamoDB JSON: {"Store":{"S":..},"Item":{"S":..},"Count":{"N":..}},
-// optional "UploadId":{"N":..}) gives, at time `at`. nullopt for an item of the load-state
-// store; kInvalidArgument (saying why) for an item without a non-empty string Store and
-// Item of at most kMaxNameBytes and a whole Count within 0..kMaxCount.
+// optional "UploadId":{"N":..}) gives, at time `at`. nullopt for an item of a reserved
+// store (kMirrorReservedStorePrefix); kInvalidArgument (saying why) for an item without a non-empty
+// string Store and Item of at most kMaxNameBytes and a whole Count within 0..kMaxCount.
 absl::StatusOr<std::optional<MirroredItem>> DecodeMirrorItem(const nlohmann::json& item,
                                                              core::TimePoint at);
 
 // The state a stream record (as GetRecords returns it) gives: its NewImage for INSERT and
 // MODIFY, a removal (count nullopt, by Keys) for REMOVE, at its ApproximateCreationDateTime
-// (`fallback` when it has none). nullopt for the load-state store; kInvalidArgument for a
+// (`fallback` when it has none). nullopt for a reserved store; kInvalidArgument for a
 // record that is not an inventory item change. Never throws.
 absl::StatusOr<std::optional<MirroredItem>> DecodeMirrorRecord(const nlohmann::json& record,
                                                                core::TimePoint fallback);

@@ -68,16 +68,21 @@ TEST(DecodeMirrorRecordTest, RemoveGivesARemovalByKeys) {
   EXPECT_FALSE((*decoded)->count.has_value());
 }
 
-TEST(DecodeMirrorRecordTest, IgnoresTheLoadStateStore) {
-  const json state = Image(S(std::string(kMirrorLoadStateStore)), S("bucket/key.csv"), nullptr);
-  for (const char* event : {"INSERT", "MODIFY", "REMOVE"}) {
-    auto decoded = DecodeMirrorRecord(Record(event, state), kFallback);
-    ASSERT_TRUE(decoded.ok()) << event << ": " << decoded.status();
-    EXPECT_FALSE(decoded->has_value()) << event;
+TEST(DecodeMirrorRecordTest, IgnoresTheReservedStores) {
+  // The load state, and the api function's thresholds (which have Low, not Count).
+  json threshold = Image(S("#stockwatch-thresholds"), S(R"(["Berlin",null])"), nullptr);
+  threshold["Low"] = N("5");
+  for (const json& state :
+       {Image(S(std::string(kMirrorLoadStateStore)), S("bucket/key.csv"), nullptr), threshold}) {
+    for (const char* event : {"INSERT", "MODIFY", "REMOVE"}) {
+      auto decoded = DecodeMirrorRecord(Record(event, state), kFallback);
+      ASSERT_TRUE(decoded.ok()) << event << ": " << decoded.status();
+      EXPECT_FALSE(decoded->has_value()) << event;
+    }
+    auto item = DecodeMirrorItem(state, kFallback);
+    ASSERT_TRUE(item.ok());
+    EXPECT_FALSE(item->has_value());
   }
-  auto item = DecodeMirrorItem(state, kFallback);
-  ASSERT_TRUE(item.ok());
-  EXPECT_FALSE(item->has_value());
 }
 
 TEST(DecodeMirrorRecordTest, UsesTheFallbackTimeWithoutOne) {

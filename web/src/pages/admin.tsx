@@ -1,8 +1,9 @@
 // Admin (admins only; the server refuses the routes to anyone else too): users and roles,
 // S3 access keys (the secret is shown once), thresholds, the settings in force (read only).
+// The nav shows it where the server serves "admin" or "thresholds" (pageServed in main.tsx).
 import {useState} from 'preact/hooks';
 
-import {api, errorText, formatTime, type User} from '../api';
+import {api, errorText, formatTime, hasFeature, type User} from '../api';
 import {ErrorLine, useData} from '../ui';
 
 interface UserRow extends User {
@@ -262,14 +263,17 @@ function Settings() {
   );
 }
 
+// A server that lists "thresholds" but not "admin" among its features (the api Lambda
+// function) has no users, keys or settings of its own: only the thresholds show.
 export function AdminPage(_: {user: User}) {
+  const full = hasFeature('admin');
   return (
     <section aria-labelledby="admin-title">
       <h1 id="admin-title">Admin</h1>
-      <Users />
-      <Keys />
-      <Thresholds />
-      <Settings />
+      {full && <Users />}
+      {full && <Keys />}
+      {hasFeature('thresholds') && <Thresholds />}
+      {full && <Settings />}
     </section>
   );
 }
