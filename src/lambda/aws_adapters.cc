@@ -11,6 +11,12 @@
 #include "core/model/json.h"
 
 namespace stockwatch::lambda {
+namespace {
+
+// DynamoDB's limit on a sort key value.
+constexpr size_t kMaxSortKeyBytes = 1024;
+
+}  // namespace
 
 absl::Status S3ObjectStorage::Read(const std::string& bucket, const std::string& key,
                                    const std::function<absl::Status(std::string_view)>& on_chunk) {
@@ -152,6 +158,20 @@ absl::StatusOr<std::vector<core::InventoryItem>> DynamoDbInventorySource::Items(
   return items;
 }
 
+const std::vector<core::Threshold>& ThresholdCache::Get(std::chrono::steady_clock::time_point now,
+                                                        absl::Status& read_error) {
+  read_error = absl::OkStatus();
+  if (read_at_ && now - *read_at_ < max_age_) return thresholds_;
+  absl::StatusOr<std::vector<core::Threshold>> read = store_.List();
+  if (!read.ok()) {
+    read_error = read.status();
+    return thresholds_;
+  }
+  thresholds_ = *std::move(read);
+  read_at_ = now;
+  return thresholds_;
+}
+
 std::string ThresholdItemKey(const core::Threshold& scope) {
   nlohmann::json key = nlohmann::json::array();
   key.push_back(scope.store ? nlohmann::json(*scope.store) : nlohmann::json(nullptr));
@@ -198,8 +218,14 @@ absl::StatusOr<std::vector<core::Threshold>> DynamoDbThresholds::List() {
 }
 
 absl::Status DynamoDbThresholds::Set(const core::Threshold& scope, std::optional<int64_t> value) {
-  nlohmann::json key = {{"Store", aws::DynamoS(kThresholdStore)},
-                        {"Item", aws::DynamoS(ThresholdItemKey(scope))}};
+  const std::string sort_key = ThresholdItemKey(scope);
+  if (sort_key.size() > kMaxSortKeyBytes) {
+    return absl::InvalidArgumentError(
+        "store and item are too long together for a threshold (their escaped names take " +
+        std::to_string(sort_key.size()) + " of at most " + std::to_string(kMaxSortKeyBytes) +
+        " bytes)");
+  }
+  nlohmann::json key = {{"Store", aws::DynamoS(kThresholdStore)}, {"Item", aws::DynamoS(sort_key)}};
   if (!value) {
     return db_.Call("DeleteItem", {{"TableName", table_}, {"Key", std::move(key)}}).status();
   }

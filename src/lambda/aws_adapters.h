@@ -2,6 +2,7 @@
 // the inventory table, the per-object load state, SNS topics.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,12 +77,32 @@ class DynamoDbThresholds final : public ThresholdStore {
   // A Query of the kThresholdStore partition, every page, read consistently. Items that do
   // not decode are left out.
   absl::StatusOr<std::vector<core::Threshold>> List() override;
-  // PutItem, or DeleteItem for nullopt.
+  // PutItem, or DeleteItem for nullopt. kInvalidArgument when the scope's key would pass
+  // DynamoDB's 1024-byte sort key (names that JSON escapes a lot).
   absl::Status Set(const core::Threshold& scope, std::optional<int64_t> value) override;
 
  private:
   const aws::DynamoDbClient& db_;
   std::string table_;
+};
+
+// The thresholds check-stock applies: a ThresholdStore read at most every `max_age`.
+class ThresholdCache {
+ public:
+  ThresholdCache(ThresholdStore& store, std::chrono::steady_clock::duration max_age)
+      : store_(store), max_age_(max_age) {}
+  // The thresholds in force at `now`, read again when the kept ones are older than max_age.
+  // A failed read sets `read_error` and keeps the last ones read in force; before any read
+  // succeeded that is none (the caller then has LOW_STOCK_THRESHOLD alone), and the next
+  // call reads again.
+  const std::vector<core::Threshold>& Get(std::chrono::steady_clock::time_point now,
+                                          absl::Status& read_error);
+
+ private:
+  ThresholdStore& store_;
+  std::chrono::steady_clock::duration max_age_;
+  std::vector<core::Threshold> thresholds_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;
 };
 
 // The Item (sort key) of the threshold of `scope`: the JSON array [store, item], null for

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace stockwatch::lambda {
@@ -88,6 +89,70 @@ TEST(ThresholdItems, DecodeReadsTheScopeAndRefusesOtherItems) {
   nlohmann::json no_low = item;
   no_low.erase("Low");
   EXPECT_FALSE(DecodeThresholdItem(no_low).ok());
+}
+
+TEST(ThresholdItems, AScopeTooLongForTheSortKeyIsRefusedBeforeAnyRequest) {
+  aws::AwsConfig config;
+  config.region = "eu-west-1";
+  config.endpoint_url = "http://127.0.0.1:9";  // nothing listens: a request would fail
+  config.max_attempts = 1;
+  aws::DynamoDbClient db(config);
+  DynamoDbThresholds thresholds(db, "Inventory");
+  // Two names of 256 bytes, each quote escaped: over 1024 bytes as JSON.
+  const std::string quotes(256, '"');
+  absl::Status set = thresholds.Set({quotes, quotes, 0}, 5);
+  EXPECT_TRUE(absl::IsInvalidArgument(set)) << set;
+  EXPECT_THAT(std::string(set.message()), ::testing::HasSubstr("too long"));
+}
+
+class FakeThresholdStore final : public ThresholdStore {
+ public:
+  absl::StatusOr<std::vector<core::Threshold>> List() override {
+    ++reads;
+    if (!status.ok()) return status;
+    return thresholds;
+  }
+  absl::Status Set(const core::Threshold&, std::optional<int64_t>) override {
+    return absl::UnimplementedError("not here");
+  }
+  std::vector<core::Threshold> thresholds = {{std::string("Berlin"), std::nullopt, 4}};
+  absl::Status status;
+  int reads = 0;
+};
+
+TEST(ThresholdCacheTest, ReadsAtMostOncePerMaxAge) {
+  FakeThresholdStore store;
+  ThresholdCache cache(store, std::chrono::seconds(60));
+  const std::chrono::steady_clock::time_point t0{std::chrono::hours(5)};
+  absl::Status error;
+  EXPECT_EQ(cache.Get(t0, error).size(), 1u);
+  store.thresholds.clear();
+  EXPECT_EQ(cache.Get(t0 + std::chrono::seconds(59), error).size(), 1u);
+  EXPECT_EQ(store.reads, 1);
+  EXPECT_TRUE(cache.Get(t0 + std::chrono::seconds(60), error).empty());
+  EXPECT_EQ(store.reads, 2);
+  EXPECT_TRUE(error.ok());
+}
+
+TEST(ThresholdCacheTest, AFailedReadKeepsTheLastOnesAndIsTriedAgain) {
+  FakeThresholdStore store;
+  ThresholdCache cache(store, std::chrono::seconds(60));
+  const std::chrono::steady_clock::time_point t0{std::chrono::hours(5)};
+  absl::Status error;
+  // Before any read succeeded: none, the error, and the next call reads again.
+  store.status = absl::UnavailableError("throttled");
+  EXPECT_TRUE(cache.Get(t0, error).empty());
+  EXPECT_TRUE(absl::IsUnavailable(error));
+  store.status = absl::OkStatus();
+  EXPECT_EQ(cache.Get(t0 + std::chrono::seconds(1), error).size(), 1u);
+  EXPECT_TRUE(error.ok());
+  EXPECT_EQ(store.reads, 2);
+  // After one: the last ones read stay in force.
+  store.status = absl::PermissionDeniedError("AccessDeniedException");
+  const std::vector<core::Threshold>& kept = cache.Get(t0 + std::chrono::minutes(5), error);
+  EXPECT_TRUE(absl::IsPermissionDenied(error));
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].value, 4);
 }
 
 }  // namespace

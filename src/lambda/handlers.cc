@@ -111,13 +111,27 @@ class CheckStockHandler final : public LambdaHandler {
         db_(std::move(config)),
         publisher_(sns_, std::move(targets)),
         options_(options),
-        threshold_source_(thresholds),
-        thresholds_(db_, thresholds.table) {}
+        read_thresholds_(!thresholds.table.empty()),
+        threshold_store_(db_, thresholds.table),
+        thresholds_(threshold_store_, thresholds.cache) {}
 
   absl::StatusOr<nlohmann::json> Invoke(const nlohmann::json& event,
                                         const InvocationContext&) override {
     SW_ASSIGN_OR_RETURN(std::vector<StreamRecord> records, ParseStreamEvent(event));
-    SW_RETURN_IF_ERROR(RefreshThresholds());
+    if (read_thresholds_) {
+      // A failed read never holds alerts back: the thresholds read before stay in force,
+      // or, before the first read, LOW_STOCK_THRESHOLD alone (NoStock and BackInStock need
+      // no threshold). It is logged, and read again at the next invocation.
+      absl::Status read_error;
+      options_.thresholds = thresholds_.Get(std::chrono::steady_clock::now(), read_error);
+      if (!read_error.ok()) {
+        LogJson({{"level", "error"},
+                 {"msg",
+                  "thresholds not read; the last ones read (or LOW_STOCK_THRESHOLD "
+                  "alone) stay in force"},
+                 {"error", read_error.message()}});
+      }
+    }
     CheckStockResult result = CheckStock(records, options_, publisher_);
     for (size_t i = 0; i < result.failed_sequence_numbers.size(); ++i) {
       LogJson({{"level", "error"},
@@ -135,38 +149,13 @@ class CheckStockHandler final : public LambdaHandler {
   }
 
  private:
-  // Reads the thresholds when the kept ones are older than the cache time. A failed read
-  // keeps the ones read before, if any (logged); with none, the batch fails and Lambda
-  // retries it, so no LowStock alert is decided without them.
-  absl::Status RefreshThresholds() {
-    if (threshold_source_.table.empty()) return absl::OkStatus();
-    const auto now = std::chrono::steady_clock::now();
-    if (thresholds_read_ && now - *thresholds_read_ < threshold_source_.cache) {
-      return absl::OkStatus();
-    }
-    absl::StatusOr<std::vector<core::Threshold>> read = thresholds_.List();
-    if (!read.ok()) {
-      if (!thresholds_read_) {
-        return absl::Status(read.status().code(),
-                            "reading the thresholds: " + std::string(read.status().message()));
-      }
-      LogJson({{"level", "warn"},
-               {"msg", "thresholds not read; the last ones read stay in force"},
-               {"error", read.status().message()}});
-      return absl::OkStatus();
-    }
-    options_.thresholds = *std::move(read);
-    thresholds_read_ = now;
-    return absl::OkStatus();
-  }
-
   aws::SnsClient sns_;
   aws::DynamoDbClient db_;
   SnsAlertPublisher publisher_;
   CheckStockOptions options_;
-  ThresholdSourceOptions threshold_source_;
-  DynamoDbThresholds thresholds_;
-  std::optional<std::chrono::steady_clock::time_point> thresholds_read_;
+  bool read_thresholds_;
+  DynamoDbThresholds threshold_store_;
+  ThresholdCache thresholds_;
 };
 
 // The request path of a Function URL (rawPath) or API Gateway 1.0 (path) event, for logs;

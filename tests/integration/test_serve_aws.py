@@ -20,6 +20,7 @@ The setup calls and the checks on the table are plain HTTP requests to moto (its
 checks are off); everything under test goes through the server.
 """
 
+import json
 import os
 import tempfile
 import time
@@ -86,6 +87,22 @@ class ServeAwsTest(unittest.TestCase):
 
     def published(self):
         return [(n[2], n[1]) for n in self.moto.sent_notifications("NoStock")]
+
+    def test_a_row_of_a_reserved_store_is_a_bad_row_and_writes_nothing(self):
+        # "#stockwatch-" stores hold the Lambda functions' own items (load state,
+        # thresholds): a row naming one must not overwrite them.
+        s = self.start()
+        data = b'store,item,count\nRome,Kindle,3\n#stockwatch-thresholds,"[""Rome"",null]",3\n'
+        status, doc = s.request("PUT", "/api/v1/uploads/rome.csv", body=data)
+        self.assertEqual(status, 201, doc)
+        report = s.wait_loaded(doc["id"])
+        self.assertEqual(report["status"], "loaded", report)
+        self.assertEqual(report["report"]["rows_loaded"], 1, report)
+        self.assertIn('store \\"#stockwatch-thresholds\\" is reserved', json.dumps(report))
+        stores = {i["Store"]["S"] for i in
+                  self.moto.dynamodb("Scan", {"TableName": "Inventory"})["Items"]}
+        self.assertIn("Rome", stores)
+        self.assertNotIn("#stockwatch-thresholds", stores)
 
     def test_upload_stream_mirror_and_alerts(self):
         s = self.start()

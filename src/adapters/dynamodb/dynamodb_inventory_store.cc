@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "adapters/dynamodb/dynamodb_stream_mirror.h"
 #include "base/status.h"
 
 namespace stockwatch::adapters {
@@ -59,6 +60,18 @@ class DynamoDbInventoryStore::Writer final : public core::UploadWriter {
     std::vector<size_t> changed;
     int64_t unchanged = 0;
     for (size_t i = 0; i < rows_.size(); ++i) {
+      // The Lambda functions keep their own items (load state, thresholds) under stores
+      // named "#stockwatch-...": a row naming one would overwrite them. A bad row, as
+      // load-inventory treats it.
+      if (rows_[i].store.starts_with(kMirrorReservedStorePrefix)) {
+        ++report.rows_rejected;
+        ++report.error_count;
+        if (report.errors.size() < core::kMaxReportedIssues) {
+          report.errors.push_back({core::Severity::kError, lines_[i], 1,
+                                   "store \"" + rows_[i].store + "\" is reserved"});
+        }
+        continue;
+      }
       absl::StatusOr<core::InventoryItem> current =
           store_.mirror_.Get(rows_[i].store, rows_[i].item);
       if (current.ok() && current->count == rows_[i].count) {

@@ -31,7 +31,8 @@
 //
 // Records. INSERT and MODIFY apply NewImage (Store S, Item S, Count N within 0..kMaxCount;
 // an UploadId N attribute becomes the change's upload id); REMOVE removes the item (by
-// Keys). Items of the load-state store (kMirrorLoadStateStore) are ignored; a record or
+// Keys). Items of the reserved stores (kMirrorReservedStorePrefix: load state, thresholds)
+// are ignored; a record or
 // item that is not an inventory item is logged and skipped, never fatal.
 //
 // Shards are read parent before child; a closed shard read to its end is done; new shards
