@@ -154,11 +154,16 @@ class LambdaMotoTest(unittest.TestCase):
         self.assertEqual(checked, {"batchItemFailures": []})
         sent = self.no_stock_notifications()
         self.assertEqual(len(sent), len(zeros))
-        text = json.dumps(sent)
-        self.assertIn("Inventory Alert!", text)
-        self.assertIn("Berlin is out of stock of Echo Plus", text)
-        self.assertIn('"store"', text)
-        self.assertIn('"new_count"', text)
+        # [message id, message, subject, attributes, group id], as moto keeps them.
+        berlin = [n for n in sent if n[1] == "Berlin is out of stock of Echo Plus"]
+        self.assertEqual(len(berlin), 1, sent)
+        self.assertEqual(berlin[0][2], "Inventory Alert!")
+        attributes = berlin[0][3]
+        self.assertEqual(attributes["store"], {"Type": "String", "Value": "Berlin"})
+        self.assertEqual(attributes["item"], {"Type": "String", "Value": "Echo Plus"})
+        self.assertEqual(attributes["topic"], {"Type": "String", "Value": "NoStock"})
+        self.assertEqual(attributes["new_count"], {"Type": "Number", "Value": "0"})
+        self.assertNotIn("old_count", attributes)  # a new item: it had no count before
 
         # An identical re-upload (a new event, same ETag) writes nothing, so publishes nothing.
         with open(os.path.join(SAMPLES, "inventory-berlin.csv"), "rb") as f:
