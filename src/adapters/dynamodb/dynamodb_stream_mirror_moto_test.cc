@@ -1,23 +1,26 @@
 // The stream mirror against moto_server (python3-moto, preinstalled), started on a loopback
 // port once for the suite, as src/aws/aws_moto_test.cc does: moto serves DynamoDB and
 // DynamoDB Streams over real HTTP (INSERT/MODIFY/REMOVE records with both images), so the
-// mirror runs exactly as against AWS. moto never trims a stream or expires an iterator, so
-// the resyncs tested here are those of a missing checkpoint, of another stream's checkpoint
-// and of a stale mirror.
+// mirror runs exactly as against AWS. moto never trims a stream or expires an iterator:
+// StreamsFaultProxy, between the mirror's Streams client and moto, answers chosen GetRecords
+// calls with those errors itself, for the expired-iterator and trimmed-shard paths.
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -44,6 +47,143 @@ class TestClock final : public core::Clock {
     return std::chrono::steady_clock::now();
   }
   core::TimePoint now{std::chrono::seconds(1'000'000)};
+};
+
+size_t AppendTo(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// An HTTP front for moto's DynamoDB Streams API: forwards each request as it came (one per
+// connection), except the next GetRecords calls FailGetRecords() names, which it answers
+// itself with that AWS error (HTTP 400 and the JSON body AWS sends). Test code only.
+class StreamsFaultProxy {
+ public:
+  explicit StreamsFaultProxy(std::string upstream) : upstream_(std::move(upstream)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    listen(listen_fd_, 16);
+    socklen_t length = sizeof(address);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~StreamsFaultProxy() {
+    stop_ = true;
+    thread_.join();
+    close(listen_fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void FailGetRecords(std::string aws_code, int times) {
+    std::lock_guard<std::mutex> lock(mu_);
+    aws_code_ = std::move(aws_code);
+    failures_left_ = times;
+  }
+  int injected() const { return injected_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd ready{listen_fd_, POLLIN, 0};
+      if (poll(&ready, 1, 50) <= 0) continue;
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      Handle(fd);
+      close(fd);
+    }
+  }
+
+  // The value of header `name` (lower case) in `head`, or "".
+  static std::string Header(const std::string& head, const std::string& name) {
+    std::string lower = head;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t at = lower.find("\r\n" + name + ":");
+    if (at == std::string::npos) return "";
+    size_t start = at + 3 + name.size();
+    while (start < head.size() && head[start] == ' ') ++start;
+    return head.substr(start, head.find("\r\n", start) - start);
+  }
+
+  void Handle(int fd) {
+    std::string data;
+    char buffer[8192];
+    size_t head_end;
+    while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) return;
+      data.append(buffer, static_cast<size_t>(n));
+    }
+    const std::string head = data.substr(0, head_end);
+    std::string body = data.substr(head_end + 4);
+    const size_t length = std::stoul("0" + Header(head, "content-length"));
+    if (body.size() < length && !Header(head, "expect").empty()) {
+      const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      send(fd, go_on.data(), go_on.size(), MSG_NOSIGNAL);
+    }
+    while (body.size() < length) {
+      const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) return;
+      body.append(buffer, static_cast<size_t>(n));
+    }
+    const std::string target = Header(head, "x-amz-target");
+    long status = 0;
+    std::string answer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (target.ends_with(".GetRecords") && failures_left_ > 0) {
+        --failures_left_;
+        ++injected_;
+        status = 400;
+        answer = json{{"__type", "com.amazonaws.dynamodb.v20120810#" + aws_code_},
+                      {"message", "made by the test's proxy"}}
+                     .dump();
+      }
+    }
+    if (status == 0) {
+      CURL* curl = curl_easy_init();
+      curl_slist* headers = nullptr;
+      for (const char* name : {"x-amz-target", "content-type", "authorization", "x-amz-date"}) {
+        const std::string value = Header(head, name);
+        if (!value.empty())
+          headers = curl_slist_append(headers, (std::string(name) + ": " + value).c_str());
+      }
+      headers = curl_slist_append(headers, "Expect:");
+      curl_easy_setopt(curl, CURLOPT_URL, (upstream_ + "/").c_str());
+      curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
+      curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+      if (curl_easy_perform(curl) == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+      } else {
+        status = 502;
+      }
+      curl_slist_free_all(headers);
+      curl_easy_cleanup(curl);
+    }
+    const std::string reply = "HTTP/1.1 " + std::to_string(status) +
+                              " X\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                              "Content-Length: " +
+                              std::to_string(answer.size()) + "\r\nConnection: close\r\n\r\n" +
+                              answer;
+    send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+  }
+
+  std::string upstream_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::string aws_code_;
+  int failures_left_ = 0;
+  std::atomic<int> injected_{0};
 };
 
 class DynamoDbStreamMirrorMotoTest : public ::testing::Test {
@@ -101,13 +241,33 @@ class DynamoDbStreamMirrorMotoTest : public ::testing::Test {
     store_ = *std::move(store);
   }
 
-  std::unique_ptr<DynamoDbStreamMirror> NewMirror() {
+  std::unique_ptr<DynamoDbStreamMirror> NewMirror(aws::DynamoDbStreamsClient* streams = nullptr) {
     DynamoDbStreamMirrorOptions options;
     options.table = table_;
     options.poll_interval = std::chrono::milliseconds(20);
     options.min_backoff = std::chrono::milliseconds(20);
-    return std::make_unique<DynamoDbStreamMirror>(*dynamo_, *streams_, db_, *store_, clock_,
-                                                  options);
+    return std::make_unique<DynamoDbStreamMirror>(
+        *dynamo_, streams != nullptr ? *streams : *streams_, db_, *store_, clock_, options);
+  }
+
+  // A Streams client that goes through `proxy` (the DynamoDB client still goes to moto).
+  std::unique_ptr<aws::DynamoDbStreamsClient> StreamsThrough(const StreamsFaultProxy& proxy) {
+    aws::AwsConfig config;
+    config.credentials = {"testing", "testing", ""};
+    config.region = "us-east-1";
+    config.endpoint_url = moto_->endpoint();
+    config.service_endpoints["dynamodb_streams"] = proxy.url();
+    config.retry_base_delay = std::chrono::milliseconds(5);
+    return std::make_unique<aws::DynamoDbStreamsClient>(config);
+  }
+
+  // How many change records went from `from` to `to` counts of Berlin's Echo.
+  int64_t EchoChanges(std::optional<int64_t> from, int64_t to) {
+    int64_t n = 0;
+    for (const core::ChangeRecord& record : Records()) {
+      if (record.item == "Echo" && record.old_count == from && record.new_count == to) ++n;
+    }
+    return n;
   }
 
   void CreateTable(const std::string& view_type = "NEW_AND_OLD_IMAGES") {
@@ -399,6 +559,60 @@ TEST_F(DynamoDbStreamMirrorMotoTest, RunFollowsTheStreamUntilStopped) {
   std::vector<core::ChangeRecord> records = Records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].new_count, 0);
+}
+
+// An iterator expires after 15 minutes in AWS: the next pass asks for a new one after the
+// checkpointed record and reads on from there, no record lost or applied twice, no resync.
+TEST_F(DynamoDbStreamMirrorMotoTest, AnExpiredIteratorIsRenewedFromTheCheckpoint) {
+  CreateTable();
+  PutItem("Berlin", "Echo", 5);
+  StreamsFaultProxy proxy(moto_->endpoint());
+  std::unique_ptr<aws::DynamoDbStreamsClient> streams = StreamsThrough(proxy);
+  mirror_ = NewMirror(streams.get());
+  MirrorPassStats started;
+  ASSERT_TRUE(mirror_->Start(&started).ok());
+  Poll(*mirror_);
+  PutItem("Berlin", "Echo", 3);
+  Poll(*mirror_);
+  ASSERT_EQ(CountOf("Berlin", "Echo"), 3);  // a position is checkpointed now
+
+  proxy.FailGetRecords("ExpiredIteratorException", 1);
+  PutItem("Berlin", "Echo", 0);
+  MirrorPassStats expired = Poll(*mirror_);
+  EXPECT_EQ(proxy.injected(), 1);
+  EXPECT_FALSE(expired.resynced);
+  MirrorPassStats renewed = Poll(*mirror_);
+  EXPECT_FALSE(renewed.resynced);
+  EXPECT_EQ(CountOf("Berlin", "Echo"), 0);
+  Poll(*mirror_);
+  EXPECT_EQ(EchoChanges(3, 0), 1) << "the change after the expiry, recorded once";
+  EXPECT_EQ(EchoChanges(5, 3), 1) << "the change before it, not read again";
+}
+
+// A shard trimmed past the checkpoint (records older than 24 hours in AWS) cannot be read on:
+// the mirror resyncs with a Scan and records what it missed once.
+TEST_F(DynamoDbStreamMirrorMotoTest, AShardTrimmedPastTheCheckpointIsResynced) {
+  CreateTable();
+  PutItem("Berlin", "Echo", 5);
+  StreamsFaultProxy proxy(moto_->endpoint());
+  std::unique_ptr<aws::DynamoDbStreamsClient> streams = StreamsThrough(proxy);
+  mirror_ = NewMirror(streams.get());
+  MirrorPassStats started;
+  ASSERT_TRUE(mirror_->Start(&started).ok());
+  Poll(*mirror_);
+  ASSERT_EQ(CountOf("Berlin", "Echo"), 5);
+
+  proxy.FailGetRecords("TrimmedDataAccessException", 1);
+  PutItem("Berlin", "Echo", 0);
+  PutItem("Berlin", "Dot", 2);
+  MirrorPassStats trimmed = Poll(*mirror_);
+  EXPECT_EQ(proxy.injected(), 1);
+  EXPECT_TRUE(trimmed.resynced);
+  EXPECT_EQ(CountOf("Berlin", "Echo"), 0);
+  EXPECT_EQ(CountOf("Berlin", "Dot"), 2);
+  Poll(*mirror_);
+  Poll(*mirror_);
+  EXPECT_EQ(EchoChanges(5, 0), 1) << "what the resync found, recorded once";
 }
 
 }  // namespace
