@@ -71,6 +71,14 @@ constexpr const char* kFeatures[] = {"inventory"};
 constexpr size_t kMaxJsonBody = 64 * 1024;
 constexpr size_t kMaxPolicyStores = 100;
 
+// A write's body: a JSON object of at most kMaxJsonBody bytes.
+absl::StatusOr<nlohmann::json> JsonObjectBody(std::string_view text) {
+  if (text.size() > kMaxJsonBody) return server::PayloadTooLarge("the request body is over 64 KiB");
+  nlohmann::json body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return absl::InvalidArgumentError("the body must be a JSON object");
+  return body;
+}
+
 // The printable-ASCII start of a value a client sent, for messages.
 std::string Printable(std::string_view text) {
   std::string out;
@@ -666,14 +674,9 @@ server::HttpResponse DashboardApi::SubscriptionRoute(const Request& request,
     if (!may_change) {
       return Error(absl::PermissionDeniedError(principal.name + " (a viewer) may not subscribe"));
     }
-    if (request.body.size() > kMaxJsonBody) {
-      return Error(server::PayloadTooLarge("the request body is over 64 KiB"));
-    }
-    const nlohmann::json body =
-        nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (!body.is_object()) {
-      return Error(absl::InvalidArgumentError("the body must be a JSON object"));
-    }
+    absl::StatusOr<nlohmann::json> parsed = JsonObjectBody(request.body);
+    if (!parsed.ok()) return Error(parsed.status());
+    const nlohmann::json& body = *parsed;
     AlertSubscription subscription;
     subscription.topic = StringAt(body, "topic");
     const std::vector<std::string> topics = subscriptions.Topics();
@@ -763,13 +766,9 @@ server::HttpResponse DashboardApi::ThresholdRoute(const Request& request,
     return Error(
         absl::PermissionDeniedError(principal.name + " (a viewer) may not set thresholds"));
   }
-  if (request.body.size() > kMaxJsonBody) {
-    return Error(server::PayloadTooLarge("the request body is over 64 KiB"));
-  }
-  const nlohmann::json body =
-      nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) return Error(absl::InvalidArgumentError("the body must be a JSON object"));
-  absl::StatusOr<server::ThresholdChange> change = server::ParseThresholdChange(body, principal);
+  absl::StatusOr<nlohmann::json> body = JsonObjectBody(request.body);
+  if (!body.ok()) return Error(body.status());
+  absl::StatusOr<server::ThresholdChange> change = server::ParseThresholdChange(*body, principal);
   if (!change.ok()) return Error(change.status());
   absl::Status set = store.Set(change->scope, change->value);
   if (!set.ok()) return Error(set);
