@@ -16,6 +16,11 @@ namespace {
 // DynamoDB's limit on a sort key value.
 constexpr size_t kMaxSortKeyBytes = 1024;
 
+// The mirror of `serve --backend aws` (which does not link this layer) skips the same
+// reserved stores and load-state rows as the functions.
+static_assert(kReservedStorePrefix == adapters::kMirrorReservedStorePrefix);
+static_assert(kLoadStateStore == adapters::kMirrorLoadStateStore);
+
 }  // namespace
 
 absl::Status S3ObjectStorage::Read(const std::string& bucket, const std::string& key,

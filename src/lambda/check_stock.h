@@ -25,7 +25,10 @@ inline constexpr std::string_view kThresholdStore = "#stockwatch-thresholds";
 
 // Whether `store` is one of stockwatch's own (the two above, and any later one: every name
 // starting "#stockwatch-"): never inventory, refused in a CSV row, skipped by check-stock.
-inline bool IsReservedStore(std::string_view store) { return store.starts_with("#stockwatch-"); }
+inline constexpr std::string_view kReservedStorePrefix = "#stockwatch-";
+inline bool IsReservedStore(std::string_view store) {
+  return store.starts_with(kReservedStorePrefix);
+}
 
 // Publishes one alert. Implementations decide the topic from message.topic (NoStock,
 // LowStock, BackInStock).
