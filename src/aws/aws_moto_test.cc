@@ -52,19 +52,8 @@ AwsConfig ConfigFor(const std::string& endpoint, const std::string& key = "testi
 
 class MotoTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    moto_ = new MotoServer();
-    if (!moto_->Start()) {
-      delete moto_;
-      moto_ = nullptr;
-    }
-  }
-  static void TearDownTestSuite() {
-    if (moto_ != nullptr) moto_->Stop();
-    delete moto_;
-    moto_ = nullptr;
-  }
+  static void SetUpTestSuite() { moto_ = aws::moto_test::StartSuiteMoto(); }
+  static void TearDownTestSuite() { aws::moto_test::StopSuiteMoto(moto_); }
   void SetUp() override {
     ASSERT_NE(moto_, nullptr) << "moto_server did not start (is python3-moto installed?)";
   }

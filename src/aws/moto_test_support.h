@@ -125,4 +125,23 @@ class MotoServer {
   std::string log_;
 };
 
+// The moto_server a test suite shares: call StartSuiteMoto() in SetUpTestSuite (nullptr
+// when it did not start; each test's SetUp then fails saying so) and StopSuiteMoto() in
+// TearDownTestSuite.
+inline MotoServer* StartSuiteMoto() {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto* moto = new MotoServer();
+  if (!moto->Start()) {
+    delete moto;
+    return nullptr;
+  }
+  return moto;
+}
+
+inline void StopSuiteMoto(MotoServer*& moto) {
+  if (moto != nullptr) moto->Stop();
+  delete moto;
+  moto = nullptr;
+}
+
 }  // namespace stockwatch::aws::moto_test

@@ -49,11 +49,6 @@ class TestClock final : public core::Clock {
   core::TimePoint now{std::chrono::seconds(1'000'000)};
 };
 
-size_t AppendTo(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
 // An HTTP front for moto's DynamoDB Streams API: forwards each request as it came (one per
 // connection), except the next GetRecords calls FailGetRecords() names, which it answers
 // itself with that AWS error (HTTP 400 and the JSON body AWS sends). Test code only.
@@ -157,7 +152,7 @@ class StreamsFaultProxy {
       curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
+      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, aws::moto_test::AppendBody);
       curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
       if (curl_easy_perform(curl) == CURLE_OK) {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -188,19 +183,8 @@ class StreamsFaultProxy {
 
 class DynamoDbStreamMirrorMotoTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    moto_ = new MotoServer();
-    if (!moto_->Start()) {
-      delete moto_;
-      moto_ = nullptr;
-    }
-  }
-  static void TearDownTestSuite() {
-    if (moto_ != nullptr) moto_->Stop();
-    delete moto_;
-    moto_ = nullptr;
-  }
+  static void SetUpTestSuite() { moto_ = aws::moto_test::StartSuiteMoto(); }
+  static void TearDownTestSuite() { aws::moto_test::StopSuiteMoto(moto_); }
 
   void SetUp() override {
     ASSERT_NE(moto_, nullptr) << "moto_server did not start (is python3-moto installed?)";
@@ -259,6 +243,18 @@ class DynamoDbStreamMirrorMotoTest : public ::testing::Test {
     config.service_endpoints["dynamodb_streams"] = proxy.url();
     config.retry_base_delay = std::chrono::milliseconds(5);
     return std::make_unique<aws::DynamoDbStreamsClient>(config);
+  }
+
+  // A mirror of a new table holding Berlin's Echo at 5 that reads the stream through
+  // `proxy` (which must outlive the test's polls), started and one pass done.
+  void StartThrough(const StreamsFaultProxy& proxy) {
+    CreateTable();
+    PutItem("Berlin", "Echo", 5);
+    proxied_streams_ = StreamsThrough(proxy);
+    mirror_ = NewMirror(proxied_streams_.get());
+    MirrorPassStats started;
+    ASSERT_TRUE(mirror_->Start(&started).ok());
+    Poll(*mirror_);
   }
 
   // How many change records went from `from` to `to` counts of Berlin's Echo.
@@ -336,6 +332,7 @@ class DynamoDbStreamMirrorMotoTest : public ::testing::Test {
   static MotoServer* moto_;
   std::unique_ptr<aws::DynamoDbClient> dynamo_;
   std::unique_ptr<aws::DynamoDbStreamsClient> streams_;
+  std::unique_ptr<aws::DynamoDbStreamsClient> proxied_streams_;  // StartThrough()'s
   std::string table_;
   std::string dir_;
   TestClock clock_;
@@ -564,14 +561,8 @@ TEST_F(DynamoDbStreamMirrorMotoTest, RunFollowsTheStreamUntilStopped) {
 // An iterator expires after 15 minutes in AWS: the next pass asks for a new one after the
 // checkpointed record and reads on from there, no record lost or applied twice, no resync.
 TEST_F(DynamoDbStreamMirrorMotoTest, AnExpiredIteratorIsRenewedFromTheCheckpoint) {
-  CreateTable();
-  PutItem("Berlin", "Echo", 5);
   StreamsFaultProxy proxy(moto_->endpoint());
-  std::unique_ptr<aws::DynamoDbStreamsClient> streams = StreamsThrough(proxy);
-  mirror_ = NewMirror(streams.get());
-  MirrorPassStats started;
-  ASSERT_TRUE(mirror_->Start(&started).ok());
-  Poll(*mirror_);
+  StartThrough(proxy);
   PutItem("Berlin", "Echo", 3);
   Poll(*mirror_);
   ASSERT_EQ(CountOf("Berlin", "Echo"), 3);  // a position is checkpointed now
@@ -592,14 +583,8 @@ TEST_F(DynamoDbStreamMirrorMotoTest, AnExpiredIteratorIsRenewedFromTheCheckpoint
 // A shard trimmed past the checkpoint (records older than 24 hours in AWS) cannot be read on:
 // the mirror resyncs with a Scan and records what it missed once.
 TEST_F(DynamoDbStreamMirrorMotoTest, AShardTrimmedPastTheCheckpointIsResynced) {
-  CreateTable();
-  PutItem("Berlin", "Echo", 5);
   StreamsFaultProxy proxy(moto_->endpoint());
-  std::unique_ptr<aws::DynamoDbStreamsClient> streams = StreamsThrough(proxy);
-  mirror_ = NewMirror(streams.get());
-  MirrorPassStats started;
-  ASSERT_TRUE(mirror_->Start(&started).ok());
-  Poll(*mirror_);
+  StartThrough(proxy);
   ASSERT_EQ(CountOf("Berlin", "Echo"), 5);
 
   proxy.FailGetRecords("TrimmedDataAccessException", 1);
