@@ -163,20 +163,6 @@ absl::StatusOr<std::vector<core::InventoryItem>> DynamoDbInventorySource::Items(
   return items;
 }
 
-const std::vector<core::Threshold>& ThresholdCache::Get(std::chrono::steady_clock::time_point now,
-                                                        absl::Status& read_error) {
-  read_error = absl::OkStatus();
-  if (read_at_ && now - *read_at_ < max_age_) return thresholds_;
-  absl::StatusOr<std::vector<core::Threshold>> read = store_.List();
-  if (!read.ok()) {
-    read_error = read.status();
-    return thresholds_;
-  }
-  thresholds_ = *std::move(read);
-  read_at_ = now;
-  return thresholds_;
-}
-
 std::string ThresholdItemKey(const core::Threshold& scope) {
   nlohmann::json key = nlohmann::json::array();
   key.push_back(scope.store ? nlohmann::json(*scope.store) : nlohmann::json(nullptr));

@@ -86,25 +86,6 @@ class DynamoDbThresholds final : public ThresholdStore {
   std::string table_;
 };
 
-// The thresholds check-stock applies: a ThresholdStore read at most every `max_age`.
-class ThresholdCache {
- public:
-  ThresholdCache(ThresholdStore& store, std::chrono::steady_clock::duration max_age)
-      : store_(store), max_age_(max_age) {}
-  // The thresholds in force at `now`, read again when the kept ones are older than max_age.
-  // A failed read sets `read_error` and keeps the last ones read in force; before any read
-  // succeeded that is none (the caller then has LOW_STOCK_THRESHOLD alone), and the next
-  // call reads again.
-  const std::vector<core::Threshold>& Get(std::chrono::steady_clock::time_point now,
-                                          absl::Status& read_error);
-
- private:
-  ThresholdStore& store_;
-  std::chrono::steady_clock::duration max_age_;
-  std::vector<core::Threshold> thresholds_;
-  std::optional<std::chrono::steady_clock::time_point> read_at_;
-};
-
 // The Item (sort key) of the threshold of `scope`: the JSON array [store, item], null for
 // any, so every scope has one key and no two share it.
 std::string ThresholdItemKey(const core::Threshold& scope);

@@ -258,12 +258,29 @@ nlohmann::json ToLambda(server::HttpResponse response, const DashboardApi::Reque
 
 }  // namespace
 
+const std::vector<core::Threshold>& ThresholdCache::Get(std::chrono::steady_clock::time_point now,
+                                                        absl::Status& read_error) {
+  read_error = absl::OkStatus();
+  if (read_at_ && now - *read_at_ < max_age_) return thresholds_;
+  absl::StatusOr<std::vector<core::Threshold>> read = store_.List();
+  if (!read.ok()) {
+    read_error = read.status();
+    return thresholds_;
+  }
+  thresholds_ = *std::move(read);
+  read_at_ = now;
+  return thresholds_;
+}
+
 DashboardApi::DashboardApi(InventorySource& source, TokenVerifier verify, core::Clock& clock,
                            DashboardApiOptions options)
     : source_(source), verify_(std::move(verify)), clock_(clock), options_(std::move(options)) {
   if (options_.browser) {
     SW_CHECK(options_.browser->provider != nullptr);
     sealer_ = std::make_unique<core::TokenSealer>(options_.browser->session_secret);
+  }
+  if (options_.thresholds != nullptr) {
+    thresholds_.emplace(*options_.thresholds, options_.table_cache);
   }
 }
 
@@ -290,9 +307,12 @@ absl::StatusOr<std::shared_ptr<DashboardApi::Snapshot>> DashboardApi::Read(
     SW_RETURN_IF_ERROR(
         snapshot->store.SetThreshold(core::Threshold{}, options_.low_stock_threshold));
   }
-  // The dashboard's thresholds over it (a global one set there replaces the default).
-  if (options_.thresholds != nullptr) {
-    SW_ASSIGN_OR_RETURN(std::vector<core::Threshold> set, options_.thresholds->List());
+  // The dashboard's thresholds over it (a global one set there replaces the default),
+  // read at most once per table_cache, and again after a write here.
+  if (thresholds_) {
+    absl::Status read_error;
+    const std::vector<core::Threshold>& set = thresholds_->Get(now, read_error);
+    SW_RETURN_IF_ERROR(read_error);
     for (const core::Threshold& threshold : set) {
       SW_RETURN_IF_ERROR(snapshot->store.SetThreshold(threshold, threshold.value));
     }
@@ -773,6 +793,7 @@ server::HttpResponse DashboardApi::ThresholdRoute(const Request& request,
   absl::Status set = store.Set(change->scope, change->value);
   if (!set.ok()) return Error(set);
   table_.reset();  // the next read shows it
+  thresholds_->Invalidate();
   server::HttpResponse response = Json(200, server::ThresholdChangeJson(*change));
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;

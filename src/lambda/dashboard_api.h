@@ -105,6 +105,28 @@ class ThresholdStore {
   virtual absl::Status Set(const core::Threshold& scope, std::optional<int64_t> value) = 0;
 };
 
+// A ThresholdStore read at most every `max_age`: the thresholds check-stock applies, and
+// those the api function's snapshots use.
+class ThresholdCache {
+ public:
+  ThresholdCache(ThresholdStore& store, std::chrono::steady_clock::duration max_age)
+      : store_(store), max_age_(max_age) {}
+  // The thresholds in force at `now`, read again when the kept ones are older than max_age.
+  // A failed read sets `read_error` and keeps the last ones read in force; before any read
+  // succeeded that is none (the caller then has LOW_STOCK_THRESHOLD alone), and the next
+  // call reads again.
+  const std::vector<core::Threshold>& Get(std::chrono::steady_clock::time_point now,
+                                          absl::Status& read_error);
+  // The next Get() reads (after a write).
+  void Invalidate() { read_at_.reset(); }
+
+ private:
+  ThresholdStore& store_;
+  std::chrono::steady_clock::duration max_age_;
+  std::vector<core::Threshold> thresholds_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;
+};
+
 // Sign-in in the browser. Without it (DashboardApiOptions::browser unset) only bearer tokens
 // are accepted and /api/v1/oidc/config says sign-in is not enabled.
 struct BrowserSignInOptions {
@@ -141,8 +163,9 @@ struct DashboardApiOptions {
   // Sign-in in the browser; unset: bearer tokens only.
   std::optional<BrowserSignInOptions> browser;
   // The thresholds set in the dashboard (GET and PUT /api/v1/thresholds; they override
-  // low_stock_threshold as the embedded mode's do); must outlive the api. Null: not served,
-  // and low_stock_threshold alone applies.
+  // low_stock_threshold as the embedded mode's do); must outlive the api. Read for the
+  // inventory at most once per table_cache, and again after a PUT. Null: not served, and
+  // low_stock_threshold alone applies.
   ThresholdStore* thresholds = nullptr;
   // The alert topics' subscriptions (GET /api/v1/topics, GET and POST /api/v1/subscriptions,
   // DELETE /api/v1/subscriptions/{id}); must outlive the api. Null: not served.
@@ -193,6 +216,7 @@ class DashboardApi {
   core::Clock& clock_;
   DashboardApiOptions options_;
   std::unique_ptr<core::TokenSealer> sealer_;  // set with options_.browser
+  std::optional<ThresholdCache> thresholds_;   // over options_.thresholds, if set
   std::shared_ptr<Snapshot> table_;            // the last whole-table snapshot
   std::chrono::steady_clock::time_point table_read_at_;
 };

@@ -787,6 +787,7 @@ TEST_F(ThresholdRoutesTest, TheSetThresholdsDecideLowOverTheDefault) {
   EXPECT_EQ(stores[1]["low"], 1);
   nlohmann::json page = Body(api.Handle(Event("GET", "/api/v1/inventory", "store=Paris")));
   EXPECT_EQ(page["items"][0]["threshold"], 20);
+  EXPECT_EQ(thresholds_.lists, 1) << "read once for both requests, within the table cache";
 
   // Setting one shows at once, though the table snapshot is cached.
   nlohmann::json set = Put(api, "admin", {{"store", "Berlin"}, {"item", "Echo Dot"}, {"value", 3}});
@@ -794,6 +795,7 @@ TEST_F(ThresholdRoutesTest, TheSetThresholdsDecideLowOverTheDefault) {
   EXPECT_EQ(Body(set), nlohmann::json({{"store", "Berlin"}, {"item", "Echo Dot"}, {"value", 3}}));
   stores = Body(api.Handle(Event("GET", "/api/v1/stores")))["stores"];
   EXPECT_EQ(stores[0]["low"], 1);
+  EXPECT_EQ(thresholds_.lists, 2) << "read again after the write";
   // Removing it.
   nlohmann::json removed =
       Put(api, "admin", {{"store", "Berlin"}, {"item", "Echo Dot"}, {"value", nullptr}});
